@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:  `make serve` (install, index seeds/, serve on 127.0.0.1:8000)
+# and `make test` (install, lint, type-check, run every test including the real-model ones).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve index test lint eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	# torch first and pinned, so the CPU wheel is used and no CUDA packages are pulled in
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/qa serve
+
+index: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/qa index
+
+lint: $(STAMP)
+	$(BIN)/ruff check qa api eval tests
+	$(BIN)/mypy
+
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+eval: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/qa eval --mode all
+
+clean:
+	rm -rf .qa-index .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""Dependency aliases for route functions."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from qa.config import Settings
+from qa.engine import QAEngine
+
+
+def get_engine(request: Request) -> QAEngine:
+    engine: QAEngine = request.app.state.engine
+    return engine
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[QAEngine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_api_key(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """When QA_API_KEY is set, every route but /health needs ``Authorization: Bearer <key>``."""
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value()
+    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong API key: send 'Authorization: Bearer <QA_API_KEY>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+Authorized = Depends(require_api_key)

@@ -1,0 +1,60 @@
+"""Settings from the environment (``QA_*``) or a ``.env`` file; built on demand, never at import."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.embed import DEFAULT_MODEL_SHA256
+from qa.fusion import DEFAULT_RRF_K
+from qa.passages import Chunking
+
+__all__ = ["Mode", "Settings", "get_settings"]
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    corpus: Path = Field(Path("seeds"), description="folder of .txt/.md/.jsonl articles, or one file")
+    index_dir: Path = Field(Path(".qa-index"), description="where the index folder lives")
+    model_path: Path | None = Field(
+        None, description="local sentence-transformers folder; default: the packaged MiniLM"
+    )
+    model_sha256: str | None = Field(
+        DEFAULT_MODEL_SHA256,
+        description="expected sha256 of model.safetensors; empty to skip the check",
+    )
+    passage_sentences: int = Field(3, ge=0, le=50, description="sentences per passage (0: whole block)")
+    passage_overlap: int = Field(1, ge=0, le=49, description="sentences shared by neighbours")
+    mode: Mode = "hybrid"
+    top_k: int = Field(5, ge=1, le=50)
+    rrf_k: float = Field(DEFAULT_RRF_K, ge=0)
+    dense_weight: float = Field(1.0, ge=0, description="weight of the dense list in fusion")
+    candidates: int = Field(100, ge=1, le=10_000, description="depth of each list before fusion")
+    abstain_threshold: float = Field(
+        0.35, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
+    )
+    api_key: SecretStr | None = Field(None, description="if set, required as a bearer token")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> Settings:
+        self.chunking()  # raises ValueError with a message naming both numbers
+        if self.model_sha256 == "":
+            self.model_sha256 = None
+        return self
+
+    def chunking(self) -> Chunking:
+        return Chunking(sentences=self.passage_sentences, overlap=self.passage_overlap)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,165 @@
+"""The engine: one loaded index and embedder, answering questions with cited verbatim passages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import best_highlight, drop_overlapping
+from qa.config import Mode, Settings
+from qa.corpus import load_corpus
+from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.errors import IndexStateError, InvalidInputError, NotFoundError
+from qa.index import Index, Manifest, build_index, current_manifest, expected_key, open_index
+from qa.records import Answer, Article, Hit
+from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, QueryEncoder, Retriever
+
+__all__ = ["AskResult", "QAEngine", "MAX_QUESTION_CHARS", "MAX_TOP_K", "ensure_index", "load_embedder"]
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+MAX_TOP_K = 50
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    question: str
+    mode: Mode
+    abstained: bool
+    answers: list[Answer]
+    evidence: float
+    """Cosine of the best highlighted sentence: the signal abstention thresholds."""
+    took_ms: float
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(settings.model_path, settings.model_sha256)
+
+
+def ensure_index(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    corpus: Path | None = None,
+    index_dir: Path | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> tuple[Manifest, bool]:
+    """Build the index unless the live one was built from this corpus, model and chunking.
+
+    Returns the live manifest and whether a build happened.
+    """
+    corpus = corpus or settings.corpus
+    index_dir = index_dir or settings.index_dir
+    articles = load_corpus(corpus)
+    chunking = settings.chunking()
+    live = current_manifest(index_dir)
+    if not force and live is not None and live.key == expected_key(articles, embedder, chunking):
+        return live, False
+    if live is not None:
+        log.info("index in %s is stale (corpus, model or chunking changed): rebuilding", index_dir)
+    return build_index(articles, embedder, chunking, index_dir, progress=progress), True
+
+
+class QAEngine:
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
+        if index.manifest.model_sha256 != embedder.fingerprint:
+            raise IndexStateError("index and embedder disagree on the model: rebuild the index")
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.encoder = QueryEncoder(embedder)
+        self._retrievers: dict[str, Retriever] = {
+            "dense": DenseRetriever(index, self.encoder),
+            "bm25": BM25Retriever(index),
+            "hybrid": HybridRetriever(
+                index,
+                self.encoder,
+                rrf_k=settings.rrf_k,
+                dense_weight=settings.dense_weight,
+                candidates=settings.candidates,
+            ),
+        }
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        build: bool = True,
+        progress: bool = False,
+    ) -> QAEngine:
+        """Load the model and index; with ``build``, index the corpus first if needed."""
+        embedder = embedder or load_embedder(settings)
+        if build:
+            ensure_index(settings, embedder, progress=progress)
+        return cls(open_index(settings.index_dir, embedder), embedder, settings)
+
+    # -- documents ---------------------------------------------------------------------------
+    @property
+    def documents(self) -> list[Article]:
+        return list(self.index.articles.values())
+
+    def document(self, doc_id: str) -> Article:
+        try:
+            return self.index.articles[doc_id]
+        except KeyError:
+            raise NotFoundError(f"no document with id {doc_id!r}") from None
+
+    # -- retrieval ---------------------------------------------------------------------------
+    def retriever(self, mode: str) -> Retriever:
+        if mode not in self._retrievers:
+            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        return self._retrievers[mode]
+
+    def search(self, query: str, k: int, mode: Mode = "hybrid") -> list[Hit]:
+        return self.retriever(mode).search(query, k)
+
+    def ask(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> AskResult:
+        started = time.perf_counter()
+        top_k = self.settings.top_k if top_k is None else top_k
+        mode = mode or self.settings.mode
+        if not question.strip():
+            raise InvalidInputError("question must not be empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidInputError(f"question is longer than {MAX_QUESTION_CHARS} characters")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+        retriever = self.retriever(mode)
+        # Ask for more than top_k: neighbours overlap (sentence overlap) and get dropped.
+        hits = drop_overlapping(retriever.search(question, top_k * 3), top_k)
+        answers, evidence = self._answers(question, hits)
+        abstained = evidence < self.settings.abstain_threshold
+        took = (time.perf_counter() - started) * 1000
+        return AskResult(question, mode, abstained, [] if abstained else answers, evidence, took)
+
+    def _answers(self, question: str, hits: list[Hit]) -> tuple[list[Answer], float]:
+        if not hits:
+            return [], float("-inf")
+        q = self.encoder.encode(question)
+        ids = [h.passage.passage_id for h in hits]
+        dense = self.index.vectors(ids) @ q
+        bm25 = self.index.bm25.scores(question)[ids]
+        sentences = [s for h in hits for s in h.passage.sentences]
+        texts = [s.of(self.index.articles[h.passage.doc_id].text) for h in hits for s in h.passage.sentences]
+        sentence_scores = self.embedder.embed(texts) @ q
+        answers: list[Answer] = []
+        offset = 0
+        for rank, (hit, d, b) in enumerate(zip(hits, dense, bm25, strict=True), start=1):
+            n = len(hit.passage.sentences)
+            span, score = best_highlight(
+                sentences[offset : offset + n], sentence_scores[offset : offset + n]
+            )
+            offset += n
+            scored = Hit(hit.passage, hit.score, dense=float(d), bm25=float(b))
+            answers.append(
+                Answer(rank, scored, self.index.articles[hit.passage.doc_id], span, score)
+            )
+        return answers, float(np.max(sentence_scores))

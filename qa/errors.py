@@ -1,0 +1,44 @@
+"""The one exception tree of the library.
+
+QAError
+├── InvalidInputError      bad question, top_k, mode, corpus line ...   -> HTTP 422 / CLI exit 2
+├── NotFoundError          unknown document id                           -> HTTP 404 / CLI exit 2
+├── CorpusError            corpus missing, empty or unreadable           -> HTTP 422 / CLI exit 2
+├── ModelError             model folder missing or weights hash wrong   -> HTTP 500 / CLI exit 1
+└── IndexStateError        index missing, corrupt or built differently  -> HTTP 503 / CLI exit 1
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorpusError",
+    "IndexStateError",
+    "InvalidInputError",
+    "ModelError",
+    "NotFoundError",
+    "QAError",
+]
+
+
+class QAError(Exception):
+    """Base of every error this library raises on purpose."""
+
+
+class InvalidInputError(QAError):
+    """The caller asked for something malformed."""
+
+
+class NotFoundError(QAError):
+    """The caller asked for something that does not exist."""
+
+
+class CorpusError(QAError):
+    """The articles cannot be read into a corpus."""
+
+
+class ModelError(QAError):
+    """The embedding model cannot be loaded or is not the one expected."""
+
+
+class IndexStateError(QAError):
+    """The index on disk is missing, damaged or was built with other settings."""

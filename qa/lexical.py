@@ -1,0 +1,51 @@
+"""BM25 over passages (bm25s, Lucene variant, English stemming and stop words)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+__all__ = ["BM25Index"]
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    tokens = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(t) for t in tokens]
+
+
+class BM25Index:
+    def __init__(self, model: bm25s.BM25, size: int) -> None:
+        self._model = model
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> BM25Index:
+        model = bm25s.BM25()
+        model.index(_tokenize(texts), show_progress=False)
+        return cls(model, len(texts))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for ``query`` (zeros when no query term is indexed)."""
+        tokens = _tokenize([query])[0]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> BM25Index:
+        return cls(bm25s.BM25.load(str(folder)), size)

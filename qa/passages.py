@@ -1,0 +1,58 @@
+"""Sentence-aware passages with overlap, inside one block of one article."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from qa.clean import kept_blocks
+from qa.records import Article, Passage, Span
+from qa.sentences import split_sentences
+
+__all__ = ["Chunking", "build_passages", "window_starts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunking:
+    """How articles become passages. ``sentences=0`` keeps each block whole."""
+
+    sentences: int = 3
+    overlap: int = 1
+
+    def __post_init__(self) -> None:
+        if self.sentences < 0 or self.overlap < 0:
+            raise ValueError("passage sentences and overlap must be >= 0")
+        if self.sentences and self.overlap >= self.sentences:
+            raise ValueError(
+                f"passage overlap ({self.overlap}) must be smaller than passage size "
+                f"({self.sentences} sentences)"
+            )
+
+
+def window_starts(n_sentences: int, size: int, overlap: int) -> range:
+    """Start indices of windows of ``size`` with ``overlap``; the last window ends at the end."""
+    if n_sentences <= size:
+        return range(0, 1 if n_sentences else 0)
+    return range(0, n_sentences - overlap, size - overlap)
+
+
+def build_passages(
+    articles: Iterable[Article], chunking: Chunking, first_id: int = 0
+) -> list[Passage]:
+    passages: list[Passage] = []
+    next_id = first_id
+    for article in articles:
+        text = article.text
+        for block in kept_blocks(text):
+            sentences = split_sentences(text, block)
+            if not sentences:
+                continue
+            size = chunking.sentences or len(sentences)
+            for start in window_starts(len(sentences), size, chunking.overlap):
+                window = tuple(sentences[start : start + size])
+                span = Span(window[0].start, window[-1].end)
+                passages.append(
+                    Passage(next_id, article.doc_id, span, window, span.of(text))
+                )
+                next_id += 1
+    return passages

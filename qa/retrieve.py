@@ -1,0 +1,115 @@
+"""Retrievers over one index: dense (FAISS), lexical (BM25) and hybrid (reciprocal rank fusion)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Protocol
+
+import numpy as np
+
+from qa.embed import Embedder
+from qa.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from qa.index import Index
+from qa.records import Hit
+
+__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "QueryEncoder", "Retriever"]
+
+
+class Retriever(Protocol):
+    def search(self, query: str, k: int) -> list[Hit]: ...
+
+
+class QueryEncoder:
+    """Embeds queries once: retrieval and highlighting of one question share the vector."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 256) -> None:
+        self.embedder = embedder
+        self.encode = functools.lru_cache(maxsize=cache_size)(self._encode)
+
+    def _encode(self, query: str) -> np.ndarray:
+        vector = self.embedder.embed([query])[0]
+        vector.setflags(write=False)
+        return vector
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores, best first, ties by index (stable)."""
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    return part[np.lexsort((part, -scores[part]))]
+
+
+class DenseRetriever:
+    def __init__(self, index: Index, encoder: QueryEncoder) -> None:
+        self.index = index
+        self.encoder = encoder
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        q = self.encoder.encode(query)
+        k = min(k, self.index.dense.ntotal)
+        if k <= 0:
+            return []
+        scores, ids = self.index.dense.search(q[None, :], k)
+        return [
+            Hit(self.index.passages[int(i)], float(s), dense=float(s))
+            for s, i in zip(scores[0], ids[0], strict=True)
+            if i >= 0
+        ]
+
+
+class BM25Retriever:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        scores = self.index.bm25.scores(query)
+        return [
+            Hit(self.index.passages[int(i)], float(scores[i]), bm25=float(scores[i]))
+            for i in _top(scores, k)
+            if scores[i] > 0  # a passage sharing no term with the query is not a lexical match
+        ]
+
+
+class HybridRetriever:
+    """Fuses the dense and BM25 rankings; each hit carries both component scores."""
+
+    def __init__(
+        self,
+        index: Index,
+        encoder: QueryEncoder,
+        *,
+        rrf_k: float = DEFAULT_RRF_K,
+        dense_weight: float = 1.0,
+        candidates: int = 100,
+    ) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.dense = DenseRetriever(index, encoder)
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.candidates = candidates
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        depth = max(k, self.candidates)
+        q = self.encoder.encode(query)
+        bm25_scores = self.index.bm25.scores(query)
+        dense_ids = [h.passage.passage_id for h in self.dense.search(query, depth)]
+        bm25_ids = [int(i) for i in _top(bm25_scores, depth) if bm25_scores[i] > 0]
+        fused = reciprocal_rank_fusion(
+            [dense_ids, bm25_ids], k=self.rrf_k, weights=[self.dense_weight, 1.0]
+        )[:k]
+        if not fused:
+            return []
+        ids = [pid for pid, _ in fused]
+        dense_scores = self.index.vectors(ids) @ q
+        return [
+            Hit(
+                self.index.passages[pid],
+                score,
+                dense=float(d),
+                bm25=float(bm25_scores[pid]),
+            )
+            for (pid, score), d in zip(fused, dense_scores, strict=True)
+        ]

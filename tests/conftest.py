@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.engine import QAEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+TINY = {
+    "volcano.txt": (
+        "Volcano erupts near mountain village\n"
+        "Published by\n"
+        "A volcano erupted on Tuesday near the village of Lavaton. "
+        "Officials said 300 residents were evacuated by bus.\n"
+        "The eruption sent ash ten kilometres into the sky[/caption]"
+        "Scientists had warned of rising magma levels since March.\n"
+        "Topics:\n"
+        "Flights were cancelled at the regional airport.\n"
+    ),
+    "election.md": (
+        "Mayor re-elected in landslide\n"
+        "The mayor of Riverton won a third term with 71 percent of the vote. "
+        "Turnout was the highest in twenty years. "
+        "Her opponent conceded on Sunday night.\n"
+        "tracking\n"
+    ),
+}
+
+
+def write_corpus(folder: Path, files: dict[str, str] = TINY) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def tiny_settings(tmp_path: Path, tiny_corpus: Path) -> Settings:
+    # The hashing embedder's cosines are lower than MiniLM's; 0.1 separates hits from noise.
+    return Settings(corpus=tiny_corpus, index_dir=tmp_path / "index", abstain_threshold=0.1)
+
+
+@pytest.fixture
+def tiny_engine(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> QAEngine:
+    return QAEngine.open(tiny_settings, fake_embedder)
+
+
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory: pytest.TempPathFactory) -> QAEngine:
+    """The real model on the seed articles (loaded once per test session)."""
+    settings = Settings(corpus=SEEDS, index_dir=tmp_path_factory.mktemp("seed-index"))
+    return QAEngine.open(settings)
+
+
+def assert_verbatim(engine: QAEngine, result) -> None:  # type: ignore[no-untyped-def]
+    """The product's invariant: every returned character is at its cited offsets."""
+    for answer in result.answers:
+        text = engine.document(answer.article.doc_id).text
+        p = answer.hit.passage
+        assert text[p.span.start : p.span.end] == p.text
+        assert p.span.contains(answer.highlight)
+        assert text[answer.highlight.start : answer.highlight.end] == answer.highlight_text

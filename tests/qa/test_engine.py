@@ -1,0 +1,79 @@
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qa.answer import best_highlight, drop_overlapping
+from qa.engine import QAEngine
+from qa.errors import InvalidInputError, NotFoundError
+from qa.records import Hit, Passage, Span
+from tests.conftest import assert_verbatim
+
+import numpy as np
+
+
+def test_answers_are_verbatim_cited_and_highlighted(tiny_engine: QAEngine) -> None:
+    result = tiny_engine.ask("How many residents were evacuated from the village?", top_k=3)
+    assert not result.abstained
+    top = result.answers[0]
+    assert top.article.doc_id == "volcano"
+    assert top.highlight_text == "Officials said 300 residents were evacuated by bus."
+    assert top.hit.dense is not None and top.hit.bm25 is not None
+    assert_verbatim(tiny_engine, result)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_every_mode_answers_without_overlaps(tiny_engine: QAEngine, mode: str) -> None:
+    result = tiny_engine.ask("What percent of the vote did the mayor win?", top_k=10, mode=mode)  # type: ignore[arg-type]
+    assert result.answers and result.answers[0].article.doc_id == "election"
+    spans = [(a.article.doc_id, a.hit.passage.span) for a in result.answers]
+    for i, (doc_a, a) in enumerate(spans):
+        for doc_b, b in spans[i + 1 :]:
+            assert doc_a != doc_b or not a.overlaps(b)
+    assert [a.rank for a in result.answers] == list(range(1, len(result.answers) + 1))
+    assert_verbatim(tiny_engine, result)
+
+
+def test_off_topic_question_abstains(tiny_engine: QAEngine) -> None:
+    result = tiny_engine.ask("Which quarterback threw for 5000 yards?")
+    assert result.abstained and result.answers == []
+
+
+@pytest.mark.parametrize(
+    ("question", "top_k", "mode", "message"),
+    [("  ", 5, "hybrid", "must not be empty"), ("x" * 2001, 5, "hybrid", "longer than 2000"),
+     ("ok", 0, "hybrid", "top_k must be between 1 and 50"), ("ok", 51, "hybrid", "top_k"),
+     ("ok", 5, "sparse", "mode must be one of hybrid, dense, bm25")],
+)
+def test_bad_input_is_rejected_with_a_message(tiny_engine: QAEngine, question: str, top_k: int, mode: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        tiny_engine.ask(question, top_k, mode)  # type: ignore[arg-type]
+
+
+def test_unknown_document(tiny_engine: QAEngine) -> None:
+    with pytest.raises(NotFoundError, match="no document with id 'nope'"):
+        tiny_engine.document("nope")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=80).filter(str.strip), st.integers(1, 10), st.sampled_from(["hybrid", "dense", "bm25"]))
+def test_any_question_gives_verbatim_answers(tiny_engine: QAEngine, question: str, k: int, mode: str) -> None:
+    result = tiny_engine.ask(question, top_k=k, mode=mode)  # type: ignore[arg-type]
+    assert len(result.answers) <= k
+    assert_verbatim(tiny_engine, result)
+
+
+def _hit(doc: str, start: int, end: int) -> Hit:
+    return Hit(Passage(0, doc, Span(start, end), (Span(start, end),), "x" * (end - start)), 1.0)
+
+
+def test_drop_overlapping_keeps_the_better_of_overlapping_passages() -> None:
+    hits = [_hit("a", 0, 10), _hit("a", 5, 15), _hit("b", 5, 15), _hit("a", 10, 20), _hit("a", 20, 30)]
+    kept = drop_overlapping(hits, limit=3)
+    assert [(h.passage.doc_id, h.passage.span.start) for h in kept] == [("a", 0), ("b", 5), ("a", 10)]
+
+
+def test_highlight_joins_a_near_tie_neighbour_only() -> None:
+    sents = [Span(0, 5), Span(6, 10), Span(11, 20)]
+    assert best_highlight(sents, np.array([0.1, 0.8, 0.2])) == (Span(6, 10), pytest.approx(0.8))
+    span, _ = best_highlight(sents, np.array([0.1, 0.8, 0.78]))
+    assert span == Span(6, 20)
