@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
     app = FastAPI(
         title="Extractive QA",
         version=__version__,
-        description="Answers questions with verbatim, cited passages from a collection of articles.",
+        description="Answers questions with verbatim, cited passages from a set of articles.",
         lifespan=lifespan,
     )
 

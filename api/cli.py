@@ -1,8 +1,7 @@
-"""The ``qa`` command line: index, ask, serve (and eval). Errors are one line and a non-zero exit."""
+"""The `qa` command line: index, ask, serve, eval. Errors: one line and a non-zero exit."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -11,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from qa.config import Mode, Settings
-from qa.errors import InvalidInputError, ModelError, IndexStateError, QAError
+from qa.errors import IndexStateError, ModelError, QAError
 
 app = typer.Typer(
     help="Extractive question answering over news articles: verbatim, cited passages only.",
@@ -22,7 +21,11 @@ app = typer.Typer(
 
 CorpusOpt = Annotated[
     Path | None,
-    typer.Option("--corpus", envvar="QA_CORPUS", help="folder of .txt/.md/.jsonl articles, or one file [default: seeds/]"),
+    typer.Option(
+        "--corpus",
+        envvar="QA_CORPUS",
+        help="folder of .txt/.md/.jsonl articles, or one file [default: seeds/]",
+    ),
 ]
 IndexDirOpt = Annotated[
     Path | None,
@@ -40,7 +43,11 @@ def exit_code(exc: QAError) -> int:
 
 
 def make_settings(corpus: Path | None, index_dir: Path | None, **overrides: Any) -> Settings:
-    values = {k: v for k, v in {"corpus": corpus, "index_dir": index_dir, **overrides}.items() if v is not None}
+    values = {
+        k: v
+        for k, v in {"corpus": corpus, "index_dir": index_dir, **overrides}.items()
+        if v is not None
+    }
     try:
         return Settings(**values)
     except ValidationError as exc:
@@ -88,12 +95,16 @@ def _print_human(result: Any) -> None:
         p = hit.passage
         before = answer.article.text[p.span.start : answer.highlight.start]
         after = answer.article.text[answer.highlight.end : p.span.end]
-        marked = before + typer.style(answer.highlight_text, bold=True, underline=True) + after
+        # «» mark the cited highlight even where the terminal shows no bold (pipes, logs)
+        quote = typer.style(f"«{answer.highlight_text}»", bold=True)
+        marked = before + quote + after
         doc = answer.article.doc_id
         short = doc if len(doc) <= 12 else doc[:12] + "…"
         typer.echo(f"{answer.rank}. {answer.article.title}")
-        typer.echo(f"   [{short}:{answer.highlight.start}-{answer.highlight.end}] {answer.article.source}"
-                   f"  passage {p.span.start}-{p.span.end}  score {hit.score:.4f}")
+        typer.echo(
+            f"   [{short}:{answer.highlight.start}-{answer.highlight.end}] {answer.article.source}"
+            f"  passage {p.span.start}-{p.span.end}  score {hit.score:.4f}"
+        )
         for line in marked.splitlines():
             typer.echo(f"   > {line}")
         typer.echo("")

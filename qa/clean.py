@@ -26,7 +26,7 @@ _CHROME_PATTERNS = [
 ]
 # Markup left over from the site's HTML export, e.g. WordPress shortcodes: ``[/caption]``.
 _MARKUP = re.compile(r"\[/?[a-zA-Z_]+(?:\s[^\]\n]{0,200})?\]")
-_SENTENCE_END = ("." , "!", "?", '"', "”", "’", "'", ":", ")")
+_SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ":", ")")
 # A line this short without sentence punctuation is a site name, section label or tag.
 _BARE_LINE_MAX_WORDS = 4
 

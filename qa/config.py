@@ -21,7 +21,9 @@ Mode = Literal["hybrid", "dense", "bm25"]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
 
-    corpus: Path = Field(Path("seeds"), description="folder of .txt/.md/.jsonl articles, or one file")
+    corpus: Path = Field(
+        Path("seeds"), description="folder of .txt/.md/.jsonl articles, or one file"
+    )
     index_dir: Path = Field(Path(".qa-index"), description="where the index folder lives")
     model_path: Path | None = Field(
         None, description="local sentence-transformers folder; default: the packaged MiniLM"
@@ -30,7 +32,9 @@ class Settings(BaseSettings):
         DEFAULT_MODEL_SHA256,
         description="expected sha256 of model.safetensors; empty to skip the check",
     )
-    passage_sentences: int = Field(3, ge=0, le=50, description="sentences per passage (0: whole block)")
+    passage_sentences: int = Field(
+        3, ge=0, le=50, description="sentences per passage (0: whole block)"
+    )
     passage_overlap: int = Field(1, ge=0, le=49, description="sentences shared by neighbours")
     mode: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=50)

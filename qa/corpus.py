@@ -104,7 +104,8 @@ def load_corpus(path: Path | str) -> list[Article]:
         for article in _read_file(file):
             if article.doc_id in seen:
                 raise CorpusError(
-                    f"duplicate doc_id {article.doc_id!r} in {article.source} and {seen[article.doc_id]}"
+                    f"duplicate doc_id {article.doc_id!r} in {article.source} "
+                    f"and {seen[article.doc_id]}"
                 )
             seen[article.doc_id] = article.source
             articles.append(article)

@@ -103,7 +103,9 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:
             raise ModelError(f"cannot load sentence-transformers model from {path}: {exc}") from exc
-        self._model_id = DEFAULT_MODEL_ID if self._fingerprint == DEFAULT_MODEL_SHA256 else path.name
+        self._model_id = (
+            DEFAULT_MODEL_ID if self._fingerprint == DEFAULT_MODEL_SHA256 else path.name
+        )
         self._batch_size = batch_size
         dim = self._model.get_embedding_dimension()
         if dim is None:
@@ -138,8 +140,49 @@ class SentenceTransformerEmbedder:
 _TOKEN = re.compile(r"\w+")
 # Function words would make every text look alike to a bag-of-words model.
 _STOP = frozenset(
-    "a an and are as at be by did do does for from had has have how in is it its many much of on "
-    "or that the their this to was were what when where which who whom why with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "many",
+        "much",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "with",
+    ]
 )
 
 

@@ -18,7 +18,14 @@ from qa.index import Index, Manifest, build_index, current_manifest, expected_ke
 from qa.records import Answer, Article, Hit
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, QueryEncoder, Retriever
 
-__all__ = ["AskResult", "QAEngine", "MAX_QUESTION_CHARS", "MAX_TOP_K", "ensure_index", "load_embedder"]
+__all__ = [
+    "MAX_QUESTION_CHARS",
+    "MAX_TOP_K",
+    "AskResult",
+    "QAEngine",
+    "ensure_index",
+    "load_embedder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +155,11 @@ class QAEngine:
         dense = self.index.vectors(ids) @ q
         bm25 = self.index.bm25.scores(question)[ids]
         sentences = [s for h in hits for s in h.passage.sentences]
-        texts = [s.of(self.index.articles[h.passage.doc_id].text) for h in hits for s in h.passage.sentences]
+        texts = [
+            s.of(self.index.articles[h.passage.doc_id].text)
+            for h in hits
+            for s in h.passage.sentences
+        ]
         sentence_scores = self.embedder.embed(texts) @ q
         answers: list[Answer] = []
         offset = 0

@@ -29,12 +29,12 @@ import faiss
 import numpy as np
 
 from qa import __version__
+from qa.corpus import corpus_hash
 from qa.embed import Embedder
 from qa.errors import IndexStateError
 from qa.lexical import BM25Index
-from qa.passages import Chunking, build_passages
+from qa.passages import CHUNKER_VERSION, Chunking, build_passages
 from qa.records import Article, Passage, Span
-from qa.corpus import corpus_hash
 
 __all__ = ["FORMAT_VERSION", "Index", "Manifest", "build_index", "expected_key", "open_index"]
 
@@ -68,6 +68,7 @@ def expected_key(articles: list[Article], embedder: Embedder, chunking: Chunking
         "format_version": FORMAT_VERSION,
         "model_sha256": embedder.fingerprint,
         "chunking": asdict(chunking),
+        "chunker_version": CHUNKER_VERSION,
         "corpus_hash": corpus_hash(articles),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
@@ -144,7 +145,7 @@ def build_index(
     *,
     progress: bool = False,
 ) -> Manifest:
-    """Chunk, embed and index ``articles`` into a new version under ``index_dir`` and make it live."""
+    """Chunk, embed and index `articles` into a new version under `index_dir`, made live."""
     index_dir.mkdir(parents=True, exist_ok=True)
     key = expected_key(articles, embedder, chunking)
     passages = build_passages(articles, chunking)

@@ -9,7 +9,11 @@ from qa.clean import kept_blocks
 from qa.records import Article, Passage, Span
 from qa.sentences import split_sentences
 
-__all__ = ["Chunking", "build_passages", "window_starts"]
+__all__ = ["CHUNKER_VERSION", "Chunking", "build_passages", "window_starts"]
+
+# Bump when cleaning, sentence splitting or windowing changes: it is part of the index key, so
+# existing indexes are rebuilt instead of serving passages cut by the old rules.
+CHUNKER_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +55,6 @@ def build_passages(
             for start in window_starts(len(sentences), size, chunking.overlap):
                 window = tuple(sentences[start : start + size])
                 span = Span(window[0].start, window[-1].end)
-                passages.append(
-                    Passage(next_id, article.doc_id, span, window, span.of(text))
-                )
+                passages.append(Passage(next_id, article.doc_id, span, window, span.of(text)))
                 next_id += 1
     return passages

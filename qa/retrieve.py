@@ -37,7 +37,9 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.shape[0])
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    part = (
+        np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    )
     return part[np.lexsort((part, -scores[part]))]
 
 

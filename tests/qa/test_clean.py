@@ -3,11 +3,22 @@ from tests.conftest import SEEDS
 
 
 def test_chrome_lines_are_recognised() -> None:
-    for line in ["Published by", "Topics:", "tracking", "Voz media US Voz.us", "Irán",
-                 "By Ellie Doughty, Foreign News Reporter", "Ali Kahemeni / Wikimedia Commons."]:
+    for line in [
+        "Published by",
+        "Topics:",
+        "tracking",
+        "Voz media US Voz.us",
+        "Irán",
+        "By Ellie Doughty, Foreign News Reporter",
+        "Ali Kahemeni / Wikimedia Commons.",
+    ]:
         assert is_chrome_line(line), line
-    for line in ["'We woke up to a war'", "Iran refused to formally enter the war against Israel",
-                 "He said it was over.", ""]:
+    for line in [
+        "'We woke up to a war'",
+        "Iran refused to formally enter the war against Israel",
+        "He said it was over.",
+        "",
+    ]:
         assert not is_chrome_line(line), line
 
 

@@ -20,7 +20,13 @@ def test_seed_files_load_unchanged_with_derived_titles() -> None:
 def test_jsonl_articles(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     rows = [
-        {"id": "a1", "text": "Body one.", "title": "T1", "url": "https://x.test/1", "metadata": {"k": 1}},
+        {
+            "id": "a1",
+            "text": "Body one.",
+            "title": "T1",
+            "url": "https://x.test/1",
+            "metadata": {"k": 1},
+        },
         {"id": 7, "text": "The second headline has six words\nBody two."},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
@@ -32,9 +38,13 @@ def test_jsonl_articles(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("line", "message"),
-    [("{not json", "not valid JSON"), ('{"text": "x"}', "non-empty 'id'"),
-     ('{"id": "a"}', "string 'text'"), ("[1, 2]", "JSON object"),
-     ('{"id": "a", "text": "x", "title": 3}', "'title' must be a string")],
+    [
+        ("{not json", "not valid JSON"),
+        ('{"text": "x"}', "non-empty 'id'"),
+        ('{"id": "a"}', "string 'text'"),
+        ("[1, 2]", "JSON object"),
+        ('{"id": "a", "text": "x", "title": 3}', "'title' must be a string"),
+    ],
 )
 def test_bad_jsonl_lines_name_the_line(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "bad.jsonl"

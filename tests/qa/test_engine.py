@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -7,8 +8,6 @@ from qa.engine import QAEngine
 from qa.errors import InvalidInputError, NotFoundError
 from qa.records import Hit, Passage, Span
 from tests.conftest import assert_verbatim
-
-import numpy as np
 
 
 def test_answers_are_verbatim_cited_and_highlighted(tiny_engine: QAEngine) -> None:
@@ -40,11 +39,17 @@ def test_off_topic_question_abstains(tiny_engine: QAEngine) -> None:
 
 @pytest.mark.parametrize(
     ("question", "top_k", "mode", "message"),
-    [("  ", 5, "hybrid", "must not be empty"), ("x" * 2001, 5, "hybrid", "longer than 2000"),
-     ("ok", 0, "hybrid", "top_k must be between 1 and 50"), ("ok", 51, "hybrid", "top_k"),
-     ("ok", 5, "sparse", "mode must be one of hybrid, dense, bm25")],
+    [
+        ("  ", 5, "hybrid", "must not be empty"),
+        ("x" * 2001, 5, "hybrid", "longer than 2000"),
+        ("ok", 0, "hybrid", "top_k must be between 1 and 50"),
+        ("ok", 51, "hybrid", "top_k"),
+        ("ok", 5, "sparse", "mode must be one of hybrid, dense, bm25"),
+    ],
 )
-def test_bad_input_is_rejected_with_a_message(tiny_engine: QAEngine, question: str, top_k: int, mode: str, message: str) -> None:
+def test_bad_input_is_rejected_with_a_message(
+    tiny_engine: QAEngine, question: str, top_k: int, mode: str, message: str
+) -> None:
     with pytest.raises(InvalidInputError, match=message):
         tiny_engine.ask(question, top_k, mode)  # type: ignore[arg-type]
 
@@ -54,9 +59,17 @@ def test_unknown_document(tiny_engine: QAEngine) -> None:
         tiny_engine.document("nope")
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(min_size=1, max_size=80).filter(str.strip), st.integers(1, 10), st.sampled_from(["hybrid", "dense", "bm25"]))
-def test_any_question_gives_verbatim_answers(tiny_engine: QAEngine, question: str, k: int, mode: str) -> None:
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(min_size=1, max_size=80).filter(str.strip),
+    st.integers(1, 10),
+    st.sampled_from(["hybrid", "dense", "bm25"]),
+)
+def test_any_question_gives_verbatim_answers(
+    tiny_engine: QAEngine, question: str, k: int, mode: str
+) -> None:
     result = tiny_engine.ask(question, top_k=k, mode=mode)  # type: ignore[arg-type]
     assert len(result.answers) <= k
     assert_verbatim(tiny_engine, result)
@@ -67,9 +80,19 @@ def _hit(doc: str, start: int, end: int) -> Hit:
 
 
 def test_drop_overlapping_keeps_the_better_of_overlapping_passages() -> None:
-    hits = [_hit("a", 0, 10), _hit("a", 5, 15), _hit("b", 5, 15), _hit("a", 10, 20), _hit("a", 20, 30)]
+    hits = [
+        _hit("a", 0, 10),
+        _hit("a", 5, 15),
+        _hit("b", 5, 15),
+        _hit("a", 10, 20),
+        _hit("a", 20, 30),
+    ]
     kept = drop_overlapping(hits, limit=3)
-    assert [(h.passage.doc_id, h.passage.span.start) for h in kept] == [("a", 0), ("b", 5), ("a", 10)]
+    assert [(h.passage.doc_id, h.passage.span.start) for h in kept] == [
+        ("a", 0),
+        ("b", 5),
+        ("a", 10),
+    ]
 
 
 def test_highlight_joins_a_near_tie_neighbour_only() -> None:

@@ -18,13 +18,17 @@ from qa.index import open_index
 from tests.conftest import ROOT
 
 
-def test_build_then_skip_then_rebuild_on_change(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> None:
+def test_build_then_skip_then_rebuild_on_change(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
     manifest, built = ensure_index(tiny_settings, fake_embedder)
     assert built and manifest.n_documents == 2 and manifest.n_passages > 0
     again, built_again = ensure_index(tiny_settings, fake_embedder)
     assert not built_again and again.key == manifest.key
 
-    (tiny_settings.corpus / "new.txt").write_text("A third article arrived today.", encoding="utf-8")
+    (tiny_settings.corpus / "new.txt").write_text(
+        "A third article arrived today.", encoding="utf-8"
+    )
     changed, rebuilt = ensure_index(tiny_settings, fake_embedder)
     assert rebuilt and changed.n_documents == 3 and changed.key != manifest.key
 
@@ -35,7 +39,9 @@ def test_build_then_skip_then_rebuild_on_change(tiny_settings: Settings, fake_em
     assert [p.name for p in tiny_settings.index_dir.iterdir() if p.is_dir()] == [rechunked.key]
 
 
-def test_manifest_records_what_the_index_was_built_from(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> None:
+def test_manifest_records_what_the_index_was_built_from(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
     manifest, _ = ensure_index(tiny_settings, fake_embedder)
     on_disk = json.loads((tiny_settings.index_dir / manifest.key / "manifest.json").read_text())
     assert on_disk["model_sha256"] == fake_embedder.fingerprint
@@ -54,7 +60,9 @@ def test_loaded_index_round_trips(tiny_settings: Settings, fake_embedder: Hashin
     np.testing.assert_allclose(vectors, expected, rtol=1e-6)
 
 
-def test_index_from_another_model_is_refused(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> None:
+def test_index_from_another_model_is_refused(
+    tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
     ensure_index(tiny_settings, fake_embedder)
     with pytest.raises(IndexStateError, match="built with model hashing-1024.*run `qa index`"):
         open_index(tiny_settings.index_dir, HashingEmbedder(dimension=64))
@@ -63,7 +71,9 @@ def test_index_from_another_model_is_refused(tiny_settings: Settings, fake_embed
     assert engine.index.manifest.dimension == 64
 
 
-def test_missing_and_damaged_indexes_are_clear_errors(tmp_path: Path, tiny_settings: Settings, fake_embedder: HashingEmbedder) -> None:
+def test_missing_and_damaged_indexes_are_clear_errors(
+    tmp_path: Path, tiny_settings: Settings, fake_embedder: HashingEmbedder
+) -> None:
     with pytest.raises(IndexStateError, match="no index in .*run `qa index` first"):
         open_index(tmp_path / "empty")
     manifest, _ = ensure_index(tiny_settings, fake_embedder)
@@ -76,7 +86,9 @@ def test_failed_build_leaves_previous_index_live(
     tiny_settings: Settings, fake_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before, _ = ensure_index(tiny_settings, fake_embedder)
-    (tiny_settings.corpus / "new.txt").write_text("Another article about volcanoes.", encoding="utf-8")
+    (tiny_settings.corpus / "new.txt").write_text(
+        "Another article about volcanoes.", encoding="utf-8"
+    )
 
     def boom(self: object, folder: Path) -> None:
         raise OSError("disk full")
@@ -112,10 +124,19 @@ def test_killed_build_leaves_previous_index_intact(
     tmp_path: Path, tiny_settings: Settings, fake_embedder: HashingEmbedder
 ) -> None:
     before, _ = ensure_index(tiny_settings, fake_embedder)
-    (tiny_settings.corpus / "new.txt").write_text("Another article about volcanoes.", encoding="utf-8")
+    (tiny_settings.corpus / "new.txt").write_text(
+        "Another article about volcanoes.", encoding="utf-8"
+    )
     marker = tmp_path / "marker"
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_BUILD, str(tiny_settings.corpus), str(tiny_settings.index_dir), str(marker)],
+        [
+            sys.executable,
+            "-c",
+            KILLED_BUILD,
+            str(tiny_settings.corpus),
+            str(tiny_settings.index_dir),
+            str(marker),
+        ],
         cwd=ROOT,
     )
     try:

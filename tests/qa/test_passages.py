@@ -7,16 +7,45 @@ from qa.passages import Chunking, build_passages, window_starts
 from qa.records import Article
 
 WORDS = st.sampled_from(
-    ["Iran", "U.S.", "Oct.", "7", "said", "“war”", "Hamas’", "the", "[/caption]", "Topics:",
-     "tracking", "Published by", "Dr.", "3.5", "!", "?", ".", "\n", "\n\n", "  ", "é", "\r\n"]
+    [
+        "Iran",
+        "U.S.",
+        "Oct.",
+        "7",
+        "said",
+        "“war”",
+        "Hamas’",
+        "the",
+        "[/caption]",
+        "Topics:",
+        "tracking",
+        "Published by",
+        "Dr.",
+        "3.5",
+        "!",
+        "?",
+        ".",
+        "\n",
+        "\n\n",
+        "  ",
+        "é",
+        "\r\n",
+    ]
 )
 TEXTS = st.lists(WORDS, max_size=120).map(" ".join) | st.text(max_size=400)
 
 
 @pytest.mark.parametrize(
     ("n", "size", "overlap", "expected"),
-    [(0, 3, 1, []), (2, 3, 1, [0]), (3, 3, 1, [0]), (4, 3, 1, [0, 2]), (7, 3, 1, [0, 2, 4]),
-     (8, 3, 1, [0, 2, 4, 6]), (6, 2, 0, [0, 2, 4])],
+    [
+        (0, 3, 1, []),
+        (2, 3, 1, [0]),
+        (3, 3, 1, [0]),
+        (4, 3, 1, [0, 2]),
+        (7, 3, 1, [0, 2, 4]),
+        (8, 3, 1, [0, 2, 4, 6]),
+        (6, 2, 0, [0, 2, 4]),
+    ],
 )
 def test_window_starts(n: int, size: int, overlap: int, expected: list[int]) -> None:
     assert list(window_starts(n, size, overlap)) == expected
@@ -28,7 +57,9 @@ def test_overlap_must_be_smaller_than_size() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(texts=st.lists(TEXTS, min_size=1, max_size=3), size=st.integers(0, 5), overlap=st.integers(0, 4))
+@given(
+    texts=st.lists(TEXTS, min_size=1, max_size=3), size=st.integers(0, 5), overlap=st.integers(0, 4)
+)
 def test_every_passage_is_verbatim_and_inside_one_block(
     texts: list[str], size: int, overlap: int
 ) -> None:

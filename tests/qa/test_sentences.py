@@ -20,7 +20,9 @@ def test_news_abbreviations_do_not_split() -> None:
 
 def test_line_break_ends_a_sentence() -> None:
     assert sentences("A headline without a stop\nThe body. More body.") == [
-        "A headline without a stop", "The body.", "More body."
+        "A headline without a stop",
+        "The body.",
+        "More body.",
     ]
 
 

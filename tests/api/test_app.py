@@ -1,0 +1,101 @@
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.app import create_app
+from qa.engine import QAEngine
+
+
+@pytest.fixture
+def client(tiny_engine: QAEngine) -> Iterator[TestClient]:
+    with TestClient(create_app(engine=tiny_engine)) as c:
+        yield c
+
+
+def test_ask_contract(client: TestClient, tiny_engine: QAEngine) -> None:
+    r = client.post("/ask", json={"question": "How many residents were evacuated?", "top_k": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["question"] == "How many residents were evacuated?"
+    assert body["abstained"] is False and body["took_ms"] >= 0
+    assert 1 <= len(body["answers"]) <= 2
+    for answer in body["answers"]:
+        assert set(answer) >= {
+            "rank",
+            "score",
+            "doc_id",
+            "title",
+            "source",
+            "passage",
+            "highlight",
+            "scores",
+        }
+        text = client.get(f"/documents/{answer['doc_id']}").json()["text"]
+        for part in ("passage", "highlight"):
+            span = answer[part]
+            assert text[span["start_char"] : span["end_char"]] == span["text"]
+        assert answer["passage"]["start_char"] <= answer["highlight"]["start_char"]
+        assert answer["highlight"]["end_char"] <= answer["passage"]["end_char"]
+        assert set(answer["scores"]) == {"dense", "bm25"}
+    assert (
+        body["answers"][0]["highlight"]["text"]
+        == "Officials said 300 residents were evacuated by bus."
+    )
+
+
+def test_abstention_has_no_answers(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "Which quarterback threw for 5000 yards?"}).json()
+    assert body["abstained"] is True and body["answers"] == []
+    assert body["message"] == "No answer in these articles."
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"question": ""}, "at least 1 character"),
+        ({"question": "   "}, "must not be empty"),
+        ({"question": "x" * 2001}, "at most 2000 characters"),
+        ({"question": "ok", "top_k": 0}, "greater than or equal to 1"),
+        ({"question": "ok", "top_k": 51}, "less than or equal to 50"),
+        ({"question": "ok", "mode": "sparse"}, "'hybrid', 'dense' or 'bm25'"),
+        ({"question": "ok", "extra": 1}, "Extra inputs are not permitted"),
+        ({}, "Field required"),
+        ({"question": 3}, "valid string"),
+    ],
+)
+def test_bad_input_is_a_422_with_a_message(
+    client: TestClient, payload: dict, fragment: str
+) -> None:
+    r = client.post("/ask", json=payload)
+    assert r.status_code == 422
+    assert fragment in r.text
+
+
+def test_malformed_json_is_a_4xx(client: TestClient) -> None:
+    r = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON decode error" in r.text
+
+
+def test_documents_and_health(client: TestClient) -> None:
+    docs = client.get("/documents").json()
+    assert {d["doc_id"] for d in docs} == {"volcano", "election"}
+    volcano = next(d for d in docs if d["doc_id"] == "volcano")
+    assert volcano["title"] == "Volcano erupts near mountain village"
+    doc = client.get("/documents/volcano").json()
+    assert doc["text"].startswith("Volcano erupts") and len(doc["text"]) == volcano["length"]
+    missing = client.get("/documents/nope")
+    assert missing.status_code == 404 and "no document with id 'nope'" in missing.text
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["documents"] == 2 and health["passages"] > 0
+
+
+def test_api_key_guards_everything_but_health(tiny_engine: QAEngine) -> None:
+    settings = tiny_engine.settings.model_copy(update={"api_key": SecretStr("s3cret")})
+    with TestClient(create_app(settings, tiny_engine)) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/documents").status_code == 401
+        assert c.get("/documents", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        r = c.post("/ask", json={"question": "volcano"}, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 200

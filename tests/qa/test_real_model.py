@@ -1,0 +1,57 @@
+"""The real all-MiniLM-L6-v2 from the packaged weights, end to end on the seed articles."""
+
+from pathlib import Path
+
+import pytest
+
+from qa.embed import DEFAULT_MODEL_SHA256, SentenceTransformerEmbedder, default_model_path
+from qa.engine import QAEngine
+from qa.errors import ModelError
+from tests.conftest import assert_verbatim
+
+pytestmark = pytest.mark.slow
+
+
+def test_packaged_weights_hash_is_verified() -> None:
+    with pytest.raises(ModelError, match="has sha256 53aa5117.*expected 0000"):
+        SentenceTransformerEmbedder(default_model_path(), expected_sha256="0" * 64)
+    with pytest.raises(ModelError, match="does not exist"):
+        SentenceTransformerEmbedder(Path("/nonexistent/model"))
+
+
+def test_real_embedder_is_normalised(real_engine: QAEngine) -> None:
+    assert real_engine.embedder.fingerprint == DEFAULT_MODEL_SHA256
+    vectors = real_engine.embedder.embed(["Iran", "Hamas documents"])
+    assert vectors.shape == (2, 384)
+    assert abs(float((vectors**2).sum(axis=1).max()) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_fragment"),
+    [
+        ("Where were the Hamas documents found?", "underground Hamas command centre"),
+        ("Why did Iran not join the war?", "no warning"),
+        ("What did Hamas code name the attack?", "the big project"),
+        ("How many missiles did Iran fire at Israel last Tuesday?", "181 missiles"),
+        ("Who met Ismail Haniyeh in Tehran?", "Tehran"),
+    ],
+)
+def test_answering_sentence_is_in_top_3(
+    real_engine: QAEngine, question: str, answer_fragment: str
+) -> None:
+    result = real_engine.ask(question, top_k=3)
+    assert not result.abstained
+    assert any(answer_fragment in a.hit.passage.text for a in result.answers[:3])
+    assert_verbatim(real_engine, result)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How do I bake sourdough bread?",
+        "Who won the 2018 FIFA World Cup?",
+    ],
+)
+def test_off_topic_questions_abstain(real_engine: QAEngine, question: str) -> None:
+    assert real_engine.ask(question).abstained
