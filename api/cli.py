@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -10,7 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from qa.config import Mode, Settings
-from qa.errors import IndexStateError, ModelError, QAError
+from qa.errors import IndexStateError, InvalidInputError, ModelError, QAError
 
 app = typer.Typer(
     help="Extractive question answering over news articles: verbatim, cited passages only.",
@@ -167,3 +168,175 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _parse_ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError:
+        fail(f"--k must be a comma-separated list of integers, not {text!r}")
+    if not ks or ks[0] < 1 or ks[-1] > 100:
+        fail("--k values must be between 1 and 100")
+    return ks
+
+
+def _table(title: str, rows: dict[str, dict[str, float]]) -> str:
+    names = list(next(iter(rows.values())))
+    width = max(len(n) for n in names)
+    lines = [title, f"{'metric':<{width}}  " + "  ".join(f"{m:>8}" for m in rows)]
+    for name in names:
+        cells = "  ".join(f"{rows[m][name]:>8.3f}" for m in rows)
+        lines.append(f"{name:<{width}}  {cells}")
+    return "\n".join(lines)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[
+        Path | None, typer.Option(help="eval set JSONL [default: eval/seeds_eval.jsonl]")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="dense, bm25, hybrid or all")] = "all",
+    k: Annotated[str, typer.Option("--k", help="cut-offs for hit@k and recall@k")] = "1,3,5,10",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    threshold: Annotated[
+        float | None, typer.Option(help="abstention threshold [default: setting]")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a recall@k PNG here")] = None,
+    beir: Annotated[
+        Path | None, typer.Option(help="evaluate a BEIR-format dataset folder instead")
+    ] = None,
+    split: Annotated[str, typer.Option(help="BEIR qrels split")] = "test",
+    passage_sentences: Annotated[
+        int | None, typer.Option(help="override QA_PASSAGE_SENTENCES")
+    ] = None,
+    passage_overlap: Annotated[int | None, typer.Option(help="override QA_PASSAGE_OVERLAP")] = None,
+    rrf_k: Annotated[float | None, typer.Option(help="override QA_RRF_K")] = None,
+    dense_weight: Annotated[float | None, typer.Option(help="override QA_DENSE_WEIGHT")] = None,
+    corpus: CorpusOpt = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Score retrieval on the seeds eval set (or a BEIR dataset with --beir)."""
+    modes = ["dense", "bm25", "hybrid"] if mode == "all" else [mode]
+    if any(m not in ("dense", "bm25", "hybrid") for m in modes):
+        fail(f"--mode must be dense, bm25, hybrid or all, not {mode!r}")
+    ks = _parse_ks(k)
+    overrides: dict[str, Any] = {
+        "passage_sentences": passage_sentences,
+        "passage_overlap": passage_overlap,
+        "rrf_k": rrf_k,
+        "dense_weight": dense_weight,
+    }
+    if beir is not None:
+        if index_dir is None:
+            index_dir = Path(".qa-beir") / beir.resolve().name
+        if passage_sentences is None:
+            overrides["passage_sentences"] = BEIR_DEFAULT_SENTENCES
+            overrides["passage_overlap"] = BEIR_DEFAULT_OVERLAP
+    settings = make_settings(corpus, index_dir, **overrides)
+    _run(
+        lambda: (_eval_beir if beir else _eval_seeds)(
+            settings, modes, ks, dataset, beir, split, threshold, plot, as_json
+        )
+    )
+
+
+# Whole documents: SciFact abstracts mostly fit MiniLM's 256-token window (see eval/RESULTS.md).
+BEIR_DEFAULT_SENTENCES = 0
+BEIR_DEFAULT_OVERLAP = 0
+
+
+def _eval_seeds(
+    settings: Settings,
+    modes: list[str],
+    ks: list[int],
+    dataset: Path | None,
+    beir: Path | None,
+    split: str,
+    threshold: float | None,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    from eval import SEEDS_EVAL
+    from eval.dataset import load_dataset, validate
+    from eval.run import evaluate_seeds
+    from qa.engine import QAEngine
+
+    questions = load_dataset(dataset or SEEDS_EVAL)
+    engine = QAEngine.open(settings, progress=True)
+    problems = validate(questions, engine.index.articles)
+    if problems:
+        raise InvalidInputError(f"eval set has {len(problems)} bad entries, first: {problems[0]}")
+    reports = evaluate_seeds(engine, questions, modes, ks, threshold=threshold)  # type: ignore[arg-type]
+    if plot:
+        from eval.plot import plot_recall
+
+        plot_recall(
+            {r.mode: {k: r.metrics[f"recall@{k}"] for k in ks} for r in reports},
+            plot,
+            f"Seeds eval set: recall@k ({reports[0].n_answerable} answerable questions)",
+        )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "dataset": str(dataset or SEEDS_EVAL),
+                    "questions": reports[0].n_questions,
+                    "answerable": reports[0].n_answerable,
+                    "threshold": settings.abstain_threshold if threshold is None else threshold,
+                    "modes": {r.mode: r.metrics for r in reports},
+                },
+                indent=2,
+            )
+        )
+        return
+    title = (
+        f"{reports[0].n_questions} questions ({reports[0].n_answerable} answerable), "
+        f"abstention threshold {settings.abstain_threshold if threshold is None else threshold}"
+    )
+    typer.echo(_table(title, {r.mode: r.metrics for r in reports}))
+
+
+def _eval_beir(
+    settings: Settings,
+    modes: list[str],
+    ks: list[int],
+    dataset: Path | None,
+    beir: Path | None,
+    split: str,
+    threshold: float | None,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    from eval.beir import load_beir, run_beir
+    from qa.engine import QAEngine, load_embedder
+    from qa.index import ensure_built, open_index
+
+    assert beir is not None
+    data = load_beir(beir, split)
+    embedder = load_embedder(settings)
+    ensure_built(data.articles, embedder, settings.chunking(), settings.index_dir, progress=True)
+    engine = QAEngine(open_index(settings.index_dir, embedder), embedder, settings)
+    results = run_beir(engine, data, modes)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "dataset": str(beir),
+                    "split": split,
+                    "queries": len(data.queries),
+                    "chunking": settings.chunking().__repr__(),
+                    "rrf_k": settings.rrf_k,
+                    "dense_weight": settings.dense_weight,
+                    "modes": results,
+                },
+                indent=2,
+            )
+        )
+        return
+    typer.echo(
+        _table(
+            f"{data.name} {split}: {len(data.queries)} queries, {len(data.articles)} documents, "
+            f"{settings.chunking()}",
+            results,
+        )
+    )

@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from qa.records import Hit, Span
+from qa.records import Hit, Passage, Span
 
-__all__ = ["best_highlight", "drop_overlapping"]
+__all__ = ["best_highlight", "without_overlaps"]
 
 
-def drop_overlapping(hits: Sequence[Hit], limit: int) -> list[Hit]:
-    """Keep hits in rank order, dropping any that overlaps a better hit of the same article."""
+def _longest_run(flags: Sequence[bool]) -> tuple[int, int]:
+    """[start, end) of the longest run of True in ``flags`` (the first one on ties)."""
+    best, start = (0, 0), None
+    for i, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    return best
+
+
+def without_overlaps(hits: Sequence[Hit], limit: int, texts: Mapping[str, str]) -> list[Hit]:
+    """Keep hits in rank order so that no two share a character of the same article.
+
+    A hit overlapping better ones is trimmed to its longest run of sentences that nobody has
+    shown yet (neighbouring passages share a sentence, so dropping them whole would lose the
+    sentences only they hold); a hit with nothing new is dropped. Trimmed passages are still
+    contiguous slices of the article.
+    """
     kept: list[Hit] = []
     for hit in hits:
         if len(kept) == limit:
             break
-        if any(
-            k.passage.doc_id == hit.passage.doc_id and k.passage.span.overlaps(hit.passage.span)
-            for k in kept
-        ):
+        p = hit.passage
+        taken = [k.passage.span for k in kept if k.passage.doc_id == p.doc_id]
+        fresh = [not any(s.overlaps(t) for t in taken) for s in p.sentences]
+        if all(fresh):
+            kept.append(hit)
             continue
-        kept.append(hit)
+        start, end = _longest_run(fresh)
+        if start == end:
+            continue
+        sentences = p.sentences[start:end]
+        span = Span(sentences[0].start, sentences[-1].end)
+        trimmed = Passage(p.passage_id, p.doc_id, span, sentences, span.of(texts[p.doc_id]))
+        kept.append(replace(hit, passage=trimmed))
     return kept
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import best_highlight, drop_overlapping
+from qa.answer import best_highlight, without_overlaps
 from qa.config import Mode, Settings
 from qa.corpus import load_corpus
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexStateError, InvalidInputError, NotFoundError
-from qa.index import Index, Manifest, build_index, current_manifest, expected_key, open_index
+from qa.index import Index, Manifest, ensure_built, open_index
 from qa.records import Answer, Article, Hit
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, QueryEncoder, Retriever
 
@@ -62,16 +62,15 @@ def ensure_index(
 
     Returns the live manifest and whether a build happened.
     """
-    corpus = corpus or settings.corpus
-    index_dir = index_dir or settings.index_dir
-    articles = load_corpus(corpus)
-    chunking = settings.chunking()
-    live = current_manifest(index_dir)
-    if not force and live is not None and live.key == expected_key(articles, embedder, chunking):
-        return live, False
-    if live is not None:
-        log.info("index in %s is stale (corpus, model or chunking changed): rebuilding", index_dir)
-    return build_index(articles, embedder, chunking, index_dir, progress=progress), True
+    articles = load_corpus(corpus or settings.corpus)
+    return ensure_built(
+        articles,
+        embedder,
+        settings.chunking(),
+        index_dir or settings.index_dir,
+        force=force,
+        progress=progress,
+    )
 
 
 class QAEngine:
@@ -82,6 +81,7 @@ class QAEngine:
         self.embedder = embedder
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
+        self._texts = {doc_id: a.text for doc_id, a in index.articles.items()}
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(index, self.encoder),
             "bm25": BM25Retriever(index),
@@ -129,7 +129,15 @@ class QAEngine:
     def search(self, query: str, k: int, mode: Mode = "hybrid") -> list[Hit]:
         return self.retriever(mode).search(query, k)
 
-    def ask(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> AskResult:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        *,
+        abstain: bool = True,
+    ) -> AskResult:
+        """Answer ``question``; ``abstain=False`` keeps the answers even when evidence is weak."""
         started = time.perf_counter()
         top_k = self.settings.top_k if top_k is None else top_k
         mode = mode or self.settings.mode
@@ -140,10 +148,10 @@ class QAEngine:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
         retriever = self.retriever(mode)
-        # Ask for more than top_k: neighbours overlap (sentence overlap) and get dropped.
-        hits = drop_overlapping(retriever.search(question, top_k * 3), top_k)
+        # Ask for more than top_k: neighbours overlap (sentence overlap) and get trimmed or dropped.
+        hits = without_overlaps(retriever.search(question, top_k * 3), top_k, self._texts)
         answers, evidence = self._answers(question, hits)
-        abstained = evidence < self.settings.abstain_threshold
+        abstained = abstain and evidence < self.settings.abstain_threshold
         took = (time.perf_counter() - started) * 1000
         return AskResult(question, mode, abstained, [] if abstained else answers, evidence, took)
 

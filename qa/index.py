@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -36,7 +37,18 @@ from qa.lexical import BM25Index
 from qa.passages import CHUNKER_VERSION, Chunking, build_passages
 from qa.records import Article, Passage, Span
 
-__all__ = ["FORMAT_VERSION", "Index", "Manifest", "build_index", "expected_key", "open_index"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Index",
+    "Manifest",
+    "build_index",
+    "current_manifest",
+    "ensure_built",
+    "expected_key",
+    "open_index",
+]
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -200,6 +212,24 @@ def build_index(
     _write_current(index_dir, key)
     _prune(index_dir, keep=key)
     return manifest
+
+
+def ensure_built(
+    articles: list[Article],
+    embedder: Embedder,
+    chunking: Chunking,
+    index_dir: Path,
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> tuple[Manifest, bool]:
+    """Build unless the live index has this content key; returns the manifest and whether built."""
+    live = current_manifest(index_dir)
+    if not force and live is not None and live.key == expected_key(articles, embedder, chunking):
+        return live, False
+    if live is not None:
+        log.info("index in %s is stale (corpus, model or chunking changed): rebuilding", index_dir)
+    return build_index(articles, embedder, chunking, index_dir, progress=progress), True
 
 
 def _prune(index_dir: Path, keep: str) -> None:

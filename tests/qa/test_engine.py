@@ -3,10 +3,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.answer import best_highlight, drop_overlapping
+from qa.answer import best_highlight
 from qa.engine import QAEngine
 from qa.errors import InvalidInputError, NotFoundError
-from qa.records import Hit, Passage, Span
+from qa.records import Span
 from tests.conftest import assert_verbatim
 
 
@@ -73,26 +73,6 @@ def test_any_question_gives_verbatim_answers(
     result = tiny_engine.ask(question, top_k=k, mode=mode)  # type: ignore[arg-type]
     assert len(result.answers) <= k
     assert_verbatim(tiny_engine, result)
-
-
-def _hit(doc: str, start: int, end: int) -> Hit:
-    return Hit(Passage(0, doc, Span(start, end), (Span(start, end),), "x" * (end - start)), 1.0)
-
-
-def test_drop_overlapping_keeps_the_better_of_overlapping_passages() -> None:
-    hits = [
-        _hit("a", 0, 10),
-        _hit("a", 5, 15),
-        _hit("b", 5, 15),
-        _hit("a", 10, 20),
-        _hit("a", 20, 30),
-    ]
-    kept = drop_overlapping(hits, limit=3)
-    assert [(h.passage.doc_id, h.passage.span.start) for h in kept] == [
-        ("a", 0),
-        ("b", 5),
-        ("a", 10),
-    ]
 
 
 def test_highlight_joins_a_near_tie_neighbour_only() -> None:
