@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -89,7 +90,9 @@ def index(
 
 def _print_human(result: Any) -> None:
     if result.abstained:
-        typer.echo(f"No answer in these articles (best evidence {result.evidence:.2f}).")
+        typer.echo(
+            f"No answer in these articles (best sentence cosine {result.evidence.dense:.2f})."
+        )
         return
     for answer in result.answers:
         hit = answer.hit
@@ -225,6 +228,7 @@ def eval_command(
         "passage_overlap": passage_overlap,
         "rrf_k": rrf_k,
         "dense_weight": dense_weight,
+        "abstain_threshold": threshold,
     }
     if beir is not None:
         if index_dir is None:
@@ -266,7 +270,7 @@ def _eval_seeds(
     problems = validate(questions, engine.index.articles)
     if problems:
         raise InvalidInputError(f"eval set has {len(problems)} bad entries, first: {problems[0]}")
-    reports = evaluate_seeds(engine, questions, modes, ks, threshold=threshold)  # type: ignore[arg-type]
+    reports = evaluate_seeds(engine, questions, modes, ks)  # type: ignore[arg-type]
     if plot:
         from eval.plot import plot_recall
 
@@ -282,7 +286,7 @@ def _eval_seeds(
                     "dataset": str(dataset or SEEDS_EVAL),
                     "questions": reports[0].n_questions,
                     "answerable": reports[0].n_answerable,
-                    "threshold": settings.abstain_threshold if threshold is None else threshold,
+                    "abstain_policy": dataclasses.asdict(settings.abstain_policy()),
                     "modes": {r.mode: r.metrics for r in reports},
                 },
                 indent=2,
@@ -291,7 +295,7 @@ def _eval_seeds(
         return
     title = (
         f"{reports[0].n_questions} questions ({reports[0].n_answerable} answerable), "
-        f"abstention threshold {settings.abstain_threshold if threshold is None else threshold}"
+        f"abstention {settings.abstain_policy()}"
     )
     typer.echo(_table(title, {r.mode: r.metrics for r in reports}))
 

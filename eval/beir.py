@@ -80,11 +80,13 @@ def run_beir(
     manifest = engine.index.manifest
     per_doc = max(1.0, manifest.n_passages / max(manifest.n_documents, 1))
     passage_depth = int(depth * per_doc * 2)  # enough passages to fill `depth` distinct documents
-    results = {}
+    results: dict[str, dict[str, float]] = {}
     for mode in modes:
         rankings: dict[str, list[str]] = {}
         latencies = []
-        for qid, text in tqdm(data.queries.items(), desc=f"{data.name} {mode}", disable=not progress):
+        for qid, text in tqdm(
+            data.queries.items(), desc=f"{data.name} {mode}", disable=not progress
+        ):
             started = time.perf_counter()
             hits = engine.search(text, passage_depth, mode)
             latencies.append((time.perf_counter() - started) * 1000)

@@ -37,11 +37,12 @@ def ranking_metrics(
     rankings: dict[str, list[str]], relevant: dict[str, list[str]], metrics: Sequence[str]
 ) -> dict[str, float]:
     """Mean of each ranx metric over queries; ``rankings`` best first, ``relevant`` the qrels."""
-    qrels = Qrels({q: {doc: 1 for doc in docs} for q, docs in relevant.items() if docs})
+    judged = {q: docs for q, docs in relevant.items() if docs}
+    qrels = Qrels({q: {doc: 1 for doc in docs} for q, docs in judged.items()})
     run_dict = {}
-    for q in qrels.keys():
+    for q in judged:
         ranked = rankings.get(q) or []
-        # ranx needs at least one entry per query; a sentinel that is never relevant stands for "nothing"
+        # ranx needs an entry per query: a never-relevant sentinel stands for "nothing returned"
         run_dict[q] = {doc: float(len(ranked) - i) for i, doc in enumerate(ranked)} or {
             "<none>": 0.0
         }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
 
 from eval.dataset import EvalQuestion
 from eval.metrics import abstention_scores, label_ranking, percentile, ranking_metrics
+from qa.answer import AbstainPolicy, Evidence, should_abstain
 from qa.config import Mode
 from qa.engine import AskResult, QAEngine
 
@@ -22,7 +23,7 @@ class ModeReport:
     n_questions: int
     n_answerable: int
     metrics: dict[str, float]
-    evidence: list[tuple[float, bool]] = field(repr=False)
+    evidence: list[tuple[Evidence, bool]] = field(repr=False)
     """(evidence, answerable) per question, to study other abstention thresholds."""
 
 
@@ -45,10 +46,9 @@ def evaluate_seeds(
     modes: Sequence[Mode],
     ks: Sequence[int],
     *,
-    threshold: float | None = None,
     progress: bool = True,
 ) -> list[ModeReport]:
-    threshold = engine.settings.abstain_threshold if threshold is None else threshold
+    policy = engine.settings.abstain_policy()
     depth = max(*ks, 10)
     reports = []
     for mode in modes:
@@ -63,7 +63,7 @@ def evaluate_seeds(
             latencies.append((time.perf_counter() - started) * 1000)
             good, n = _verbatim(engine, result)
             verbatim, total = verbatim + good, total + n
-            would_abstain = result.evidence < threshold
+            would_abstain = should_abstain(result.evidence, policy)
             abstained.append(would_abstain)
             answerable.append(q.answerable)
             evidence.append((result.evidence, q.answerable))
@@ -89,13 +89,25 @@ def evaluate_seeds(
 
 
 def threshold_sweep(
-    evidence: Sequence[tuple[float, bool]], thresholds: Sequence[float]
+    evidence: Sequence[tuple[Evidence, bool]],
+    policy: AbstainPolicy,
+    thresholds: Sequence[float],
+    *,
+    lexical_rule: bool = True,
 ) -> list[dict[str, float]]:
-    """Abstention precision/recall, and answerable questions kept, at each threshold."""
+    """Abstention precision/recall, and answerable questions kept, at each dense threshold.
+
+    Without ``lexical_rule`` only the dense threshold decides, to show what the rule adds.
+    """
     rows = []
     n_answerable = sum(ok for _, ok in evidence)
     for t in thresholds:
-        abstained = [e < t for e, _ in evidence]
+        p = (
+            replace(policy, min_dense=t)
+            if lexical_rule
+            else replace(policy, min_dense=t, min_coverage=0.0)
+        )
+        abstained = [should_abstain(e, p) for e, _ in evidence]
         row = {"threshold": t, **abstention_scores(abstained, [ok for _, ok in evidence])}
         kept = sum(not a and ok for a, (_, ok) in zip(abstained, evidence, strict=True))
         row["answerable_kept"] = kept / n_answerable if n_answerable else 0.0

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.answer import AbstainPolicy
 from qa.embed import DEFAULT_MODEL_SHA256
 from qa.fusion import DEFAULT_RRF_K
 from qa.passages import Chunking
@@ -42,8 +43,15 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="weight of the dense list in fusion")
     candidates: int = Field(100, ge=1, le=10_000, description="depth of each list before fusion")
     abstain_threshold: float = Field(
-        0.35, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
+        0.3, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
     )
+    abstain_strong: float = Field(
+        0.6, ge=-1, le=1, description="cosine that needs no lexical support"
+    )
+    abstain_min_coverage: float = Field(
+        0.75, ge=0, le=1, description="share of question terms found in the collection"
+    )
+    abstain_min_bm25: float = Field(2.0, ge=0, description="best BM25 score counted as support")
     api_key: SecretStr | None = Field(None, description="if set, required as a bearer token")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -54,6 +62,14 @@ class Settings(BaseSettings):
         if self.model_sha256 == "":
             self.model_sha256 = None
         return self
+
+    def abstain_policy(self) -> AbstainPolicy:
+        return AbstainPolicy(
+            min_dense=self.abstain_threshold,
+            strong_dense=self.abstain_strong,
+            min_coverage=self.abstain_min_coverage,
+            min_bm25=self.abstain_min_bm25,
+        )
 
     def chunking(self) -> Chunking:
         return Chunking(sentences=self.passage_sentences, overlap=self.passage_overlap)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import best_highlight, without_overlaps
+from qa.answer import Evidence, best_highlight, should_abstain, without_overlaps
 from qa.config import Mode, Settings
 from qa.corpus import load_corpus
 from qa.embed import Embedder, SentenceTransformerEmbedder
@@ -40,8 +40,8 @@ class AskResult:
     mode: Mode
     abstained: bool
     answers: list[Answer]
-    evidence: float
-    """Cosine of the best highlighted sentence: the signal abstention thresholds."""
+    evidence: Evidence
+    """The signals abstention decides on."""
     took_ms: float
 
 
@@ -150,8 +150,14 @@ class QAEngine:
         retriever = self.retriever(mode)
         # Ask for more than top_k: neighbours overlap (sentence overlap) and get trimmed or dropped.
         hits = without_overlaps(retriever.search(question, top_k * 3), top_k, self._texts)
-        answers, evidence = self._answers(question, hits)
-        abstained = abstain and evidence < self.settings.abstain_threshold
+        answers, dense_evidence = self._answers(question, hits)
+        bm25 = self.index.bm25
+        evidence = Evidence(
+            dense=dense_evidence,
+            coverage=bm25.coverage(question),
+            bm25=float(bm25.scores(question).max(initial=0.0)),
+        )
+        abstained = abstain and should_abstain(evidence, self.settings.abstain_policy())
         took = (time.perf_counter() - started) * 1000
         return AskResult(question, mode, abstained, [] if abstained else answers, evidence, took)
 

@@ -43,6 +43,14 @@ class BM25Index:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
 
+    def coverage(self, query: str) -> float:
+        """Share of the query's terms (stemmed, stop words removed) that occur in the collection."""
+        tokens = _tokenize([query])[0]
+        if not tokens:
+            return 0.0
+        vocab = self._model.vocab_dict
+        return sum(t in vocab for t in tokens) / len(tokens)
+
     def save(self, folder: Path) -> None:
         self._model.save(str(folder))
 
