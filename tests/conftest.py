@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from qa.config import Settings
 from qa.embed import HashingEmbedder
@@ -78,3 +85,27 @@ def assert_verbatim(engine: QAEngine, result) -> None:  # type: ignore[no-untype
         assert text[p.span.start : p.span.end] == p.text
         assert p.span.contains(answer.highlight)
         assert text[answer.highlight.start : answer.highlight.end] == answer.highlight_text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on 127.0.0.1 in a thread; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,183 @@
+"""The OpenAI-compatible API, driven by the official `openai` client against a real uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.openai_compat import MODEL_ID, NO_ANSWER_SENTENCE, SOURCES_LABEL
+from qa.engine import QAEngine
+from tests.conftest import running_server
+
+QUESTION = "How many residents were evacuated from the village?"
+
+
+@pytest.fixture
+def base_url(tiny_engine: QAEngine) -> Iterator[str]:
+    with running_server(create_app(engine=tiny_engine)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+
+def assert_quotes_are_verbatim(
+    content: str, sources: list[dict], documents: dict[str, str]
+) -> None:
+    assert sources
+    for source in sources:
+        passage = source["passage"]
+        text = documents[source["doc_id"]]
+        assert text[passage["start_char"] : passage["end_char"]] == passage["text"]
+        assert f"[{source['rank']}] {passage['text']}" in content
+        assert (
+            f"({source['doc_id']}, characters {passage['start_char']}-{passage['end_char']})"
+            in content
+        )
+    assert SOURCES_LABEL in content
+
+
+def documents(base_url: str) -> dict[str, str]:
+    listing = httpx.get(f"{base_url}/documents").json()
+    return {
+        d["doc_id"]: httpx.get(f"{base_url}/documents/{d['doc_id']}").json()["text"]
+        for d in listing
+    }
+
+
+def test_models_lists_one_model(client: openai.OpenAI) -> None:
+    assert [m.id for m in client.models.list()] == [MODEL_ID]
+
+
+def test_chat_completion_quotes_verbatim_passages(client: openai.OpenAI, base_url: str) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": "Tell me about the election."},
+            {"role": "assistant", "content": "..."},
+            {"role": "user", "content": QUESTION},
+        ],
+        temperature=0.7,
+        top_p=0.9,
+        max_tokens=50,
+        user="someone",
+    )
+    message = completion.choices[0].message
+    assert message.role == "assistant" and completion.choices[0].finish_reason == "stop"
+    assert message.content is not None and message.content.startswith("[1] ")
+    sources = completion.model_extra["sources"]  # type: ignore[index]
+    assert_quotes_are_verbatim(message.content, sources, documents(base_url))
+    assert "300 residents were evacuated" in sources[0]["highlight"]["text"]
+
+
+def test_streaming_chat_completion(client: openai.OpenAI, base_url: str) -> None:
+    stream = client.chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
+    content = "".join(c.choices[0].delta.content or "" for c in chunks)
+    sources = chunks[-1].model_extra["sources"]  # type: ignore[index]
+    assert_quotes_are_verbatim(content, sources, documents(base_url))
+
+
+def test_raw_stream_ends_with_done(base_url: str) -> None:
+    with httpx.stream(
+        "POST",
+        f"{base_url}/v1/chat/completions",
+        json={
+            "model": MODEL_ID,
+            "messages": [{"role": "user", "content": QUESTION}],
+            "stream": True,
+        },
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in response.iter_lines() if line]
+    assert events[-1] == "data: [DONE]" and all(e.startswith("data: ") for e in events)
+
+
+def test_abstention_is_a_fixed_sentence_without_sources(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[{"role": "user", "content": "Which quarterback threw for 5000 yards?"}],
+    )
+    assert completion.choices[0].message.content == NO_ANSWER_SENTENCE
+    assert completion.model_extra["sources"] == []  # type: ignore[index]
+
+
+def test_content_parts_and_url_annotations(tmp_path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    from qa.config import Settings
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        '{"id": "v1", "title": "Volcano", "url": "https://news.example/volcano", '
+        '"text": "A volcano erupted near Lavaton. Officials evacuated 300 residents by bus."}\n',
+        encoding="utf-8",
+    )
+    settings = Settings(
+        corpus=corpus, index_dir=tmp_path / "i", abstain_threshold=0.1, abstain_strong=0.1
+    )
+    with TestClient(create_app(engine=QAEngine.open(settings, fake_embedder))) as http:
+        body = http.post(
+            "/v1/chat/completions",
+            json={
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "evacuated residents"}]}
+                ]
+            },
+        ).json()
+    message = body["choices"][0]["message"]
+    (annotation,) = message["annotations"]
+    cite = annotation["url_citation"]
+    assert cite["url"] == "https://news.example/volcano"
+    assert (
+        message["content"][cite["start_index"] : cite["end_index"]]
+        == body["sources"][0]["passage"]["text"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"model": MODEL_ID, "messages": []}, "messages"),
+        (
+            {"model": MODEL_ID, "messages": [{"role": "system", "content": "hi"}]},
+            "must include a user message",
+        ),
+        ({"model": MODEL_ID, "messages": [{"role": "user", "content": "  "}]}, "has no text"),
+        ({"model": MODEL_ID, "messages": [{"role": "wizard", "content": "hi"}]}, "role"),
+    ],
+)
+def test_bad_requests_are_openai_errors(
+    tiny_engine: QAEngine, payload: dict, fragment: str
+) -> None:
+    with TestClient(create_app(engine=tiny_engine)) as http:
+        response = http.post("/v1/chat/completions", json=payload)
+    assert 400 <= response.status_code < 500
+    error = response.json()["error"]
+    assert fragment in error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_api_key_works_with_the_openai_client(tiny_engine: QAEngine) -> None:
+    settings = tiny_engine.settings.model_copy(update={"api_key": SecretStr("s3cret")})
+    with running_server(create_app(settings, tiny_engine)) as url:
+        good = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret", max_retries=0)
+        assert [m.id for m in good.models.list()] == [MODEL_ID]
+        bad = openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            bad.chat.completions.create(
+                model=MODEL_ID, messages=[{"role": "user", "content": QUESTION}]
+            )
+        assert httpx.get(f"{url}/health").status_code == 200
+        assert httpx.get(f"{url}/documents").status_code == 401
