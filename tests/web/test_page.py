@@ -1,0 +1,90 @@
+"""The web page in a real headless Chromium, against a real uvicorn with the real model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from qa.engine import QAEngine
+from tests.conftest import ROOT, running_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = ROOT / "build" / "screenshots"
+QUESTION = "Where were the Hamas documents found?"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="no chromium here (CI installs it: apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def page_url(real_engine: QAEngine) -> Iterator[str]:
+    with running_server(create_app(engine=real_engine)) as url:
+        yield url
+
+
+@pytest.fixture
+def page(page_url: str):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is not installed"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        tab = browser.new_page(viewport={"width": 1000, "height": 900})
+        yield tab
+        browser.close()
+
+
+def test_ask_shows_the_api_highlights_and_links_to_the_cited_span(page, page_url: str) -> None:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    api = httpx.post(f"{page_url}/ask", json={"question": QUESTION, "top_k": 5}, timeout=60).json()
+    assert not api["abstained"]
+
+    page.goto(page_url + "/")
+    page.fill("#question", QUESTION)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#answers li", timeout=60_000)
+    marks = page.locator("#answers mark").all_text_contents()
+    assert marks == [a["highlight"]["text"] for a in api["answers"]]
+    passages = page.locator("#answers .passage").all_text_contents()
+    assert passages == [a["passage"]["text"] for a in api["answers"]]
+    page.screenshot(path=str(SCREENSHOTS / "answers.png"), full_page=True)
+
+    page.locator("#answers .cite a").first.click()
+    page.wait_for_selector("#cited", timeout=30_000)
+    cited = page.locator("#cited")
+    assert cited.text_content() == api["answers"][0]["highlight"]["text"]
+    assert cited.is_visible()
+    box = cited.bounding_box()
+    assert box is not None and 0 <= box["y"] < 900  # scrolled into view
+    document = httpx.get(f"{page_url}/documents/{api['answers'][0]['doc_id']}").json()
+    assert page.locator("#doc-text").text_content() == document["text"]
+    page.screenshot(path=str(SCREENSHOTS / "document.png"))
+
+
+def test_off_topic_question_shows_abstention(page, page_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(page_url + "/?q=" + "What is the capital of Australia?".replace(" ", "+"))
+    page.wait_for_selector("#status.abstained", timeout=60_000)
+    assert page.locator("#status").text_content() == "No answer in these articles."
+    assert page.locator("#answers li").count() == 0
