@@ -28,6 +28,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from tqdm import tqdm
 
 from qa import __version__
 from qa.corpus import corpus_hash
@@ -160,7 +161,9 @@ def build_index(
     """Chunk, embed and index `articles` into a new version under `index_dir`, made live."""
     index_dir.mkdir(parents=True, exist_ok=True)
     key = expected_key(articles, embedder, chunking)
-    passages = build_passages(articles, chunking)
+    passages = build_passages(
+        tqdm(articles, desc="passages", unit="doc", disable=not progress, leave=False), chunking
+    )
     if not passages:
         raise IndexStateError("the corpus has no indexable text (every line was dropped as chrome)")
     texts = [p.text for p in passages]
