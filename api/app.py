@@ -69,7 +69,8 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
         if _is_openai(request):
             first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
             where = ".".join(str(p) for p in first["loc"] if p != "body")
-            return _error(request, 400, f"{where}: {first['msg']}" if where else first["msg"])
+            message = str(first["msg"])
+            return _error(request, 400, f"{where}: {message}" if where else message)
         return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(HTTPException)
