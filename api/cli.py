@@ -204,7 +204,10 @@ def eval_command(
     threshold: Annotated[
         float | None, typer.Option(help="abstention threshold [default: setting]")
     ] = None,
-    plot: Annotated[Path | None, typer.Option(help="write a recall@k PNG here")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="write a recall@k PNG here (and PATH-abstention.png for the seeds)"),
+    ] = None,
     beir: Annotated[
         Path | None, typer.Option(help="evaluate a BEIR-format dataset folder instead")
     ] = None,
@@ -272,12 +275,22 @@ def _eval_seeds(
         raise InvalidInputError(f"eval set has {len(problems)} bad entries, first: {problems[0]}")
     reports = evaluate_seeds(engine, questions, modes, ks)  # type: ignore[arg-type]
     if plot:
-        from eval.plot import plot_recall
+        from eval.plot import plot_recall, plot_thresholds
+        from eval.run import threshold_sweep
 
         plot_recall(
             {r.mode: {k: r.metrics[f"recall@{k}"] for k in ks} for r in reports},
             plot,
             f"Seeds eval set: recall@k ({reports[0].n_answerable} answerable questions)",
+        )
+        policy = settings.abstain_policy()
+        steps = [i / 100 for i in range(0, 81, 2)]
+        hybrid = next((r for r in reports if r.mode == "hybrid"), reports[-1])
+        plot_thresholds(
+            threshold_sweep(hybrid.evidence, policy, steps),
+            policy.min_dense,
+            plot.with_name(plot.stem + "-abstention.png"),
+            baseline=threshold_sweep(hybrid.evidence, policy, steps, lexical_rule=False),
         )
     if as_json:
         typer.echo(

@@ -16,8 +16,9 @@ from qa.config import Mode
 from qa.engine import QAEngine
 from qa.errors import InvalidInputError
 from qa.records import Article, Hit
+from qa.retrieve import Retriever
 
-__all__ = ["BEIR_METRICS", "BeirData", "doc_ranking", "load_beir", "run_beir"]
+__all__ = ["BEIR_METRICS", "BeirData", "doc_ranking", "load_beir", "run_beir", "score_retriever"]
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
@@ -77,22 +78,40 @@ def run_beir(
     depth: int = 100,
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
+    return {
+        mode: score_retriever(
+            engine.retriever(mode),
+            engine,
+            data,
+            f"{data.name} {mode}",
+            depth=depth,
+            progress=progress,
+        )
+        for mode in modes
+    }
+
+
+def score_retriever(
+    retriever: Retriever,
+    engine: QAEngine,
+    data: BeirData,
+    label: str,
+    *,
+    depth: int = 100,
+    progress: bool = True,
+) -> dict[str, float]:
+    """nDCG@10, recall@10/100 and MRR@10 of one retriever over the dataset's queries."""
     manifest = engine.index.manifest
     per_doc = max(1.0, manifest.n_passages / max(manifest.n_documents, 1))
     passage_depth = int(depth * per_doc * 2)  # enough passages to fill `depth` distinct documents
-    results: dict[str, dict[str, float]] = {}
-    for mode in modes:
-        rankings: dict[str, list[str]] = {}
-        latencies = []
-        for qid, text in tqdm(
-            data.queries.items(), desc=f"{data.name} {mode}", disable=not progress
-        ):
-            started = time.perf_counter()
-            hits = engine.search(text, passage_depth, mode)
-            latencies.append((time.perf_counter() - started) * 1000)
-            rankings[qid] = doc_ranking(hits, depth)
-        relevant = {q: list(docs) for q, docs in data.qrels.items() if q in data.queries}
-        scores = ranking_metrics(rankings, relevant, BEIR_METRICS)
-        scores["latency_p50_ms"] = percentile(latencies, 50)
-        results[mode] = scores
-    return results
+    rankings: dict[str, list[str]] = {}
+    latencies = []
+    for qid, text in tqdm(data.queries.items(), desc=label, disable=not progress):
+        started = time.perf_counter()
+        hits = retriever.search(text, passage_depth)
+        latencies.append((time.perf_counter() - started) * 1000)
+        rankings[qid] = doc_ranking(hits, depth)
+    relevant = {q: list(docs) for q, docs in data.qrels.items() if q in data.queries}
+    scores = ranking_metrics(rankings, relevant, BEIR_METRICS)
+    scores["latency_p50_ms"] = percentile(latencies, 50)
+    return scores

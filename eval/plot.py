@@ -34,17 +34,27 @@ def plot_recall(
     plt.close(fig)
 
 
-def plot_thresholds(rows: Sequence[dict[str, float]], chosen: float, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+def plot_thresholds(
+    rows: Sequence[dict[str, float]],
+    chosen: float,
+    path: Path,
+    baseline: Sequence[dict[str, float]] | None = None,
+) -> None:
+    """Abstention quality against the dense threshold; dashed: without the lexical rule."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ts = [r["threshold"] for r in rows]
-    for key, label in (
-        ("abstain_precision", "abstention precision"),
-        ("abstain_recall", "abstention recall"),
-        ("answerable_kept", "answerable questions answered"),
+    for key, label, color in (
+        ("abstain_precision", "abstention precision", "tab:blue"),
+        ("abstain_recall", "abstention recall", "tab:orange"),
+        ("answerable_kept", "answerable questions answered", "tab:green"),
     ):
-        ax.plot(ts, [r[key] for r in rows], label=label)
+        ax.plot(ts, [r[key] for r in rows], label=label, color=color)
+        if baseline is not None:
+            ax.plot(ts, [r[key] for r in baseline], color=color, linestyle=":", alpha=0.7)
     ax.axvline(chosen, color="grey", linestyle="--", label=f"threshold {chosen}")
-    ax.set_xlabel("abstention threshold (cosine of best highlighted sentence)")
+    ax.set_xlabel("dense threshold (cosine of best highlighted sentence)")
+    if baseline is not None:
+        ax.set_title("solid: with the lexical-support rule; dotted: dense threshold alone")
     ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower left")

@@ -22,7 +22,7 @@ class Retriever(Protocol):
 class QueryEncoder:
     """Embeds queries once: retrieval and highlighting of one question share the vector."""
 
-    def __init__(self, embedder: Embedder, cache_size: int = 256) -> None:
+    def __init__(self, embedder: Embedder, cache_size: int = 4096) -> None:
         self.embedder = embedder
         self.encode = functools.lru_cache(maxsize=cache_size)(self._encode)
 

@@ -1,0 +1,22 @@
+"""The quality gate CI runs: the seeds eval set with the real model."""
+
+import pytest
+
+from eval import SEEDS_EVAL
+from eval.dataset import load_dataset
+from eval.run import evaluate_seeds
+from qa.engine import QAEngine
+
+pytestmark = pytest.mark.slow
+
+MIN_HYBRID_HIT_AT_3 = 0.9
+
+
+def test_hybrid_hit_at_3_and_abstention_hold(real_engine: QAEngine) -> None:
+    (report,) = evaluate_seeds(
+        real_engine, load_dataset(SEEDS_EVAL), ["hybrid"], [1, 3, 5, 10], progress=False
+    )
+    m = report.metrics
+    assert m["hit@3"] >= MIN_HYBRID_HIT_AT_3, f"hybrid hit@3 fell to {m['hit@3']:.3f}"
+    assert m["verbatim_share"] == 1.0
+    assert m["abstain_recall"] >= 0.8 and m["abstain_precision"] >= 0.8, m
