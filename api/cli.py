@@ -240,11 +240,10 @@ def eval_command(
             overrides["passage_sentences"] = BEIR_DEFAULT_SENTENCES
             overrides["passage_overlap"] = BEIR_DEFAULT_OVERLAP
     settings = make_settings(corpus, index_dir, **overrides)
-    _run(
-        lambda: (_eval_beir if beir else _eval_seeds)(
-            settings, modes, ks, dataset, beir, split, threshold, plot, as_json
-        )
-    )
+    if beir is not None:
+        _run(lambda: _eval_beir(settings, modes, beir, split, plot, as_json))
+    else:
+        _run(lambda: _eval_seeds(settings, modes, ks, dataset, plot, as_json))
 
 
 # Whole documents: SciFact abstracts mostly fit MiniLM's 256-token window (see eval/RESULTS.md).
@@ -257,9 +256,6 @@ def _eval_seeds(
     modes: list[str],
     ks: list[int],
     dataset: Path | None,
-    beir: Path | None,
-    split: str,
-    threshold: float | None,
     plot: Path | None,
     as_json: bool,
 ) -> None:
@@ -316,11 +312,8 @@ def _eval_seeds(
 def _eval_beir(
     settings: Settings,
     modes: list[str],
-    ks: list[int],
-    dataset: Path | None,
-    beir: Path | None,
+    beir: Path,
     split: str,
-    threshold: float | None,
     plot: Path | None,
     as_json: bool,
 ) -> None:
@@ -328,12 +321,20 @@ def _eval_beir(
     from qa.engine import QAEngine, load_embedder
     from qa.index import ensure_built, open_index
 
-    assert beir is not None
     data = load_beir(beir, split)
     embedder = load_embedder(settings)
     ensure_built(data.articles, embedder, settings.chunking(), settings.index_dir, progress=True)
     engine = QAEngine(open_index(settings.index_dir, embedder), embedder, settings)
     results = run_beir(engine, data, modes)  # type: ignore[arg-type]
+    if plot:
+        from eval.beir import RECALL_CUTOFFS
+        from eval.plot import plot_recall
+
+        plot_recall(
+            {m: {k: r[f"recall@{k}"] for k in RECALL_CUTOFFS} for m, r in results.items()},
+            plot,
+            f"{data.name} {split}: recall@k ({len(data.queries)} queries)",
+        )
     if as_json:
         typer.echo(
             json.dumps(
@@ -341,7 +342,7 @@ def _eval_beir(
                     "dataset": str(beir),
                     "split": split,
                     "queries": len(data.queries),
-                    "chunking": settings.chunking().__repr__(),
+                    "chunking": dataclasses.asdict(settings.chunking()),
                     "rrf_k": settings.rrf_k,
                     "dense_weight": settings.dense_weight,
                     "modes": results,

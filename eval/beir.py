@@ -18,9 +18,18 @@ from qa.errors import InvalidInputError
 from qa.records import Article, Hit
 from qa.retrieve import Retriever
 
-__all__ = ["BEIR_METRICS", "BeirData", "doc_ranking", "load_beir", "run_beir", "score_retriever"]
+__all__ = [
+    "BEIR_METRICS",
+    "RECALL_CUTOFFS",
+    "BeirData",
+    "doc_ranking",
+    "load_beir",
+    "run_beir",
+    "score_retriever",
+]
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+RECALL_CUTOFFS = (1, 3, 5, 10, 20, 50, 100)
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ def score_retriever(
         latencies.append((time.perf_counter() - started) * 1000)
         rankings[qid] = doc_ranking(hits, depth)
     relevant = {q: list(docs) for q, docs in data.qrels.items() if q in data.queries}
-    scores = ranking_metrics(rankings, relevant, BEIR_METRICS)
+    extra = [f"recall@{k}" for k in RECALL_CUTOFFS if f"recall@{k}" not in BEIR_METRICS]
+    scores = ranking_metrics(rankings, relevant, [*BEIR_METRICS, *extra])
     scores["latency_p50_ms"] = percentile(latencies, 50)
     return scores

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,114 @@ def test_bad_setting_from_environment_is_one_line(tiny_corpus: Path) -> None:
         result.output.startswith("qa: error: bad setting")
         and "overlap (5) must be smaller" in result.output
     )
+
+
+def _tiny_beir(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    docs = [
+        {
+            "_id": "d1",
+            "title": "Volcano",
+            "text": "A volcano erupted and residents were evacuated.",
+        },
+        {"_id": "d2", "title": "Election", "text": "The mayor won a third term with most votes."},
+        {"_id": "d3", "title": "Football", "text": "The team won the cup after extra time."},
+    ]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs), encoding="utf-8")
+    queries = [
+        {"_id": "q1", "text": "volcano residents evacuated"},
+        {"_id": "q2", "text": "mayor votes"},
+    ]
+    (folder / "queries.jsonl").write_text(
+        "\n".join(json.dumps(q) for q in queries), encoding="utf-8"
+    )
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder
+
+
+def test_eval_beir_reports_standard_metrics(tmp_path: Path) -> None:
+    beir = _tiny_beir(tmp_path / "tiny")
+    plot = tmp_path / "recall.png"
+    args = [
+        "eval",
+        "--beir",
+        str(beir),
+        "--index-dir",
+        str(tmp_path / "bi"),
+        "--json",
+        "--plot",
+        str(plot),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["queries"] == 2 and set(report["modes"]) == {"dense", "bm25", "hybrid"}
+    for scores in report["modes"].values():
+        assert scores["ndcg@10"] == pytest.approx(1.0) and scores["recall@100"] == pytest.approx(
+            1.0
+        )
+    assert plot.stat().st_size > 0
+
+
+def test_eval_on_a_small_dataset(tiny_corpus: Path, tmp_path: Path) -> None:
+    text = (tiny_corpus / "volcano.txt").read_text(encoding="utf-8")
+    quote = "Officials said 300 residents were evacuated by bus."
+    start = text.index(quote)
+    rows = [
+        {
+            "id": "a",
+            "question": "How many residents were evacuated?",
+            "answer": "300",
+            "kind": "number",
+            "answerable": True,
+            "gold": [
+                {
+                    "doc_id": "volcano",
+                    "start_char": start,
+                    "end_char": start + len(quote),
+                    "text": quote,
+                }
+            ],
+        },
+        {
+            "id": "b",
+            "question": "Which quarterback threw for 5000 yards?",
+            "answer": None,
+            "kind": "off-topic",
+            "answerable": False,
+            "gold": [],
+        },
+    ]
+    dataset = tmp_path / "ds.jsonl"
+    dataset.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    common = [
+        "--corpus",
+        str(tiny_corpus),
+        "--index-dir",
+        str(tmp_path / "i"),
+        "--dataset",
+        str(dataset),
+    ]
+    result = runner.invoke(app, ["eval", *common, "--json", "--mode", "hybrid", "--k", "1,3"])
+    assert result.exit_code == 0, result.output
+    hybrid = json.loads(result.stdout)["modes"]["hybrid"]
+    assert (
+        hybrid["hit@1"] == 1.0
+        and hybrid["abstain_recall"] == 1.0
+        and hybrid["verbatim_share"] == 1.0
+    )
+    table = runner.invoke(app, ["eval", *common, "--mode", "all"])
+    assert table.exit_code == 0 and "hit@3" in table.stdout and "hybrid" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "--mode", "fast"], "--mode must be dense, bm25, hybrid or all"),
+        (["eval", "--k", "1,x"], "--k must be a comma-separated list of integers"),
+        (["eval", "--beir", "/no/such/beir"], "no qrels for split 'test'"),
+    ],
+)
+def test_eval_errors_are_one_line(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and result.output.startswith(f"qa: error: {message}")
