@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     mode: Mode = "hybrid"
     top_k: int = Field(5, ge=1, le=50)
     rrf_k: float = Field(DEFAULT_RRF_K, ge=0)
-    dense_weight: float = Field(1.0, ge=0, description="weight of the dense list in fusion")
+    dense_weight: float = Field(0.75, ge=0, description="weight of the dense list in fusion")
     candidates: int = Field(100, ge=1, le=10_000, description="depth of each list before fusion")
     abstain_threshold: float = Field(
         0.3, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
