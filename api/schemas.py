@@ -94,42 +94,31 @@ class AskResponse(BaseModel):
 NO_ANSWER = "No answer in these articles."
 
 
-class DocumentSummary(BaseModel):
+class _DocumentFields(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     doc_id: str
     title: str
     source: str
-    length: int
     url: str | None = None
+
+
+class DocumentSummary(_DocumentFields):
+    length: int
 
     @classmethod
     def of(cls, article: Article) -> DocumentSummary:
-        return cls(
-            doc_id=article.doc_id,
-            title=article.title,
-            source=article.source,
-            length=len(article.text),
-            url=article.url,
-        )
+        fields = _DocumentFields.model_validate(article).model_dump()
+        return cls(**fields, length=len(article.text))
 
 
-class DocumentOut(BaseModel):
-    doc_id: str
-    title: str
-    source: str
+class DocumentOut(_DocumentFields):
     text: str
-    url: str | None = None
     published: str | None = None
 
     @classmethod
     def of(cls, article: Article) -> DocumentOut:
-        return cls(
-            doc_id=article.doc_id,
-            title=article.title,
-            source=article.source,
-            text=article.text,
-            url=article.url,
-            published=article.published,
-        )
+        return cls.model_validate(article)
 
 
 class Health(BaseModel):
