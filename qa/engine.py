@@ -150,24 +150,26 @@ class QAEngine:
         retriever = self.retriever(mode)
         # Ask for more than top_k: neighbours overlap (sentence overlap) and get trimmed or dropped.
         hits = without_overlaps(retriever.search(question, top_k * 3), top_k, self._texts)
-        answers, dense_evidence = self._answers(question, hits)
-        bm25 = self.index.bm25
+        bm25_scores = self.index.bm25.scores(question)
+        answers, dense_evidence = self._answers(question, hits, bm25_scores)
         evidence = Evidence(
             dense=dense_evidence,
-            coverage=bm25.coverage(question),
-            bm25=float(bm25.scores(question).max(initial=0.0)),
+            coverage=self.index.bm25.coverage(question),
+            bm25=float(bm25_scores.max(initial=0.0)),
         )
         abstained = abstain and should_abstain(evidence, self.settings.abstain_policy())
         took = (time.perf_counter() - started) * 1000
         return AskResult(question, mode, abstained, [] if abstained else answers, evidence, took)
 
-    def _answers(self, question: str, hits: list[Hit]) -> tuple[list[Answer], float]:
+    def _answers(
+        self, question: str, hits: list[Hit], bm25_scores: np.ndarray
+    ) -> tuple[list[Answer], float]:
         if not hits:
             return [], float("-inf")
         q = self.encoder.encode(question)
         ids = [h.passage.passage_id for h in hits]
         dense = self.index.vectors(ids) @ q
-        bm25 = self.index.bm25.scores(question)[ids]
+        bm25 = bm25_scores[ids]
         sentences = [s for h in hits for s in h.passage.sentences]
         texts = [
             s.of(self.index.articles[h.passage.doc_id].text)
