@@ -16,7 +16,14 @@ from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexStateError, InvalidInputError, NotFoundError
 from qa.index import Index, Manifest, ensure_built, open_index
 from qa.records import Answer, Article, Hit
-from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, QueryEncoder, Retriever
+from qa.retrieve import (
+    BM25Retriever,
+    DenseRetriever,
+    HybridRetriever,
+    QueryEncoder,
+    Retriever,
+    SentenceVectors,
+)
 
 __all__ = [
     "MAX_QUESTION_CHARS",
@@ -32,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+# Candidates whose sentences abstention looks at (eval/RESULTS.md measured its thresholds at 10).
+EVIDENCE_DEPTH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,7 @@ class QAEngine:
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
         self._texts = {doc_id: a.text for doc_id, a in index.articles.items()}
+        self.sentences = SentenceVectors(embedder, self._texts)
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(index, self.encoder),
             "bm25": BM25Retriever(index),
@@ -148,10 +158,13 @@ class QAEngine:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
         retriever = self.retriever(mode)
-        # Ask for more than top_k: neighbours overlap (sentence overlap) and get trimmed or dropped.
-        hits = without_overlaps(retriever.search(question, top_k * 3), top_k, self._texts)
+        # Abstention weighs the same number of candidates whatever top_k is: the depth at which
+        # its thresholds were measured. Ask for more: overlapping neighbours get trimmed or dropped.
+        depth = max(top_k, EVIDENCE_DEPTH)
+        hits = without_overlaps(retriever.search(question, depth * 3), depth, self._texts)
         bm25_scores = self.index.bm25.scores(question)
         answers, dense_evidence = self._answers(question, hits, bm25_scores)
+        answers = answers[:top_k]
         evidence = Evidence(
             dense=dense_evidence,
             coverage=self.index.bm25.coverage(question),
@@ -171,12 +184,10 @@ class QAEngine:
         dense = self.index.vectors(ids) @ q
         bm25 = bm25_scores[ids]
         sentences = [s for h in hits for s in h.passage.sentences]
-        texts = [
-            s.of(self.index.articles[h.passage.doc_id].text)
-            for h in hits
-            for s in h.passage.sentences
-        ]
-        sentence_scores = self.embedder.embed(texts) @ q
+        sentence_scores = (
+            self.sentences.get([(h.passage.doc_id, s) for h in hits for s in h.passage.sentences])
+            @ q
+        )
         answers: list[Answer] = []
         offset = 0
         for rank, (hit, d, b) in enumerate(zip(hits, dense, bm25, strict=True), start=1):

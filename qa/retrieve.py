@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
@@ -10,9 +11,16 @@ import numpy as np
 from qa.embed import Embedder
 from qa.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
 from qa.index import Index
-from qa.records import Hit
+from qa.records import Hit, Span
 
-__all__ = ["BM25Retriever", "DenseRetriever", "HybridRetriever", "QueryEncoder", "Retriever"]
+__all__ = [
+    "BM25Retriever",
+    "DenseRetriever",
+    "HybridRetriever",
+    "QueryEncoder",
+    "Retriever",
+    "SentenceVectors",
+]
 
 
 class Retriever(Protocol):
@@ -30,6 +38,34 @@ class QueryEncoder:
         vector = self.embedder.embed([query])[0]
         vector.setflags(write=False)
         return vector
+
+
+class SentenceVectors:
+    """Embeds article sentences on first use and keeps the most recent ones.
+
+    Highlighting and abstention score every sentence of the candidate passages; news questions
+    revisit the same passages, so most sentences are embedded once per process.
+    """
+
+    def __init__(self, embedder: Embedder, texts: dict[str, str], max_size: int = 20_000) -> None:
+        self.embedder = embedder
+        self.texts = texts
+        self.max_size = max_size
+        self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+
+    def get(self, items: list[tuple[str, Span]]) -> np.ndarray:
+        keys = [(doc_id, span.start, span.end) for doc_id, span in items]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            fresh = self.embedder.embed([self.texts[d][a:b] for d, a, b in missing])
+            self._cache.update(zip(missing, fresh, strict=True))
+        for key in keys:
+            self._cache.move_to_end(key)
+        while len(self._cache) > self.max_size:
+            self._cache.popitem(last=False)
+        if not keys:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.vstack([self._cache[k] for k in keys])
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
