@@ -113,6 +113,7 @@ def score_retriever(
     manifest = engine.index.manifest
     per_doc = max(1.0, manifest.n_passages / max(manifest.n_documents, 1))
     passage_depth = int(depth * per_doc * 2)  # enough passages to fill `depth` distinct documents
+    engine.clear_caches()  # each run embeds its queries afresh: latencies are not cache hits
     rankings: dict[str, list[str]] = {}
     latencies = []
     for qid, text in tqdm(data.queries.items(), desc=label, disable=not progress):

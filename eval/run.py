@@ -52,6 +52,8 @@ def evaluate_seeds(
     depth = max(*ks, 10)
     reports = []
     for mode in modes:
+        # Each mode starts cold: no question is embedded in advance, no sentence vector cached.
+        engine.clear_caches()
         rankings: dict[str, list[str]] = {}
         relevant: dict[str, list[str]] = {}
         abstained, answerable, latencies, evidence = [], [], [], []

@@ -119,6 +119,11 @@ class QAEngine:
             ensure_index(settings, embedder, progress=progress)
         return cls(open_index(settings.index_dir, embedder), embedder, settings)
 
+    def clear_caches(self) -> None:
+        """Forget cached query and sentence vectors (for cold-start latency measurements)."""
+        self.encoder.encode.cache_clear()
+        self.sentences.clear()
+
     # -- documents ---------------------------------------------------------------------------
     @property
     def documents(self) -> list[Article]:

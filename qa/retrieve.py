@@ -53,6 +53,9 @@ class SentenceVectors:
         self.max_size = max_size
         self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
 
+    def clear(self) -> None:
+        self._cache.clear()
+
     def get(self, items: list[tuple[str, Span]]) -> np.ndarray:
         keys = [(doc_id, span.start, span.end) for doc_id, span in items]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
