@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 from typing import Protocol
 
@@ -52,23 +53,29 @@ class SentenceVectors:
         self.texts = texts
         self.max_size = max_size
         self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def clear(self) -> None:
-        self._cache.clear()
+        with self._lock:
+            self._cache.clear()
 
     def get(self, items: list[tuple[str, Span]]) -> np.ndarray:
         keys = [(doc_id, span.start, span.end) for doc_id, span in items]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if missing:
-            fresh = self.embedder.embed([self.texts[d][a:b] for d, a, b in missing])
-            self._cache.update(zip(missing, fresh, strict=True))
-        for key in keys:
-            self._cache.move_to_end(key)
-        while len(self._cache) > self.max_size:
-            self._cache.popitem(last=False)
         if not keys:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        return np.vstack([self._cache[k] for k in keys])
+        # One lock around the whole lookup: requests run in a thread pool, and a sentence evicted
+        # by another request between check and read would otherwise be missing.
+        with self._lock:
+            missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+            if missing:
+                fresh = self.embedder.embed([self.texts[d][a:b] for d, a, b in missing])
+                self._cache.update(zip(missing, fresh, strict=True))
+            rows = [self._cache[k] for k in keys]
+            for key in keys:
+                self._cache.move_to_end(key)
+            while len(self._cache) > self.max_size:
+                self._cache.popitem(last=False)
+        return np.vstack(rows)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -42,3 +42,22 @@ def test_abstention_does_not_depend_on_top_k(tiny_engine: QAEngine) -> None:
         assert len({r.abstained for r in results}) == 1
         assert len({r.evidence for r in results}) == 1
         assert all(len(r.answers) <= k for r, k in zip(results, (1, 3, 10), strict=True))
+
+
+def test_concurrent_questions_stay_verbatim(tiny_engine: QAEngine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import assert_verbatim
+
+    tiny_engine.sentences.max_size = 3  # force evictions while other threads read
+    questions = [
+        "How many residents were evacuated?",
+        "What percent of the vote did the mayor win?",
+        "When did scientists warn about magma?",
+        "Were flights cancelled?",
+    ] * 10
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda q: tiny_engine.ask(q, top_k=3), questions))
+    for result in results:
+        assert_verbatim(tiny_engine, result)
+    assert {r.answers[0].article.doc_id for r in results[:2]} == {"volcano", "election"}
