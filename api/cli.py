@@ -63,6 +63,8 @@ def _run(fn: Any) -> Any:
         return fn()
     except QAError as exc:
         fail(str(exc), exit_code(exc))
+    except OSError as exc:  # unwritable index folder, full disk, port in use...
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)
 
 
 @app.command()

@@ -180,3 +180,13 @@ def test_eval_on_a_small_dataset(tiny_corpus: Path, tmp_path: Path) -> None:
 def test_eval_errors_are_one_line(args: list[str], message: str) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and result.output.startswith(f"qa: error: {message}")
+
+
+def test_unwritable_index_folder_is_one_line(tiny_corpus: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(
+        app, ["index", "--corpus", str(tiny_corpus), "--index-dir", str(blocker / "idx")]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("qa: error: ") and len(result.output.strip().splitlines()) == 1
