@@ -122,6 +122,7 @@ class QAEngine:
     def clear_caches(self) -> None:
         """Forget cached query and sentence vectors (for cold-start latency measurements)."""
         self.encoder.encode.cache_clear()
+        self.index.bm25.scores.cache_clear()
         self.sentences.clear()
 
     # -- documents ---------------------------------------------------------------------------
@@ -188,11 +189,9 @@ class QAEngine:
         ids = [h.passage.passage_id for h in hits]
         dense = self.index.vectors(ids) @ q
         bm25 = bm25_scores[ids]
-        sentences = [s for h in hits for s in h.passage.sentences]
-        sentence_scores = (
-            self.sentences.get([(h.passage.doc_id, s) for h in hits for s in h.passage.sentences])
-            @ q
-        )
+        items = [(h.passage.doc_id, s) for h in hits for s in h.passage.sentences]
+        sentences = [s for _, s in items]
+        sentence_scores = self.sentences.get(items) @ q
         answers: list[Answer] = []
         offset = 0
         for rank, (hit, d, b) in enumerate(zip(hits, dense, bm25, strict=True), start=1):

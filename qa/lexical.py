@@ -29,6 +29,8 @@ class BM25Index:
     def __init__(self, model: bm25s.BM25, size: int) -> None:
         self._model = model
         self.size = size
+        # One question is scored by the hybrid retriever and again for answers and abstention.
+        self.scores = functools.lru_cache(maxsize=16)(self._scores)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> BM25Index:
@@ -36,12 +38,15 @@ class BM25Index:
         model.index(_tokenize(texts), show_progress=False)
         return cls(model, len(texts))
 
-    def scores(self, query: str) -> np.ndarray:
+    def _scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for ``query`` (zeros when no query term is indexed)."""
         tokens = _tokenize([query])[0]
         if not tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+            scores = np.zeros(self.size, dtype=np.float32)
+        else:
+            scores = np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+        scores.setflags(write=False)  # shared between callers through the cache
+        return scores
 
     def coverage(self, query: str) -> float:
         """Share of the query's terms (stemmed, stop words removed) that occur in the collection."""
