@@ -166,8 +166,11 @@ def serve(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # Our own messages at INFO; libraries only when something is wrong (faiss, for one, logs
+    # which CPU build it loaded at INFO).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for ours in ("qa", "api", "eval"):
+        logging.getLogger(ours).setLevel(logging.INFO)
     app()
 
 

@@ -98,11 +98,17 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"model folder {path} does not exist")
         self._fingerprint = weights_fingerprint(path, expected_sha256)
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a bar over ~100 local tensors read in milliseconds
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:
             raise ModelError(f"cannot load sentence-transformers model from {path}: {exc}") from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         self._model_id = (
             DEFAULT_MODEL_ID if self._fingerprint == DEFAULT_MODEL_SHA256 else path.name
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import numpy as np
 import Stemmer
 
 __all__ = ["BM25Index"]
+
+# bm25s sets its own logger to DEBUG on import; put it back under the application's control.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,41 @@
+"""The installed `qa` command as a user runs it: a subprocess with the real model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, SEEDS
+
+
+def _qa(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=ROOT,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_qa_ask_prints_the_answer_and_nothing_else(tmp_path: Path) -> None:
+    """Library chatter (faiss's CPU-build notice, weight-loading bars) stays off the terminal."""
+    where = ["--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx")]
+    built = _qa("index", *where)
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith("indexed 2 documents")
+    assert "faiss" not in built.stderr and "bm25s" not in built.stderr  # progress bars only
+
+    asked = _qa("ask", "-k", "1", "Where were the Hamas documents found?", *where)
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stderr == ""
+    assert asked.stdout.startswith("1. ")
+    assert "«The documents were discovered on a computer found in January" in asked.stdout
+
+    off = _qa("ask", "What is the capital of Australia?", *where)
+    assert off.returncode == 0 and off.stderr == ""
+    assert off.stdout.startswith("No answer in these articles")
