@@ -2,11 +2,11 @@
 
     python -m eval.abstention                       # seeds eval set + held-out set, hybrid mode
 
-The abstention policy decides on three signals per question (``qa.answer.Evidence``). Its
+The abstention policy decides on three signals per question (``qa.answer.select.Evidence``). Its
 thresholds were chosen by looking at the eval questions, so their score on those questions flatters
 them. Here each question is predicted by a policy fitted on all the *other* questions, two ways:
 
-- ``grid``: the rule of ``qa.answer.should_abstain`` with the thresholds (of a grid) that score the
+- ``grid``: the rule of ``qa.answer.select.should_abstain`` with the thresholds (of a grid) that score the
   best F1 on the others; ties vote.
 - ``logistic``: a logistic regression on the three signals (standardised).
 
@@ -27,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eval.metrics import abstention_scores
-from qa.answer import AbstainPolicy, Evidence, should_abstain
+from qa.answer.select import AbstainPolicy, Evidence, should_abstain
 
 __all__ = ["DEFAULT_GRID", "features", "leave_one_out_grid", "leave_one_out_logistic"]
 

@@ -16,7 +16,7 @@ from qa.config import Mode
 from qa.engine import QAEngine
 from qa.errors import InvalidInputError
 from qa.records import Article, Hit
-from qa.retrieve import Retriever
+from qa.search.retrieve import Retriever
 
 __all__ = [
     "BEIR_METRICS",

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from eval.dataset import EvalQuestion
 from eval.metrics import abstention_scores, label_ranking, percentile, ranking_metrics
-from qa.answer import AbstainPolicy, Evidence, should_abstain
+from qa.answer.select import AbstainPolicy, Evidence, should_abstain
 from qa.config import Mode
 from qa.engine import AskResult, QAEngine
 

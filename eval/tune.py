@@ -15,7 +15,7 @@ from eval.beir import load_beir, score_retriever
 from qa.config import Settings
 from qa.engine import QAEngine, load_embedder
 from qa.index import ensure_built, open_index
-from qa.retrieve import HybridRetriever
+from qa.search.retrieve import HybridRetriever
 
 
 def main() -> None:

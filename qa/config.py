@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.answer import AbstainPolicy
+from qa.answer.select import AbstainPolicy
 from qa.embed import DEFAULT_MODEL_SHA256
-from qa.fusion import DEFAULT_RRF_K
-from qa.passages import Chunking
+from qa.search.fusion import DEFAULT_RRF_K
+from qa.ingest.passages import Chunking
 
 __all__ = ["Mode", "Settings", "get_settings"]
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import Evidence, best_highlight, should_abstain, without_overlaps
+from qa.answer.select import Evidence, best_highlight, should_abstain, without_overlaps
 from qa.config import Mode, Settings
-from qa.corpus import load_corpus
+from qa.ingest.corpus import load_corpus
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import IndexStateError, InvalidInputError, NotFoundError
 from qa.index import Index, Manifest, ensure_built, open_index
 from qa.records import Answer, Article, Hit
-from qa.retrieve import (
+from qa.search.retrieve import (
     BM25Retriever,
     DenseRetriever,
     HybridRetriever,

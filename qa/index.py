@@ -31,11 +31,11 @@ import numpy as np
 from tqdm import tqdm
 
 from qa import __version__
-from qa.corpus import corpus_hash
+from qa.ingest.corpus import corpus_hash
 from qa.embed import Embedder
 from qa.errors import IndexStateError
 from qa.lexical import BM25Index
-from qa.passages import CHUNKER_VERSION, Chunking, build_passages
+from qa.ingest.passages import CHUNKER_VERSION, Chunking, build_passages
 from qa.records import Article, Passage, Span
 
 __all__ = [

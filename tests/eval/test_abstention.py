@@ -1,5 +1,5 @@
 from eval.abstention import DEFAULT_GRID, leave_one_out_grid, leave_one_out_logistic
-from qa.answer import AbstainPolicy, Evidence
+from qa.answer.select import AbstainPolicy, Evidence
 
 ON_TOPIC = Evidence(dense=0.7, coverage=1.0, bm25=5.0)
 OFF_TOPIC = Evidence(dense=0.1, coverage=0.2, bm25=0.5)

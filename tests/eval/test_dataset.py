@@ -4,7 +4,7 @@ import pytest
 
 from eval import SEEDS_EVAL
 from eval.dataset import load_dataset, validate
-from qa.corpus import load_corpus
+from qa.ingest.corpus import load_corpus
 from qa.errors import InvalidInputError
 from tests.conftest import SEEDS
 

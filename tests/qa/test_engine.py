@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.answer import best_highlight
+from qa.answer.select import best_highlight
 from qa.engine import QAEngine
 from qa.errors import InvalidInputError, NotFoundError
 from qa.records import Span

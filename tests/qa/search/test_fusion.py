@@ -1,6 +1,6 @@
 import pytest
 
-from qa.fusion import reciprocal_rank_fusion
+from qa.search.fusion import reciprocal_rank_fusion
 
 
 def test_rrf_matches_hand_computation() -> None:

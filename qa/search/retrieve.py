@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from qa.embed import Embedder
-from qa.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from qa.search.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
 from qa.index import Index
 from qa.records import Hit, Span
 

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.clean import kept_blocks
-from qa.passages import Chunking, build_passages, window_starts
+from qa.ingest.clean import kept_blocks
+from qa.ingest.passages import Chunking, build_passages, window_starts
 from qa.records import Article
 
 WORDS = st.sampled_from(

@@ -1,4 +1,4 @@
-from qa.clean import derive_title, is_chrome_line, kept_blocks
+from qa.ingest.clean import derive_title, is_chrome_line, kept_blocks
 from tests.conftest import SEEDS
 
 

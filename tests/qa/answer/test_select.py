@@ -1,6 +1,6 @@
 import pytest
 
-from qa.answer import AbstainPolicy, Evidence, should_abstain
+from qa.answer.select import AbstainPolicy, Evidence, should_abstain
 
 POLICY = AbstainPolicy(min_dense=0.3, strong_dense=0.6, min_coverage=0.75, min_bm25=2.0)
 

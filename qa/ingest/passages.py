@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from qa.clean import kept_blocks
+from qa.ingest.clean import kept_blocks
 from qa.records import Article, Passage, Span
-from qa.sentences import split_sentences
+from qa.ingest.sentences import split_sentences
 
 __all__ = ["CHUNKER_VERSION", "Chunking", "build_passages", "window_starts"]
 

@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.records import Span
-from qa.sentences import split_sentences
+from qa.ingest.sentences import split_sentences
 
 
 def sentences(text: str) -> list[str]:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from qa.clean import derive_title
+from qa.ingest.clean import derive_title
 from qa.errors import CorpusError
 from qa.records import Article
 

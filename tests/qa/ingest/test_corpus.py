@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.corpus import corpus_hash, load_corpus
+from qa.ingest.corpus import corpus_hash, load_corpus
 from qa.errors import CorpusError
 from tests.conftest import SEEDS
 

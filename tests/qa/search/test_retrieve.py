@@ -5,7 +5,7 @@ import numpy as np
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
 from qa.records import Span
-from qa.retrieve import SentenceVectors
+from qa.search.retrieve import SentenceVectors
 
 
 class CountingEmbedder(HashingEmbedder):

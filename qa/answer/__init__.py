@@ -1,0 +1,1 @@
+"""Answer: from ranked passages to non-overlapping, highlighted, cited answers, or an abstention."""

@@ -1,0 +1,1 @@
+"""Ingest: read article files and feeds, choose the text spans worth indexing, cut sentences and passages."""

@@ -1,0 +1,1 @@
+"""Store: the SQLite database of record, the derived dense and lexical indexes, the folder watcher."""
