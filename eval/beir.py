@@ -56,7 +56,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirData:
     for r in _jsonl(folder / "corpus.jsonl"):
         title, text = str(r.get("title") or ""), str(r.get("text") or "")
         body = f"{title} {text}" if title else text
-        articles.append(Article(str(r["_id"]), title, f"{folder.name}/corpus.jsonl", body))
+        articles.append(Article(str(r["_id"]), title, body, origin=f"{folder.name}/corpus.jsonl"))
     qrels: dict[str, dict[str, int]] = {}
     with qrels_path.open(encoding="utf-8") as fh:
         rows = csv.reader(fh, delimiter="\t")

@@ -34,14 +34,21 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """One source document; ``text`` is exactly what is served and what offsets index."""
+    """One source document; ``text`` is exactly what is served and what offsets index.
+
+    ``source`` is the outlet (BBC News, Reuters...), ``origin`` where the text was read from
+    (a file path, ``file.jsonl#L3``), ``None`` for articles written through the API.
+    """
 
     doc_id: str
     title: str
-    source: str
     text: str
+    source: str | None = None
     url: str | None = None
     published: str | None = None
+    """ISO 8601 date (``2024-10-12``) or date-time"""
+    author: str | None = None
+    origin: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 

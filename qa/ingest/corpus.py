@@ -68,7 +68,7 @@ def _read_jsonl(path: Path) -> list[Article]:
             Article(
                 doc_id=str(doc_id),
                 title=title,
-                source=f"{source}#L{lineno}",
+                origin=f"{source}#L{lineno}",
                 text=text,
                 url=_optional_str(record, "url", where),
                 published=_optional_str(record, "published", where),
@@ -82,7 +82,7 @@ def _read_file(path: Path) -> list[Article]:
     if path.suffix == JSONL_SUFFIX:
         return _read_jsonl(path)
     text = _read_text(path)
-    return [Article(doc_id=path.stem, title=derive_title(text), source=_source(path), text=text)]
+    return [Article(doc_id=path.stem, title=derive_title(text), text=text, origin=_source(path))]
 
 
 def load_corpus(path: Path | str) -> list[Article]:

@@ -65,7 +65,7 @@ def test_every_passage_is_verbatim_and_inside_one_block(
 ) -> None:
     if size and overlap >= size:
         overlap = size - 1
-    articles = [Article(f"d{i}", "t", "s", text) for i, text in enumerate(texts)]
+    articles = [Article(f"d{i}", "t", text) for i, text in enumerate(texts)]
     passages = build_passages(articles, Chunking(size, overlap))
     by_id = {a.doc_id: a for a in articles}
     assert [p.passage_id for p in passages] == list(range(len(passages)))
@@ -80,5 +80,5 @@ def test_every_passage_is_verbatim_and_inside_one_block(
 
 def test_passages_overlap_by_the_configured_sentences() -> None:
     text = "One. Two. Three. Four. Five."
-    passages = build_passages([Article("d", "t", "s", text)], Chunking(3, 1))
+    passages = build_passages([Article("d", "t", text)], Chunking(3, 1))
     assert [p.text for p in passages] == ["One. Two. Three.", "Three. Four. Five."]
