@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
 
     corpus: Path = Field(
-        Path("seeds"), description="folder of .txt/.md/.jsonl articles, or one file"
+        Path("seeds"),
+        description="folder of .txt/.md/.jsonl articles (read recursively), or one file",
     )
     index_dir: Path = Field(Path(".qa-index"), description="where the index folder lives")
     model_path: Path | None = Field(
@@ -52,6 +53,14 @@ class Settings(BaseSettings):
         0.75, ge=0, le=1, description="share of question terms found in the collection"
     )
     abstain_min_bm25: float = Field(2.0, ge=0, description="best BM25 score counted as support")
+    passage_vectors: Literal["mean", "embed"] = Field(
+        "mean",
+        description="passage vector: mean of its sentence vectors, or the passage text embedded",
+    )
+    watch: bool = Field(True, description="`qa serve`: pick up file changes in the corpus folder")
+    snapshot_seconds: float = Field(
+        30.0, gt=0, description="`qa serve`: write the dense index snapshot at most this often"
+    )
     api_key: SecretStr | None = Field(None, description="if set, required as a bearer token")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -1,36 +1,42 @@
-"""The engine: one loaded index and embedder, answering questions with cited verbatim passages."""
+"""The engine: the live store, its indexes and the embedder; answers questions and takes writes."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from qa.answer.select import Evidence, best_highlight, should_abstain, without_overlaps
 from qa.config import Mode, Settings
-from qa.ingest.corpus import load_corpus
 from qa.embed import Embedder, SentenceTransformerEmbedder
-from qa.errors import IndexStateError, InvalidInputError, NotFoundError
-from qa.index import Index, Manifest, ensure_built, open_index
-from qa.records import Answer, Article, Hit
+from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoundError
+from qa.ingest.passages import CHUNKER_VERSION
+from qa.ingest.prepare import prepare
+from qa.records import Answer, Article, Hit, Passage
+from qa.search.filters import Filters
 from qa.search.retrieve import (
     BM25Retriever,
+    Candidate,
     DenseRetriever,
     HybridRetriever,
+    Query,
     QueryEncoder,
     Retriever,
-    SentenceVectors,
 )
+from qa.store.db import Store
+from qa.store.live import LiveIndex
 
 __all__ = [
     "MAX_QUESTION_CHARS",
     "MAX_TOP_K",
     "AskResult",
     "QAEngine",
-    "ensure_index",
+    "WriteResult",
     "load_embedder",
 ]
 
@@ -41,6 +47,8 @@ MAX_TOP_K = 50
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 # Candidates whose sentences abstention looks at (eval/RESULTS.md measured its thresholds at 10).
 EVIDENCE_DEPTH = 10
+# Articles embedded and committed together when indexing many: a transaction per batch.
+WRITE_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,50 +62,53 @@ class AskResult:
     took_ms: float
 
 
+@dataclass
+class WriteResult:
+    added: list[str]
+    replaced: list[str]
+    deleted: list[str]
+    unchanged: list[str]
+
+    @classmethod
+    def empty(cls) -> WriteResult:
+        return cls([], [], [], [])
+
+    def merge(self, other: WriteResult) -> None:
+        self.added += other.added
+        self.replaced += other.replaced
+        self.deleted += other.deleted
+        self.unchanged += other.unchanged
+
+
 def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.model_path, settings.model_sha256)
 
 
-def ensure_index(
-    settings: Settings,
-    embedder: Embedder,
-    *,
-    corpus: Path | None = None,
-    index_dir: Path | None = None,
-    force: bool = False,
-    progress: bool = False,
-) -> tuple[Manifest, bool]:
-    """Build the index unless the live one was built from this corpus, model and chunking.
-
-    Returns the live manifest and whether a build happened.
-    """
-    articles = load_corpus(corpus or settings.corpus)
-    return ensure_built(
-        articles,
-        embedder,
-        settings.chunking(),
-        index_dir or settings.index_dir,
-        force=force,
-        progress=progress,
-    )
+def store_meta(settings: Settings, embedder: Embedder) -> dict[str, object]:
+    """What the stored vectors and passages depend on: a store built otherwise is rebuilt."""
+    return {
+        "model_id": embedder.model_id,
+        "model_sha256": embedder.fingerprint,
+        "dimension": embedder.dimension,
+        "chunking": asdict(settings.chunking()),
+        "chunker_version": CHUNKER_VERSION,
+        "passage_vectors": settings.passage_vectors,
+    }
 
 
 class QAEngine:
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
-        if index.manifest.model_sha256 != embedder.fingerprint:
-            raise IndexStateError("index and embedder disagree on the model: rebuild the index")
-        self.index = index
+    def __init__(self, live: LiveIndex, embedder: Embedder, settings: Settings) -> None:
+        self.live = live
+        self.store = live.store
         self.embedder = embedder
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
-        self._texts = {doc_id: a.text for doc_id, a in index.articles.items()}
-        self.sentences = SentenceVectors(embedder, self._texts)
+        self._write_lock = threading.Lock()
         self._retrievers: dict[str, Retriever] = {
-            "dense": DenseRetriever(index, self.encoder),
-            "bm25": BM25Retriever(index),
+            "dense": DenseRetriever(live),
+            "bm25": BM25Retriever(live),
             "hybrid": HybridRetriever(
-                index,
-                self.encoder,
+                live,
                 rrf_k=settings.rrf_k,
                 dense_weight=settings.dense_weight,
                 candidates=settings.candidates,
@@ -110,31 +121,131 @@ class QAEngine:
         settings: Settings,
         embedder: Embedder | None = None,
         *,
-        build: bool = True,
-        progress: bool = False,
+        index_dir: Path | None = None,
+        rebuild: bool = False,
     ) -> QAEngine:
-        """Load the model and index; with ``build``, index the corpus first if needed."""
+        """Open (or create) the store in the index folder and load its dense index.
+
+        A store built with another model, chunking or passage-vector rule cannot answer with this
+        configuration: with ``rebuild`` its articles are re-embedded, otherwise it is an error
+        that says to run ``qa index``.
+        """
         embedder = embedder or load_embedder(settings)
-        if build:
-            ensure_index(settings, embedder, progress=progress)
-        return cls(open_index(settings.index_dir, embedder), embedder, settings)
+        folder = index_dir or settings.index_dir
+        _warn_old_layout(folder)
+        store = Store.open(folder)
+        wanted = store_meta(settings, embedder)
+        have = store.meta()
+        if have and have != wanted:
+            changed = sorted(k for k in wanted if have.get(k) != wanted.get(k))
+            if not rebuild:
+                raise IndexStateError(
+                    f"the store in {folder} was built with other {', '.join(changed)}: "
+                    "run `qa index` to re-embed its articles"
+                )
+            log.info("store built with other %s: re-embedding its articles", ", ".join(changed))
+        engine = cls(LiveIndex.open(store, embedder.dimension), embedder, settings)
+        if not have or have != wanted:
+            engine._reembed_all(wanted, progress=rebuild)
+        return engine
+
+    def close(self) -> None:
+        self.live.save()
+        self.store.close()
 
     def clear_caches(self) -> None:
-        """Forget cached query and sentence vectors (for cold-start latency measurements)."""
+        """Forget cached query vectors (for cold-start latency measurements)."""
         self.encoder.encode.cache_clear()
-        self.index.bm25.scores.cache_clear()
-        self.sentences.clear()
 
     # -- documents ---------------------------------------------------------------------------
-    @property
-    def documents(self) -> list[Article]:
-        return list(self.index.articles.values())
+    def counts(self) -> tuple[int, int]:
+        return self.store.counts()
+
+    def documents(self, limit: int | None = None, offset: int = 0) -> list[dict[str, object]]:
+        return self.store.list_articles(limit, offset)
 
     def document(self, doc_id: str) -> Article:
-        try:
-            return self.index.articles[doc_id]
-        except KeyError:
-            raise NotFoundError(f"no document with id {doc_id!r}") from None
+        article = self.store.article(doc_id)
+        if article is None:
+            raise NotFoundError(f"no document with id {doc_id!r}")
+        return article
+
+    # -- writes --------------------------------------------------------------------------------
+    def add(
+        self, articles: Sequence[Article], *, replace: bool = False, progress: bool = False
+    ) -> WriteResult:
+        """Store ``articles`` (all or none per batch) and make them searchable before returning.
+
+        Without ``replace`` an existing id is a ConflictError and nothing is written. With it, an
+        article whose content is unchanged is left alone (no model call).
+        """
+        ids = [a.doc_id for a in articles]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise InvalidInputError(f"document id {dup!r} appears twice in one write")
+        result = WriteResult.empty()
+        with self._write_lock:
+            existing = self.store.content_hashes(ids)
+            if not replace and existing:
+                raise ConflictError(
+                    f"a document with id {next(iter(existing))!r} already exists (use PUT)"
+                )
+            todo = [a for a in articles if not self._unchanged(a, existing)]
+            result.unchanged = [a.doc_id for a in articles if a not in todo]
+            for start in range(0, len(todo), WRITE_BATCH):
+                batch = todo[start : start + WRITE_BATCH]
+                prepared = prepare(
+                    batch,
+                    self.embedder,
+                    self.settings.chunking(),
+                    passage_vectors=self.settings.passage_vectors,
+                    progress=progress and len(todo) <= WRITE_BATCH,
+                )
+                with self.store.write() as w:
+                    for p in prepared:
+                        w.insert(p, replace=replace)
+                for a in batch:
+                    (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
+            self.live.ensure_synced()
+        return result
+
+    def _unchanged(self, article: Article, existing: dict[str, str]) -> bool:
+        from qa.ingest.corpus import article_hash
+
+        return existing.get(article.doc_id) == article_hash(article)
+
+    def delete(self, doc_ids: Sequence[str], *, missing_ok: bool = False) -> WriteResult:
+        result = WriteResult.empty()
+        with self._write_lock:
+            with self.store.write() as w:
+                for doc_id in doc_ids:
+                    if w.delete(doc_id):
+                        result.deleted.append(doc_id)
+                    elif not missing_ok:
+                        raise NotFoundError(f"no document with id {doc_id!r}")
+            self.live.ensure_synced()
+        return result
+
+    def _reembed_all(self, meta: dict[str, object], *, progress: bool) -> None:
+        """Re-cut and re-embed every stored article under the current settings."""
+        doc_ids = list(self.store.content_hashes())
+        with self._write_lock:
+            for start in range(0, len(doc_ids), WRITE_BATCH):
+                batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
+                prepared = prepare(
+                    batch,
+                    self.embedder,
+                    self.settings.chunking(),
+                    passage_vectors=self.settings.passage_vectors,
+                )
+                with self.store.write() as w:
+                    for p in prepared:
+                        w.insert(p, replace=True)
+            with self.store.write() as w:
+                w.set_meta(meta)
+            self.live.ensure_synced()
+        if doc_ids and progress:
+            log.info("re-embedded %d stored articles", len(doc_ids))
 
     # -- retrieval ---------------------------------------------------------------------------
     def retriever(self, mode: str) -> Retriever:
@@ -142,8 +253,35 @@ class QAEngine:
             raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         return self._retrievers[mode]
 
-    def search(self, query: str, k: int, mode: Mode = "hybrid") -> list[Hit]:
-        return self.retriever(mode).search(query, k)
+    def query(self, text: str, filters: Filters | None = None) -> Query:
+        self.live.ensure_synced()
+        return Query.make(text, self.encoder, self.live, filters)
+
+    def search(
+        self, question: str, k: int, mode: Mode = "hybrid", filters: Filters | None = None
+    ) -> list[Hit]:
+        """Ranked passages (no trimming, highlight or abstention): what eval scores."""
+        query = self.query(question, filters)
+        return self._hits(self.retriever(mode).rank(query, k))[0]
+
+    def _hits(self, candidates: list[Candidate]) -> tuple[list[Hit], dict[str, Article]]:
+        stored = self.store.passages([c.passage_id for c in candidates])
+        rows = sorted({p.article_row for p in stored.values()})
+        by_row = self.store.articles_by_row(rows)
+        sentence_spans = self.store.sentences(
+            [s for p in stored.values() for s in p.sentence_ids], self.embedder.dimension
+        )
+        hits, articles = [], {}
+        for c in candidates:
+            p = stored.get(c.passage_id)
+            if p is None or p.article_row not in by_row:
+                continue  # deleted between ranking and reading: never shown
+            article = by_row[p.article_row]
+            articles[article.doc_id] = article
+            sentences = tuple(sentence_spans[s][0] for s in p.sentence_ids)
+            passage = Passage(c.passage_id, p.doc_id, p.span, sentences, p.span.of(article.text))
+            hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
+        return hits, articles
 
     def ask(
         self,
@@ -151,6 +289,7 @@ class QAEngine:
         top_k: int | None = None,
         mode: Mode | None = None,
         *,
+        filters: Filters | None = None,
         abstain: bool = True,
     ) -> AskResult:
         """Answer ``question``; ``abstain=False`` keeps the answers even when evidence is weak."""
@@ -164,44 +303,62 @@ class QAEngine:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
         retriever = self.retriever(mode)
+        query = self.query(question, filters)
         # Abstention weighs the same number of candidates whatever top_k is: the depth at which
         # its thresholds were measured. Ask for more: overlapping neighbours get trimmed or dropped.
         depth = max(top_k, EVIDENCE_DEPTH)
-        hits = without_overlaps(retriever.search(question, depth * 3), depth, self._texts)
-        bm25_scores = self.index.bm25.scores(question)
-        answers, dense_evidence = self._answers(question, hits, bm25_scores)
-        answers = answers[:top_k]
+        hits, articles = self._hits(retriever.rank(query, depth * 3))
+        texts = {doc_id: a.text for doc_id, a in articles.items()}
+        hits = without_overlaps(hits, depth, texts)
+        answers, dense_evidence = self._answers(query, hits, articles)
+        bm25_top = BM25Retriever(self.live).top(query, 1)
         evidence = Evidence(
             dense=dense_evidence,
-            coverage=self.index.bm25.coverage(question),
-            bm25=float(bm25_scores.max(initial=0.0)),
+            coverage=self.store.coverage(query.terms),
+            bm25=bm25_top[0][1] if bm25_top else 0.0,
         )
         abstained = abstain and should_abstain(evidence, self.settings.abstain_policy())
         took = (time.perf_counter() - started) * 1000
-        return AskResult(question, mode, abstained, [] if abstained else answers, evidence, took)
+        answers = [] if abstained else answers[:top_k]
+        return AskResult(question, mode, abstained, answers, evidence, took)
 
     def _answers(
-        self, question: str, hits: list[Hit], bm25_scores: np.ndarray
+        self, query: Query, hits: list[Hit], articles: dict[str, Article]
     ) -> tuple[list[Answer], float]:
         if not hits:
             return [], float("-inf")
-        q = self.encoder.encode(question)
+        q = query.vector
         ids = [h.passage.passage_id for h in hits]
-        dense = self.index.vectors(ids) @ q
-        bm25 = bm25_scores[ids]
-        items = [(h.passage.doc_id, s) for h in hits for s in h.passage.sentences]
-        sentences = [s for _, s in items]
-        sentence_scores = self.sentences.get(items) @ q
+        dim = self.embedder.dimension
+        vectors = self.store.passage_vectors(ids, dim)
+        dense = {pid: float(v @ q) for pid, v in vectors.items()}
+        bm25 = self.store.bm25_of(query.terms, ids)
+        stored = self.store.passages(ids)
+        sentence_rows = self.store.sentences(
+            [s for p in stored.values() for s in p.sentence_ids], dim
+        )
+        best = float("-inf")
         answers: list[Answer] = []
-        offset = 0
-        for rank, (hit, d, b) in enumerate(zip(hits, dense, bm25, strict=True), start=1):
-            n = len(hit.passage.sentences)
-            span, score = best_highlight(
-                sentences[offset : offset + n], sentence_scores[offset : offset + n]
-            )
-            offset += n
-            scored = Hit(hit.passage, hit.score, dense=float(d), bm25=float(b))
-            answers.append(
-                Answer(rank, scored, self.index.articles[hit.passage.doc_id], span, score)
-            )
-        return answers, float(np.max(sentence_scores))
+        for rank, hit in enumerate(hits, start=1):
+            p = hit.passage
+            rows = [
+                sentence_rows[s]
+                for s in stored[p.passage_id].sentence_ids
+                if p.span.contains(sentence_rows[s][0])  # a trimmed passage keeps a sub-run
+            ]
+            spans = [span for span, _ in rows]
+            scores = np.stack([v for _, v in rows]) @ q
+            span, score = best_highlight(spans, scores)
+            best = max(best, float(np.max(scores)))
+            scored = Hit(p, hit.score, dense=dense.get(p.passage_id), bm25=bm25[p.passage_id])
+            answers.append(Answer(rank, scored, articles[p.doc_id], span, score))
+        return answers, best
+
+
+def _warn_old_layout(folder: Path) -> None:
+    if (folder / "CURRENT").is_file():
+        log.warning(
+            "%s holds an index of the previous format (CURRENT and version folders); it is not "
+            "read any more and a new store is built beside it: those files can be deleted",
+            folder,
+        )

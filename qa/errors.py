@@ -3,6 +3,7 @@
 QAError
 ├── InvalidInputError      bad question, top_k, mode, corpus line ...   -> HTTP 422 / CLI exit 2
 ├── NotFoundError          unknown document id                           -> HTTP 404 / CLI exit 2
+├── ConflictError          a document with that id already exists        -> HTTP 409 / CLI exit 2
 ├── CorpusError            corpus missing, empty or unreadable           -> HTTP 422 / CLI exit 2
 ├── ModelError             model folder missing or weights hash wrong   -> HTTP 500 / CLI exit 1
 └── IndexStateError        index missing, corrupt or built differently  -> HTTP 503 / CLI exit 1
@@ -11,6 +12,7 @@ QAError
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
     "CorpusError",
     "IndexStateError",
     "InvalidInputError",
@@ -30,6 +32,10 @@ class InvalidInputError(QAError):
 
 class NotFoundError(QAError):
     """The caller asked for something that does not exist."""
+
+
+class ConflictError(QAError):
+    """The write would overwrite something the caller did not ask to replace."""
 
 
 class CorpusError(QAError):

@@ -9,7 +9,7 @@ from qa.ingest.clean import kept_blocks
 from qa.records import Article, Passage, Span
 from qa.ingest.sentences import split_sentences
 
-__all__ = ["CHUNKER_VERSION", "Chunking", "build_passages", "window_starts"]
+__all__ = ["CHUNKER_VERSION", "Chunking", "Segmented", "build_passages", "segment", "window_starts"]
 
 # Bump when cleaning, sentence splitting or windowing changes: it is part of the index key, so
 # existing indexes are rebuilt instead of serving passages cut by the old rules.
@@ -38,6 +38,37 @@ def window_starts(n_sentences: int, size: int, overlap: int) -> range:
     if n_sentences <= size:
         return range(0, 1 if n_sentences else 0)
     return range(0, n_sentences - overlap, size - overlap)
+
+
+@dataclass(frozen=True, slots=True)
+class Segmented:
+    """An article's sentences (each once, in order) and its passages as sentence windows.
+
+    ``windows[i] = (first, count)``: passage ``i`` is sentences ``first .. first+count-1``.
+    """
+
+    sentences: list[Span]
+    windows: list[tuple[int, int]]
+
+    def passage_span(self, window: tuple[int, int]) -> Span:
+        first, count = window
+        return Span(self.sentences[first].start, self.sentences[first + count - 1].end)
+
+
+def segment(text: str, chunking: Chunking) -> Segmented:
+    sentences: list[Span] = []
+    windows: list[tuple[int, int]] = []
+    for block in kept_blocks(text):
+        block_sentences = split_sentences(text, block)
+        if not block_sentences:
+            continue
+        base = len(sentences)
+        sentences.extend(block_sentences)
+        size = chunking.sentences or len(block_sentences)
+        for start in window_starts(len(block_sentences), size, chunking.overlap):
+            count = min(size, len(block_sentences) - start)
+            windows.append((base + start, count))
+    return Segmented(sentences, windows)
 
 
 def build_passages(

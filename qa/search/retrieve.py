@@ -1,31 +1,32 @@
-"""Retrievers over one index: dense (FAISS), lexical (BM25) and hybrid (reciprocal rank fusion)."""
+"""Retrievers over the live store: dense (FAISS), lexical (FTS5 BM25) and hybrid (weighted RRF).
+
+They rank passage ids; filters restrict both lists inside retrieval (a FAISS id selector, an SQL
+condition on the FTS5 query), so ``k`` filtered candidates come back when that many exist.
+"""
 
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from qa.embed import Embedder
+from qa.search.filters import Filters
 from qa.search.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
-from qa.index import Index
-from qa.records import Hit, Span
+from qa.store.live import LiveIndex
+from qa.store.terms import terms
 
 __all__ = [
     "BM25Retriever",
+    "Candidate",
     "DenseRetriever",
     "HybridRetriever",
+    "Query",
     "QueryEncoder",
     "Retriever",
-    "SentenceVectors",
 ]
-
-
-class Retriever(Protocol):
-    def search(self, query: str, k: int) -> list[Hit]: ...
 
 
 class QueryEncoder:
@@ -41,123 +42,94 @@ class QueryEncoder:
         return vector
 
 
-class SentenceVectors:
-    """Embeds article sentences on first use and keeps the most recent ones.
+@dataclass
+class Query:
+    """One question as every retriever needs it, computed once."""
 
-    Highlighting and abstention score every sentence of the candidate passages; news questions
-    revisit the same passages, so most sentences are embedded once per process.
-    """
+    text: str
+    vector: np.ndarray
+    terms: list[str]
+    filters: Filters | None = None
+    allowed: np.ndarray | None = None
+    """passage ids the filters keep (None: no filter)"""
+    bm25_top: list[tuple[int, float]] | None = field(default=None)
+    """the BM25 list, kept once computed (hybrid and abstention share it)"""
 
-    def __init__(self, embedder: Embedder, texts: dict[str, str], max_size: int = 20_000) -> None:
-        self.embedder = embedder
-        self.texts = texts
-        self.max_size = max_size
-        self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def get(self, items: list[tuple[str, Span]]) -> np.ndarray:
-        keys = [(doc_id, span.start, span.end) for doc_id, span in items]
-        if not keys:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        # One lock around the whole lookup: requests run in a thread pool, and a sentence evicted
-        # by another request between check and read would otherwise be missing.
-        with self._lock:
-            missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
-            if missing:
-                fresh = self.embedder.embed([self.texts[d][a:b] for d, a, b in missing])
-                self._cache.update(zip(missing, fresh, strict=True))
-            rows = [self._cache[k] for k in keys]
-            for key in keys:
-                self._cache.move_to_end(key)
-            while len(self._cache) > self.max_size:
-                self._cache.popitem(last=False)
-        return np.vstack(rows)
+    @classmethod
+    def make(
+        cls, text: str, encoder: QueryEncoder, live: LiveIndex, filters: Filters | None = None
+    ) -> Query:
+        allowed = None
+        if filters is not None and not filters.empty:
+            allowed = live.store.allowed_passages(filters)
+        return cls(text, encoder.encode(text), terms(text), filters, allowed)
 
 
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores, best first, ties by index (stable)."""
-    k = min(k, scores.shape[0])
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    part = (
-        np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
-    )
-    return part[np.lexsort((part, -scores[part]))]
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    passage_id: int
+    score: float
+    dense: float | None = None
+    bm25: float | None = None
+
+
+class Retriever(Protocol):
+    def rank(self, query: Query, k: int) -> list[Candidate]: ...
 
 
 class DenseRetriever:
-    def __init__(self, index: Index, encoder: QueryEncoder) -> None:
-        self.index = index
-        self.encoder = encoder
+    def __init__(self, live: LiveIndex) -> None:
+        self.live = live
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        q = self.encoder.encode(query)
-        k = min(k, self.index.dense.ntotal)
-        if k <= 0:
-            return []
-        scores, ids = self.index.dense.search(q[None, :], k)
+    def rank(self, query: Query, k: int) -> list[Candidate]:
+        scores, ids = self.live.dense.search(query.vector, k, query.allowed)
         return [
-            Hit(self.index.passages[int(i)], float(s), dense=float(s))
-            for s, i in zip(scores[0], ids[0], strict=True)
-            if i >= 0
+            Candidate(int(i), float(s), dense=float(s)) for s, i in zip(scores, ids, strict=True)
         ]
 
 
 class BM25Retriever:
-    def __init__(self, index: Index) -> None:
-        self.index = index
+    def __init__(self, live: LiveIndex) -> None:
+        self.live = live
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        scores = self.index.bm25.scores(query)
-        return [
-            Hit(self.index.passages[int(i)], float(scores[i]), bm25=float(scores[i]))
-            for i in _top(scores, k)
-            if scores[i] > 0  # a passage sharing no term with the query is not a lexical match
-        ]
+    def top(self, query: Query, k: int) -> list[tuple[int, float]]:
+        if query.bm25_top is None or len(query.bm25_top) < k:
+            query.bm25_top = self.live.store.bm25(query.terms, k, query.filters)
+        return query.bm25_top[:k]
+
+    def rank(self, query: Query, k: int) -> list[Candidate]:
+        return [Candidate(pid, s, bm25=s) for pid, s in self.top(query, k)]
 
 
 class HybridRetriever:
-    """Fuses the dense and BM25 rankings; each hit carries both component scores."""
+    """Fuses the dense and BM25 rankings, each ``candidates`` deep."""
 
     def __init__(
         self,
-        index: Index,
-        encoder: QueryEncoder,
+        live: LiveIndex,
         *,
         rrf_k: float = DEFAULT_RRF_K,
         dense_weight: float = 1.0,
         candidates: int = 100,
     ) -> None:
-        self.index = index
-        self.encoder = encoder
-        self.dense = DenseRetriever(index, encoder)
+        self.dense = DenseRetriever(live)
+        self.bm25 = BM25Retriever(live)
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.candidates = candidates
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def rank(self, query: Query, k: int) -> list[Candidate]:
         depth = max(k, self.candidates)
-        q = self.encoder.encode(query)
-        bm25_scores = self.index.bm25.scores(query)
-        dense_ids = [h.passage.passage_id for h in self.dense.search(query, depth)]
-        bm25_ids = [int(i) for i in _top(bm25_scores, depth) if bm25_scores[i] > 0]
+        dense = self.dense.rank(query, depth)
+        lexical = self.bm25.rank(query, depth)
         fused = reciprocal_rank_fusion(
-            [dense_ids, bm25_ids], k=self.rrf_k, weights=[self.dense_weight, 1.0]
+            [[c.passage_id for c in dense], [c.passage_id for c in lexical]],
+            k=self.rrf_k,
+            weights=[self.dense_weight, 1.0],
         )[:k]
-        if not fused:
-            return []
-        ids = [pid for pid, _ in fused]
-        dense_scores = self.index.vectors(ids) @ q
+        dense_of = {c.passage_id: c.dense for c in dense}
+        bm25_of = {c.passage_id: c.bm25 for c in lexical}
         return [
-            Hit(
-                self.index.passages[pid],
-                score,
-                dense=float(d),
-                bm25=float(bm25_scores[pid]),
-            )
-            for (pid, score), d in zip(fused, dense_scores, strict=True)
+            Candidate(pid, score, dense=dense_of.get(pid), bm25=bm25_of.get(pid, 0.0))
+            for pid, score in fused
         ]

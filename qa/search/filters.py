@@ -1,0 +1,63 @@
+"""Filters on article metadata, applied inside retrieval (as SQL over the store)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from qa.errors import InvalidInputError
+
+__all__ = ["Filters", "parse_date"]
+
+
+def parse_date(value: str, field: str) -> str:
+    """``value`` as an ISO date ``YYYY-MM-DD`` (a date-time is cut to its date)."""
+    try:
+        return dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        raise InvalidInputError(f"{field} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Keep articles from these outlets, published in this date range (both ends included), or
+    with these ids. Every given condition must hold; an article with no ``published`` date never
+    matches a date condition."""
+
+    sources: tuple[str, ...] | None = None
+    published_after: str | None = None
+    published_before: str | None = None
+    doc_ids: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("published_after", "published_before"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, parse_date(value, name))
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.sources is None
+            and self.published_after is None
+            and self.published_before is None
+            and self.doc_ids is None
+        )
+
+    def sql(self, article: str = "a") -> tuple[str, list[object]]:
+        """A WHERE condition on the articles table aliased ``article``, with its parameters."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.sources is not None:
+            clauses.append(f"{article}.source IN ({','.join('?' * len(self.sources))})")
+            params.extend(self.sources)
+        if self.doc_ids is not None:
+            clauses.append(f"{article}.doc_id IN ({','.join('?' * len(self.doc_ids))})")
+            params.extend(self.doc_ids)
+        if self.published_after is not None:
+            clauses.append(f"substr({article}.published, 1, 10) >= ?")
+            params.append(self.published_after)
+        if self.published_before is not None:
+            clauses.append(f"substr({article}.published, 1, 10) <= ?")
+            params.append(self.published_before)
+        return (" AND ".join(clauses) or "1"), params

@@ -1,0 +1,514 @@
+"""The database of record: articles, passages, sentences, their vectors and the lexical index.
+
+One SQLite file in WAL mode (``store.sqlite3`` in the index folder). Every write is one
+transaction: an article, its sentences with their vectors, its passages with theirs, the passages'
+FTS5 rows and the change-log entries commit together or not at all, and ``synchronous=FULL``
+makes a commit durable before it is acknowledged. Readers run in their own read transactions
+(WAL snapshots): they never wait for a writer and never see half of one.
+
+Passage and sentence ids are ``AUTOINCREMENT``: never reused, so a passage id names one passage
+for ever and is the id of its vector in the FAISS index. The ``changes`` table is the log that
+FAISS replays: ``('add'|'del', passage id)`` in commit order.
+
+The lexical index is an FTS5 table over each passage's stemmed terms (``qa/store/terms.py``),
+scored with FTS5's ``bm25()`` (k1 = 1.2, b = 0.75): adds and deletes are ordinary row writes in
+the same transaction, so it is always exactly as current as the articles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import ConflictError, IndexStateError
+from qa.records import Article, Span
+from qa.search.filters import Filters
+from qa.store.terms import fts_query
+
+__all__ = ["DB_FILE", "SCHEMA_VERSION", "Prepared", "Store", "StoredPassage"]
+
+DB_FILE = "store.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT, url TEXT, published TEXT, author TEXT, origin TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT NOT NULL,
+    written_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    first_sentence INTEGER NOT NULL,
+    n_sentences INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article);
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocab USING fts5vocab(passage_terms, 'row');
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op TEXT NOT NULL CHECK (op IN ('add', 'del')),
+    passage INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    stamp TEXT NOT NULL,
+    doc_ids TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An article ready to store: cut into sentences and passages, every vector computed."""
+
+    article: Article
+    content_hash: str
+    sentences: list[Span]
+    windows: list[tuple[int, int]]
+    """passage i = sentences[first : first + count]"""
+    sentence_vectors: np.ndarray
+    passage_vectors: np.ndarray
+    passage_terms: list[str]
+    """each passage's stemmed terms, space-separated"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    passage_id: int
+    doc_id: str
+    article_row: int
+    span: Span
+    sentence_ids: tuple[int, ...]
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        doc_id=row["doc_id"],
+        title=row["title"],
+        text=row["text"],
+        source=row["source"],
+        url=row["url"],
+        published=row["published"],
+        author=row["author"],
+        origin=row["origin"],
+        metadata=json.loads(row["metadata"]),
+    )
+
+
+class Store:
+    """The SQLite store in ``folder``. Thread-safe: one connection per thread."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / DB_FILE
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, folder: Path, *, create: bool = True) -> Store:
+        if not create and not (folder / DB_FILE).is_file():
+            raise IndexStateError(f"no store in {folder}: run `qa index` first")
+        folder.mkdir(parents=True, exist_ok=True)
+        store = cls(folder)
+        try:
+            conn = store._conn()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise IndexStateError(
+                    f"{store.path} has schema version {version}, this version reads "
+                    f"{SCHEMA_VERSION}: move it away and run `qa index` to rebuild"
+                )
+            if version == 0:
+                with store.write() as w:
+                    w.executescript_in_tx(_SCHEMA)
+                    w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise IndexStateError(f"{store.path} is not a readable database ({exc})") from exc
+        return store
+
+    # -- connections ----------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=60
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 60000")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state."""
+        conn = self._conn()
+        if conn.in_transaction:  # nested inside a write or read of this thread
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Writer]:
+        """One write transaction; other processes' writers wait on SQLite's lock (busy_timeout)."""
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Writer(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- meta -------------------------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        with self.read() as conn:
+            return {r["key"]: json.loads(r["value"]) for r in conn.execute("SELECT * FROM meta")}
+
+    # -- counts and the change log ---------------------------------------------------------------
+    def counts(self) -> tuple[int, int]:
+        with self.read() as conn:
+            articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return int(articles), int(passages)
+
+    def last_seq(self) -> int:
+        row = (
+            self._conn()
+            .execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def changes_since(self, seq: int) -> tuple[list[tuple[int, str, int]], int]:
+        """Changes after ``seq`` in order, and the first seq still in the log (0 if empty)."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT seq, op, passage FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+            ).fetchall()
+            first = conn.execute("SELECT min(seq) FROM changes").fetchone()[0]
+        return [(r[0], r[1], r[2]) for r in rows], int(first or 0)
+
+    def prune_changes(self, upto: int) -> None:
+        with self.write() as w:
+            w.conn.execute("DELETE FROM changes WHERE seq <= ?", (upto,))
+
+    # -- articles ---------------------------------------------------------------------------------
+    def article(self, doc_id: str) -> Article | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT * FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _article(row) if row else None
+
+    def articles_by_row(self, rows: Sequence[int]) -> dict[int, Article]:
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        with self.read() as conn:
+            found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", list(rows))
+            return {r["id"]: _article(r) for r in found}
+
+    def list_articles(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT doc_id, title, source, url, published, author, length(text) AS length "
+                "FROM articles ORDER BY doc_id LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def content_hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
+        with self.read() as conn:
+            if doc_ids is None:
+                rows = conn.execute("SELECT doc_id, content_hash FROM articles").fetchall()
+            else:
+                rows = []
+                for i in range(0, len(doc_ids), 500):
+                    chunk = list(doc_ids[i : i + 500])
+                    marks = ",".join("?" * len(chunk))
+                    rows += conn.execute(
+                        f"SELECT doc_id, content_hash FROM articles WHERE doc_id IN ({marks})",
+                        chunk,
+                    ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    # -- passages, sentences, vectors --------------------------------------------------------------
+    def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT p.id, p.article, p.first_sentence, p.n_sentences, p.start, p.end, a.doc_id "
+                f"FROM passages p JOIN articles a ON a.id = p.article WHERE p.id IN ({marks})",
+                [int(i) for i in ids],
+            ).fetchall()
+        return {
+            r[0]: StoredPassage(
+                r[0], r[6], r[1], Span(r[4], r[5]), tuple(range(r[2], r[2] + r[3]))
+            )
+            for r in rows
+        }
+
+    def passage_vectors(self, ids: Sequence[int], dimension: int) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.read() as conn:
+            rows = conn.execute(
+                f"SELECT id, vector FROM passages WHERE id IN ({marks})", [int(i) for i in ids]
+            ).fetchall()
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32, count=dimension) for r in rows}
+
+    def sentences(self, ids: Sequence[int], dimension: int) -> dict[int, tuple[Span, np.ndarray]]:
+        if not ids:
+            return {}
+        out: dict[int, tuple[Span, np.ndarray]] = {}
+        with self.read() as conn:
+            for i in range(0, len(ids), 900):
+                chunk = [int(x) for x in ids[i : i + 900]]
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT id, start, end, vector FROM sentences WHERE id IN ({marks})", chunk
+                ):
+                    out[r[0]] = (
+                        Span(r[1], r[2]),
+                        np.frombuffer(r[3], dtype=np.float32, count=dimension),
+                    )
+        return out
+
+    def iter_passage_vectors(
+        self, dimension: int, batch: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored passage vector as (ids, vectors) batches, in id order."""
+        last = -1
+        while True:
+            with self.read() as conn:
+                rows = conn.execute(
+                    "SELECT id, vector FROM passages WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vectors.reshape(len(rows), dimension)
+            last = int(ids[-1])
+
+    def allowed_passages(self, filters: Filters) -> np.ndarray:
+        where, params = filters.sql("a")
+        with self.read() as conn:
+            rows = conn.execute(
+                f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article WHERE {where}",
+                params,
+            ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    # -- lexical ----------------------------------------------------------------------------------
+    def bm25(
+        self, query_terms: list[str], k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        """Best ``k`` passages by BM25 (higher is better) among those matching ``filters``."""
+        match = fts_query(query_terms)
+        if match is None or k <= 0:
+            return []
+        sql = "SELECT rowid, -bm25(passage_terms) FROM passage_terms WHERE passage_terms MATCH ?"
+        params: list[object] = [match]
+        if filters is not None and not filters.empty:
+            where, extra = filters.sql("a")
+            sql += (
+                " AND rowid IN (SELECT p.id FROM passages p JOIN articles a "
+                f"ON a.id = p.article WHERE {where})"
+            )
+            params += extra
+        sql += " ORDER BY rank LIMIT ?"
+        with self.read() as conn:
+            rows = conn.execute(sql, [*params, k]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def bm25_of(self, query_terms: list[str], ids: Sequence[int]) -> dict[int, float]:
+        """BM25 of the given passages (0 for a passage sharing no term with the query)."""
+        match = fts_query(query_terms)
+        if match is None or not ids:
+            return {int(i): 0.0 for i in ids}
+        marks = ",".join("?" * len(ids))
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT rowid, -bm25(passage_terms) FROM passage_terms "
+                f"WHERE passage_terms MATCH ? AND rowid IN ({marks})",
+                [match, *[int(i) for i in ids]],
+            ).fetchall()
+        scores = {int(i): 0.0 for i in ids}
+        scores.update({int(r[0]): float(r[1]) for r in rows})
+        return scores
+
+    def coverage(self, query_terms: list[str]) -> float:
+        """Share of the query's terms that occur in some passage."""
+        if not query_terms:
+            return 0.0
+        unique = list(dict.fromkeys(query_terms))
+        marks = ",".join("?" * len(unique))
+        with self.read() as conn:
+            found = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT term FROM passage_vocab WHERE term IN ({marks})", unique
+                )
+            }
+        return sum(t in found for t in query_terms) / len(query_terms)
+
+    # -- folder sync bookkeeping ------------------------------------------------------------------
+    def files(self) -> dict[str, tuple[str, list[str]]]:
+        with self.read() as conn:
+            rows = conn.execute("SELECT path, stamp, doc_ids FROM files").fetchall()
+        return {r[0]: (r[1], json.loads(r[2])) for r in rows}
+
+
+class Writer:
+    """The operations of one write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.added: list[int] = []
+        self.removed: list[int] = []
+
+    def executescript_in_tx(self, script: str) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                self.conn.execute(statement)
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        self.conn.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()],
+        )
+
+    def exists(self, doc_id: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row is not None
+
+    def delete(self, doc_id: str) -> bool:
+        row = self.conn.execute("SELECT id FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return False
+        ids = [
+            r[0]
+            for r in self.conn.execute("SELECT id FROM passages WHERE article = ?", (row[0],))
+        ]
+        self.conn.executemany("DELETE FROM passage_terms WHERE rowid = ?", [(i,) for i in ids])
+        self.conn.executemany(
+            "INSERT INTO changes(op, passage) VALUES ('del', ?)", [(i,) for i in ids]
+        )
+        self.conn.execute("DELETE FROM articles WHERE id = ?", (row[0],))  # cascades
+        self.removed.extend(ids)
+        return True
+
+    def insert(self, prepared: Prepared, *, replace: bool = False) -> None:
+        a = prepared.article
+        if replace:
+            self.delete(a.doc_id)
+        elif self.exists(a.doc_id):
+            raise ConflictError(f"a document with id {a.doc_id!r} already exists (use PUT)")
+        cur = self.conn.execute(
+            "INSERT INTO articles(doc_id, title, text, source, url, published, author, origin, "
+            "metadata, content_hash, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                a.doc_id,
+                a.title,
+                a.text,
+                a.source,
+                a.url,
+                a.published,
+                a.author,
+                a.origin,
+                json.dumps(a.metadata, ensure_ascii=False, sort_keys=True),
+                prepared.content_hash,
+                time.time(),
+            ),
+        )
+        row = cur.lastrowid
+        sentence_ids = []
+        for span, vector in zip(prepared.sentences, prepared.sentence_vectors, strict=True):
+            c = self.conn.execute(
+                "INSERT INTO sentences(article, start, end, vector) VALUES (?, ?, ?, ?)",
+                (row, span.start, span.end, _blob(vector)),
+            )
+            sentence_ids.append(c.lastrowid)
+        for (first, count), vector, terms in zip(
+            prepared.windows, prepared.passage_vectors, prepared.passage_terms, strict=True
+        ):
+            start = prepared.sentences[first].start
+            end = prepared.sentences[first + count - 1].end
+            c = self.conn.execute(
+                "INSERT INTO passages(article, first_sentence, n_sentences, start, end, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row, sentence_ids[first], count, start, end, _blob(vector)),
+            )
+            pid = int(c.lastrowid or 0)
+            self.conn.execute(
+                "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)", (pid, terms)
+            )
+            self.conn.execute("INSERT INTO changes(op, passage) VALUES ('add', ?)", (pid,))
+            self.added.append(pid)
+
+    def set_file(self, path: str, stamp: str, doc_ids: list[str]) -> None:
+        self.conn.execute(
+            "INSERT INTO files(path, stamp, doc_ids) VALUES (?, ?, ?) ON CONFLICT(path) "
+            "DO UPDATE SET stamp = excluded.stamp, doc_ids = excluded.doc_ids",
+            (path, stamp, json.dumps(doc_ids)),
+        )
+
+    def forget_file(self, path: str) -> None:
+        self.conn.execute("DELETE FROM files WHERE path = ?", (path,))

@@ -1,0 +1,128 @@
+"""The store and its dense index kept in step.
+
+``LiveIndex.sync()`` replays the database's change log into the in-memory FAISS index: after this
+process's own writes, and before every search, so writes made by other processes (``qa add`` beside
+a running server) are seen by the next question. Checking costs one indexed read.
+
+On open, the newest ``dense.<seq>.faiss`` snapshot is loaded and caught up; without a usable
+snapshot (none yet, damaged, or the log no longer reaches back to it) the index is rebuilt from the
+vectors in the database, which needs no model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import IndexStateError
+from qa.store.db import Store
+from qa.store.dense import DenseIndex, latest_snapshot
+
+__all__ = ["LiveIndex"]
+
+log = logging.getLogger(__name__)
+
+
+class LiveIndex:
+    def __init__(self, store: Store, dense: DenseIndex, seq: int) -> None:
+        self.store = store
+        self.dense = dense
+        self.seq = seq
+        self.saved_seq = seq
+        self._lock = threading.Lock()
+
+    @property
+    def folder(self) -> Path:
+        return self.store.folder
+
+    @classmethod
+    def open(cls, store: Store, dimension: int) -> LiveIndex:
+        snapshot = latest_snapshot(store.folder)
+        live: LiveIndex | None = None
+        if snapshot is not None:
+            path, seq = snapshot
+            try:
+                live = cls(store, DenseIndex.load(path, dimension), seq)
+                live.saved_seq = seq
+            except (RuntimeError, ValueError, OSError) as exc:
+                log.warning("dense snapshot %s is unreadable (%s): rebuilding it", path.name, exc)
+        if live is None or not live.sync():
+            live = cls.rebuild(store, dimension)
+        _, n_passages = store.counts()
+        if live.dense.ntotal != n_passages:
+            log.warning(
+                "dense index has %d vectors for %d passages: rebuilding it from the store",
+                live.dense.ntotal,
+                n_passages,
+            )
+            live = cls.rebuild(store, dimension)
+        return live
+
+    @classmethod
+    def rebuild(cls, store: Store, dimension: int) -> LiveIndex:
+        """A fresh dense index from the stored passage vectors (no model call)."""
+        seq = store.last_seq()
+        batches = list(store.iter_passage_vectors(dimension))
+        if batches:
+            ids = np.concatenate([b[0] for b in batches])
+            vectors = np.concatenate([b[1] for b in batches])
+        else:
+            ids = np.zeros(0, dtype=np.int64)
+            vectors = np.zeros((0, dimension), dtype=np.float32)
+        live = cls(store, DenseIndex.build(ids, vectors, dimension), seq)
+        live.saved_seq = -1
+        if store.last_seq() != seq:  # a writer committed while we read: catch up
+            live.sync()
+        return live
+
+    def sync(self) -> bool:
+        """Apply the changes committed since ``seq``; False if the log no longer reaches back."""
+        if self.store.last_seq() == self.seq:
+            return True
+        with self._lock:
+            changes, first = self.store.changes_since(self.seq)
+            if not changes:
+                return True
+            if first > self.seq + 1:
+                return False
+            # Net effect in order: a passage added then deleted within the batch is never added.
+            final: dict[int, str] = {}
+            for _, op, pid in changes:
+                final[pid] = op
+            removed = np.array([p for p, op in final.items() if op == "del"], dtype=np.int64)
+            added = [p for p, op in final.items() if op == "add"]
+            self.dense.remove(removed)
+            if added:
+                vectors = self.store.passage_vectors(added, self.dense.dimension)
+                present = [p for p in added if p in vectors]  # deleted again since: skip
+                if present:
+                    self.dense.add(
+                        np.array(present, dtype=np.int64), np.stack([vectors[p] for p in present])
+                    )
+            self.seq = changes[-1][0]
+            return True
+
+    def ensure_synced(self) -> None:
+        """Catch up; if another process pruned the log past us, reload its newer snapshot."""
+        if self.sync():
+            return
+        fresh = LiveIndex.open(self.store, self.dense.dimension)
+        with self._lock:
+            self.dense, self.seq, self.saved_seq = fresh.dense, fresh.seq, fresh.saved_seq
+        if not self.sync():
+            raise IndexStateError("the dense index cannot be caught up with the store")
+
+    def save(self, *, prune_log: bool = True) -> bool:
+        """Write a snapshot if anything changed since the last one; prune the replayed log."""
+        with self._lock:
+            seq = self.seq
+            if seq == self.saved_seq:
+                return False
+            self.dense.save(self.folder, seq)
+            self.saved_seq = seq
+        if prune_log:
+            self.store.prune_changes(seq)
+        return True

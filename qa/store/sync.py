@@ -1,0 +1,131 @@
+"""Keeping the store in step with a folder of article files.
+
+Each file's stamp (size and modification time, with its sidecar's) is kept in the ``files`` table
+with the ids it produced. A sync reads only files whose stamp changed, writes only articles whose
+content hash changed (so nothing unchanged is embedded again), and deletes the articles of files
+that are gone or no longer hold them. Articles written through the API are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.ingest.corpus import ARTICLE_SUFFIXES, Skipped, read_file
+from qa.records import Article
+
+if TYPE_CHECKING:
+    from qa.engine import QAEngine
+
+__all__ = ["SyncReport", "list_article_files", "sync_folder"]
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".meta.json"
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    files_read: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced or self.deleted)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.deleted)} deleted, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped"
+        )
+
+
+def list_article_files(root: Path) -> list[Path]:
+    """Article files under ``root`` (recursive, suffixes in any case, hidden entries ignored)."""
+    if root.is_file():
+        return [root]
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or name.lower().endswith(SIDECAR_SUFFIX):
+                continue
+            if name.lower().endswith(ARTICLE_SUFFIXES):
+                found.append(Path(folder) / name)
+    return found
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    if sidecar.is_file():
+        sc = sidecar.stat()
+        stamp += f"+{sc.st_size}:{sc.st_mtime_ns}"
+    return stamp
+
+
+def sync_folder(
+    engine: QAEngine, root: Path, *, force: bool = False, progress: bool = False
+) -> SyncReport:
+    """Bring the store in line with the files under ``root``; returns what changed."""
+    root = root.resolve()
+    report = SyncReport()
+    known = engine.store.files()
+    current: dict[str, tuple[str, list[str]]] = {}
+    to_write: list[Article] = []
+    for path in list_article_files(root):
+        key = str(path)
+        try:
+            stamp = _stamp(path)
+        except OSError:
+            continue  # vanished while we walked: the next sync sees it gone
+        before = known.get(key)
+        if not force and before is not None and before[0] == stamp:
+            current[key] = before
+            continue
+        read = read_file(path, root if root.is_dir() else None)
+        report.files_read += 1
+        report.skipped += read.skipped
+        to_write += read.articles
+        current[key] = (stamp, [a.doc_id for a in read.articles])
+    # A file's articles are written before the file is recorded: a sync killed in between reads
+    # the file again next time and finds its articles unchanged.
+    claimed = {doc_id for _, ids in current.values() for doc_id in ids}
+    gone = sorted(
+        {d for key, (_, ids) in known.items() for d in ids}
+        - claimed
+    )
+    ids = [a.doc_id for a in to_write]
+    if len(set(ids)) != len(ids):  # one id in two changed files: the first file wins
+        seen: set[str] = set()
+        unique = []
+        for a in to_write:
+            if a.doc_id in seen:
+                report.skipped.append(Skipped(a.origin or a.doc_id, f"duplicate id {a.doc_id!r}"))
+                continue
+            seen.add(a.doc_id)
+            unique.append(a)
+        to_write = unique
+    if to_write:
+        written = engine.add(to_write, replace=True, progress=progress)
+        report.added, report.replaced = written.added, written.replaced
+        report.unchanged = len(written.unchanged)
+    if gone:
+        report.deleted = engine.delete(gone, missing_ok=True).deleted
+    with engine.store.write() as w:
+        for key, (stamp, doc_ids) in current.items():
+            if known.get(key) != (stamp, doc_ids):
+                w.set_file(key, stamp, doc_ids)
+        for key in known.keys() - current.keys():
+            w.forget_file(key)
+    for skipped in report.skipped:
+        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+    return report
