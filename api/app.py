@@ -19,6 +19,7 @@ from qa import __version__
 from qa.config import Settings, get_settings
 from qa.engine import QAEngine
 from qa.errors import (
+    ConflictError,
     CorpusError,
     IndexStateError,
     InvalidInputError,
@@ -26,6 +27,7 @@ from qa.errors import (
     NotFoundError,
     QAError,
 )
+from qa.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ _STATUS: list[tuple[type[QAError], int]] = [
     (InvalidInputError, 422),
     (CorpusError, 422),
     (NotFoundError, 404),
+    (ConflictError, 409),
     (IndexStateError, 503),
     (ModelError, 500),
 ]
@@ -43,15 +46,26 @@ def status_for(exc: QAError) -> int:
 
 
 def create_app(settings: Settings | None = None, engine: QAEngine | None = None) -> FastAPI:
-    """Build the app; without ``engine`` the lifespan loads the model and (re)indexes if needed."""
+    """Build the app; without ``engine`` the lifespan opens the store and loads the model.
+
+    The corpus folder (``settings.corpus``) is synced into the store and, with ``settings.watch``,
+    watched for changes while the app runs.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings or (engine.settings if engine else get_settings())
-        app.state.engine = engine or QAEngine.open(app.state.settings, progress=True)
-        manifest = app.state.engine.index.manifest
-        log.info("serving %d documents, %d passages", manifest.n_documents, manifest.n_passages)
-        yield
+        app.state.engine = engine or QAEngine.open(app.state.settings, rebuild=True)
+        service = Service(
+            app.state.engine, app.state.settings.corpus, watch=app.state.settings.watch
+        )
+        app.state.service = service.start()
+        n_documents, n_passages = app.state.engine.counts()
+        log.info("serving %d documents, %d passages", n_documents, n_passages)
+        try:
+            yield
+        finally:
+            service.stop()
 
     app = FastAPI(
         title="Extractive QA",

@@ -67,27 +67,101 @@ def _run(fn: Any) -> Any:
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)
 
 
+def _open_engine(settings: Settings) -> Any:
+    from qa.engine import QAEngine
+
+    return QAEngine.open(settings, rebuild=True)
+
+
+def _echo_skipped(report: Any) -> None:
+    for skipped in report.skipped:
+        typer.echo(f"qa: warning: skipped {skipped.path}: {skipped.reason}", err=True)
+
+
 @app.command()
 def index(
     corpus: CorpusOpt = None,
     index_dir: IndexDirOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="rebuild even if nothing changed")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="read every file again, not only changed ones")
+    ] = False,
 ) -> None:
-    """Index the corpus (skipped when the corpus, model and chunking are unchanged)."""
-    from qa.engine import ensure_index, load_embedder
+    """Bring the store up to date with the corpus folder: only new or changed articles are
+    embedded, and articles whose files are gone are removed."""
+    from qa.store.sync import sync_folder
 
     settings = make_settings(corpus, index_dir)
 
     def build() -> None:
-        embedder = load_embedder(settings)
-        manifest, built = ensure_index(settings, embedder, force=force, progress=True)
-        verb = "indexed" if built else "up to date:"
+        if not settings.corpus.exists():
+            fail(f"corpus {settings.corpus} does not exist")
+        engine = _open_engine(settings)
+        try:
+            report = sync_folder(engine, settings.corpus, force=force, progress=True)
+            n_documents, n_passages = engine.counts()
+        finally:
+            engine.close()
+        _echo_skipped(report)
         typer.echo(
-            f"{verb} {manifest.n_documents} documents, {manifest.n_passages} passages "
-            f"in {settings.index_dir} (model {manifest.model_id})"
+            f"{report.summary()}; the store in {settings.index_dir} holds {n_documents} "
+            f"documents, {n_passages} passages (model {engine.embedder.model_id})"
         )
 
     _run(build)
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="article files or folders to add")],
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Add (or replace) the articles in PATHS; unchanged ones are left alone."""
+    from qa.ingest.corpus import read_corpus
+
+    settings = make_settings(None, index_dir)
+
+    def run() -> None:
+        articles, skipped = [], []
+        for path in paths:
+            if not path.exists():
+                fail(f"{path} does not exist")
+            read = read_corpus(path)
+            articles += read.articles
+            skipped += read.skipped
+        for s in skipped:
+            typer.echo(f"qa: warning: skipped {s.path}: {s.reason}", err=True)
+        if not articles:
+            fail("no articles to add")
+        engine = _open_engine(settings)
+        try:
+            result = engine.add(articles, replace=True, progress=True)
+        finally:
+            engine.close()
+        typer.echo(
+            f"{len(result.added)} added, {len(result.replaced)} replaced, "
+            f"{len(result.unchanged)} unchanged, {len(skipped)} skipped"
+        )
+
+    _run(run)
+
+
+@app.command()
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="ids of the documents to delete")],
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Delete documents by id (all or none: an unknown id changes nothing)."""
+    settings = make_settings(None, index_dir)
+
+    def run() -> None:
+        engine = _open_engine(settings)
+        try:
+            result = engine.delete(doc_ids)
+        finally:
+            engine.close()
+        typer.echo(f"{len(result.deleted)} deleted")
+
+    _run(run)
 
 
 def _print_human(result: Any) -> None:
@@ -122,23 +196,44 @@ def ask(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="answers at most")] = 5,
     mode: Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="print the /ask JSON response")] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="only articles from this outlet (repeat)")
+    ] = None,
+    published_after: Annotated[
+        str | None, typer.Option(help="only articles published on or after this ISO date")
+    ] = None,
+    published_before: Annotated[
+        str | None, typer.Option(help="only articles published on or before this ISO date")
+    ] = None,
+    doc_id: Annotated[
+        list[str] | None, typer.Option("--doc-id", help="only this article (repeat)")
+    ] = None,
     corpus: CorpusOpt = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
-    """Answer QUESTION with verbatim passages and citations (indexes first if needed)."""
+    """Answer QUESTION with verbatim passages and citations (indexes the corpus on first use)."""
     if mode not in ("hybrid", "dense", "bm25"):
         fail(f"--mode must be hybrid, dense or bm25, not {mode!r}")
     if not question.strip():
         fail("question must not be empty")
     from api.schemas import AskResponse
-    from qa.engine import QAEngine
+    from qa.search.filters import Filters
+    from qa.store.sync import sync_folder
 
     settings = make_settings(corpus, index_dir)
 
     def run() -> None:
-        engine = QAEngine.open(settings, progress=True)
+        filters = Filters(
+            sources=tuple(source) if source else None,
+            published_after=published_after,
+            published_before=published_before,
+            doc_ids=tuple(doc_id) if doc_id else None,
+        )
+        engine = _open_engine(settings)
+        if engine.counts()[0] == 0 and settings.corpus.exists():
+            _echo_skipped(sync_folder(engine, settings.corpus, progress=True))
         m: Mode = mode  # type: ignore[assignment]
-        result = engine.ask(question, top_k, m)
+        result = engine.ask(question, top_k, m, filters=None if filters.empty else filters)
         if as_json:
             typer.echo(AskResponse.of(result).model_dump_json(indent=2))
         else:
@@ -154,28 +249,17 @@ def serve(
     corpus: CorpusOpt = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
-    """Index if needed, then serve the HTTP API (and the web page) with uvicorn."""
+    """Serve the HTTP API (and the web page) with uvicorn; the corpus folder is indexed on first
+    use and watched for changes while serving."""
     import uvicorn
 
     from api.app import create_app
-    from qa.engine import QAEngine
 
     settings = make_settings(corpus, index_dir, host=host, port=port)
-    engine = _run(lambda: QAEngine.open(settings, progress=True))
+    engine = _run(lambda: _open_engine(settings))
     uvicorn.run(create_app(settings, engine), host=settings.host, port=settings.port)
 
 
-def main() -> None:
-    # Our own messages at INFO; libraries only when something is wrong (faiss, for one, logs
-    # which CPU build it loaded at INFO).
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for ours in ("qa", "api", "eval"):
-        logging.getLogger(ours).setLevel(logging.INFO)
-    app()
-
-
-if __name__ == "__main__":
-    main()
 
 
 def _parse_ks(text: str) -> list[int]:
@@ -270,8 +354,12 @@ def _eval_seeds(
     from qa.engine import QAEngine
 
     questions = load_dataset(dataset or SEEDS_EVAL)
-    engine = QAEngine.open(settings, progress=True)
-    problems = validate(questions, engine.index.articles)
+    from qa.store.sync import sync_folder
+
+    engine = QAEngine.open(settings, rebuild=True)
+    sync_folder(engine, settings.corpus, progress=True)
+    articles = {str(d["doc_id"]): engine.document(str(d["doc_id"])) for d in engine.documents()}
+    problems = validate(questions, articles)
     if problems:
         raise InvalidInputError(f"eval set has {len(problems)} bad entries, first: {problems[0]}")
     reports = evaluate_seeds(engine, questions, modes, ks)  # type: ignore[arg-type]
@@ -323,13 +411,11 @@ def _eval_beir(
     as_json: bool,
 ) -> None:
     from eval.beir import load_beir, run_beir
-    from qa.engine import QAEngine, load_embedder
-    from qa.index import ensure_built, open_index
+    from qa.engine import QAEngine
 
     data = load_beir(beir, split)
-    embedder = load_embedder(settings)
-    ensure_built(data.articles, embedder, settings.chunking(), settings.index_dir, progress=True)
-    engine = QAEngine(open_index(settings.index_dir, embedder), embedder, settings)
+    engine = QAEngine.open(settings, rebuild=True)
+    engine.add(data.articles, replace=True, progress=True)  # only new or changed are embedded
     results = run_beir(engine, data, modes)  # type: ignore[arg-type]
     if plot:
         from eval.beir import RECALL_CUTOFFS
@@ -363,3 +449,16 @@ def _eval_beir(
             results,
         )
     )
+
+
+def main() -> None:
+    # Our own messages at INFO; libraries only when something is wrong (faiss, for one, logs
+    # which CPU build it loaded at INFO).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for ours in ("qa", "api", "eval"):
+        logging.getLogger(ours).setLevel(logging.INFO)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult
+from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
+from qa.ingest.clean import derive_title
 from qa.records import Answer, Article
+from qa.search.filters import Filters
 
 Question = Annotated[
     str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_QUESTION_CHARS)
 ]
+
+
+def _iso_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        dt.date.fromisoformat(value[:10])
+        if len(value) > 10:
+            dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO date (2024-10-12) or date-time") from None
+    return value
+
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: list[ShortText] | None = Field(
+        None, max_length=100, description="keep articles from these outlets"
+    )
+    published_after: str | None = Field(None, description="ISO date, included")
+    published_before: str | None = Field(None, description="ISO date, included")
+    doc_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = Field(
+        None, max_length=1000, description="keep only these articles"
+    )
+
+    _dates = field_validator("published_after", "published_before")(_iso_date)
+
+    def to_filters(self) -> Filters | None:
+        f = Filters(
+            sources=tuple(self.source) if self.source is not None else None,
+            published_after=self.published_after,
+            published_before=self.published_before,
+            doc_ids=tuple(self.doc_ids) if self.doc_ids is not None else None,
+        )
+        return None if f.empty else f
 
 
 class AskRequest(BaseModel):
@@ -20,6 +62,65 @@ class AskRequest(BaseModel):
     question: Question = Field(description="the question, 1 to 2000 characters")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many answers at most")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    filters: FiltersIn | None = Field(None, description="restrict the articles searched")
+
+
+DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
+
+
+class DocumentFields(BaseModel):
+    """An article to store; only ``text`` is required (``title`` defaults to its first line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2_000_000)
+    title: str | None = Field(None, max_length=1000)
+    url: str | None = Field(None, max_length=2000)
+    published: str | None = Field(None, max_length=40, description="ISO date or date-time")
+    source: str | None = Field(None, max_length=500, description="the outlet")
+    author: str | None = Field(None, max_length=500)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _published = field_validator("published")(_iso_date)
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain some text")
+        return value
+
+    def to_article(self, doc_id: str) -> Article:
+        return Article(
+            doc_id=doc_id,
+            title=self.title or derive_title(self.text),
+            text=self.text,
+            source=self.source,
+            url=self.url,
+            published=self.published,
+            author=self.author,
+            metadata=self.metadata,
+        )
+
+
+class DocumentIn(DocumentFields):
+    id: DocId = Field(description="the document id (1-256 characters)")
+
+
+class WriteOut(BaseModel):
+    ids: list[str] = Field(description="the ids written, durable and searchable")
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+
+    @classmethod
+    def of(cls, result: WriteResult) -> WriteOut:
+        return cls(
+            ids=[*result.added, *result.replaced, *result.unchanged],
+            added=result.added,
+            replaced=result.replaced,
+            unchanged=result.unchanged,
+        )
 
 
 class TextSpan(BaseModel):
@@ -38,8 +139,11 @@ class AnswerOut(BaseModel):
     score: float
     doc_id: str
     title: str
-    source: str
+    source: str | None = Field(None, description="the outlet")
     url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    origin: str | None = Field(None, description="file the article was read from")
     passage: TextSpan
     highlight: TextSpan
     scores: Scores
@@ -54,6 +158,9 @@ class AnswerOut(BaseModel):
             title=article.title,
             source=article.source,
             url=article.url,
+            published=article.published,
+            author=article.author,
+            origin=article.origin,
             passage=TextSpan(
                 text=hit.passage.text,
                 start_char=hit.passage.span.start,
@@ -94,27 +201,28 @@ class AskResponse(BaseModel):
 NO_ANSWER = "No answer in these articles."
 
 
-class _DocumentFields(BaseModel):
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    source: str | None = None
+    url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    length: int
+
+
+class DocumentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     doc_id: str
     title: str
-    source: str
-    url: str | None = None
-
-
-class DocumentSummary(_DocumentFields):
-    length: int
-
-    @classmethod
-    def of(cls, article: Article) -> DocumentSummary:
-        fields = _DocumentFields.model_validate(article).model_dump()
-        return cls(**fields, length=len(article.text))
-
-
-class DocumentOut(_DocumentFields):
     text: str
+    source: str | None = None
+    url: str | None = None
     published: str | None = None
+    author: str | None = None
+    origin: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, article: Article) -> DocumentOut:
@@ -127,7 +235,8 @@ class Health(BaseModel):
     passages: int
     model: str
     model_sha256: str
-    index: str
+    dense_index: Literal["flat", "ivf"]
+    change_seq: int = Field(description="last change applied to the dense index")
 
 
 class ErrorOut(BaseModel):

@@ -6,8 +6,8 @@ The abstention policy decides on three signals per question (``qa.answer.select.
 thresholds were chosen by looking at the eval questions, so their score on those questions flatters
 them. Here each question is predicted by a policy fitted on all the *other* questions, two ways:
 
-- ``grid``: the rule of ``qa.answer.select.should_abstain`` with the thresholds (of a grid) that score the
-  best F1 on the others; ties vote.
+- ``grid``: the rule of ``qa.answer.select.should_abstain`` with the thresholds (of a grid) that
+  score the best F1 on the others; ties vote.
 - ``logistic``: a logistic regression on the three signals (standardised).
 
 If a learned or tuned policy does no better than the fixed one on left-out questions, tuning the
@@ -90,12 +90,14 @@ def main() -> None:
     from eval.run import evaluate_seeds
     from qa.config import Settings
     from qa.engine import QAEngine
+    from qa.store.sync import sync_folder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", type=Path, action="append", help="default: both seed sets")
     args = parser.parse_args()
     settings = Settings()
-    engine = QAEngine.open(settings, progress=True)
+    engine = QAEngine.open(settings, rebuild=True)
+    sync_folder(engine, settings.corpus)
     questions = [q for path in args.dataset or DATASETS for q in load_dataset(path)]
     (report,) = evaluate_seeds(engine, questions, ["hybrid"], [3])
     evidence = [e for e, _ in report.evidence]

@@ -110,15 +110,16 @@ def score_retriever(
     progress: bool = True,
 ) -> dict[str, float]:
     """nDCG@10, recall@10/100 and MRR@10 of one retriever over the dataset's queries."""
-    manifest = engine.index.manifest
-    per_doc = max(1.0, manifest.n_passages / max(manifest.n_documents, 1))
+    n_documents, n_passages = engine.counts()
+    per_doc = max(1.0, n_passages / max(n_documents, 1))
     passage_depth = int(depth * per_doc * 2)  # enough passages to fill `depth` distinct documents
     engine.clear_caches()  # each run embeds its queries afresh: latencies are not cache hits
     rankings: dict[str, list[str]] = {}
     latencies = []
     for qid, text in tqdm(data.queries.items(), desc=label, disable=not progress):
         started = time.perf_counter()
-        hits = retriever.search(text, passage_depth)
+        query = engine.query(text)
+        hits = engine.hits(retriever.rank(query, passage_depth))
         latencies.append((time.perf_counter() - started) * 1000)
         rankings[qid] = doc_ranking(hits, depth)
     relevant = {q: list(docs) for q, docs in data.qrels.items() if q in data.queries}

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from eval.beir import load_beir, score_retriever
 from qa.config import Settings
-from qa.engine import QAEngine, load_embedder
-from qa.index import ensure_built, open_index
+from qa.engine import QAEngine
 from qa.search.retrieve import HybridRetriever
 
 
@@ -35,15 +34,12 @@ def main() -> None:
         passage_overlap=args.passage_overlap,
     )
     data = load_beir(args.beir, args.split)
-    embedder = load_embedder(settings)
-    ensure_built(data.articles, embedder, settings.chunking(), settings.index_dir, progress=True)
-    engine = QAEngine(open_index(settings.index_dir, embedder), embedder, settings)
+    engine = QAEngine.open(settings, rebuild=True)
+    engine.add(data.articles, replace=True, progress=True)
     rows = []
     for rrf_k in (float(v) for v in args.rrf_k.split(",")):
         for weight in (float(v) for v in args.dense_weight.split(",")):
-            retriever = HybridRetriever(
-                engine.index, engine.encoder, rrf_k=rrf_k, dense_weight=weight
-            )
+            retriever = HybridRetriever(engine.live, rrf_k=rrf_k, dense_weight=weight)
             label = f"rrf_k={rrf_k:g} dense_weight={weight:g}"
             scores = score_retriever(retriever, engine, data, label, progress=False)
             rows.append({"rrf_k": rrf_k, "dense_weight": weight, **scores})

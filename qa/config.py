@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.answer.select import AbstainPolicy
 from qa.embed import DEFAULT_MODEL_SHA256
-from qa.search.fusion import DEFAULT_RRF_K
 from qa.ingest.passages import Chunking
+from qa.search.fusion import DEFAULT_RRF_K
 
 __all__ = ["Mode", "Settings", "get_settings"]
 

@@ -191,7 +191,8 @@ class QAEngine:
                     f"a document with id {next(iter(existing))!r} already exists (use PUT)"
                 )
             todo = [a for a in articles if not self._unchanged(a, existing)]
-            result.unchanged = [a.doc_id for a in articles if a not in todo]
+            todo_ids = {a.doc_id for a in todo}
+            result.unchanged = [i for i in ids if i not in todo_ids]
             for start in range(0, len(todo), WRITE_BATCH):
                 batch = todo[start : start + WRITE_BATCH]
                 prepared = prepare(
@@ -263,6 +264,10 @@ class QAEngine:
         """Ranked passages (no trimming, highlight or abstention): what eval scores."""
         query = self.query(question, filters)
         return self._hits(self.retriever(mode).rank(query, k))[0]
+
+    def hits(self, candidates: list[Candidate]) -> list[Hit]:
+        """Ranked candidates as passages with their text (deleted ones left out)."""
+        return self._hits(candidates)[0]
 
     def _hits(self, candidates: list[Candidate]) -> tuple[list[Hit], dict[str, Article]]:
         stored = self.store.passages([c.passage_id for c in candidates])

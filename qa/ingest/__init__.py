@@ -1,1 +1,1 @@
-"""Ingest: read article files and feeds, choose the text spans worth indexing, cut sentences and passages."""
+"""Ingest: read article files, choose the spans worth indexing, cut sentences and passages."""

@@ -6,8 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from qa.ingest.clean import derive_title
 from qa.errors import CorpusError
+from qa.ingest.clean import derive_title
 from qa.records import Article
 
 __all__ = ["corpus_hash", "load_corpus"]

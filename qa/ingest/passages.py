@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qa.ingest.clean import kept_blocks
-from qa.records import Article, Passage, Span
 from qa.ingest.sentences import split_sentences
+from qa.records import Article, Passage, Span
 
 __all__ = ["CHUNKER_VERSION", "Chunking", "Segmented", "build_passages", "segment", "window_starts"]
 

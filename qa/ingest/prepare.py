@@ -1,8 +1,8 @@
 """From articles to what the store keeps: sentences, passages, their vectors and lexical terms.
 
-Every sentence is embedded once, here. A passage's vector is, by default, the normalised mean of its
-sentences' vectors (``passage_vectors="mean"``: no second model call); ``"embed"`` embeds the passage
-text itself. eval/RESULTS.md compares the two.
+Every sentence is embedded once, here. A passage's vector is, by default, the normalised mean of
+its sentences' vectors (``passage_vectors="mean"``: no second model call); ``"embed"`` embeds the
+passage text itself. eval/RESULTS.md compares the two.
 """
 
 from __future__ import annotations

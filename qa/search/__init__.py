@@ -1,1 +1,1 @@
-"""Search: dense, lexical and fused retrieval over the store, with filters applied inside retrieval."""
+"""Search: dense, lexical and fused retrieval over the store; filters apply inside retrieval."""

@@ -15,7 +15,8 @@ def parse_date(value: str, field: str) -> str:
     try:
         return dt.date.fromisoformat(value[:10]).isoformat()
     except ValueError:
-        raise InvalidInputError(f"{field} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
+        message = f"{field} must be an ISO date (YYYY-MM-DD), not {value!r}"
+        raise InvalidInputError(message) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,1 +1,1 @@
-"""Store: the SQLite database of record, the derived dense and lexical indexes, the folder watcher."""
+"""Store: the SQLite database of record, the derived dense and lexical indexes, the watcher."""

@@ -116,7 +116,7 @@ class DenseIndex:
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
+        params: faiss.SearchParameters | None = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
             if isinstance(self._index, faiss.IndexIVF):
@@ -124,9 +124,9 @@ class DenseIndex:
                 # filtered neighbours are found (all lists when the filter is narrow).
                 share = len(allowed) / max(self.ntotal, 1)
                 nprobe = min(self._index.nlist, math.ceil((self.nprobe or 1) / max(share, 1e-9)))
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
             else:
-                params = faiss.SearchParameters(sel=selector)
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         with self._lock:
             scores, ids = self._index.search(q, k, params=params)
         keep = ids[0] >= 0

@@ -25,6 +25,9 @@ __all__ = ["LiveIndex"]
 
 log = logging.getLogger(__name__)
 
+# Change-log entries kept behind the newest snapshot (a few bytes each).
+LOG_KEEP = 100_000
+
 
 class LiveIndex:
     def __init__(self, store: Store, dense: DenseIndex, seq: int) -> None:
@@ -84,10 +87,8 @@ class LiveIndex:
             return True
         with self._lock:
             changes, first = self.store.changes_since(self.seq)
-            if not changes:
-                return True
-            if first > self.seq + 1:
-                return False
+            if not changes or first > self.seq + 1:
+                return False  # the entries after our seq were pruned: reload a snapshot
             # Net effect in order: a passage added then deleted within the batch is never added.
             final: dict[int, str] = {}
             for _, op, pid in changes:
@@ -123,6 +124,8 @@ class LiveIndex:
                 return False
             self.dense.save(self.folder, seq)
             self.saved_seq = seq
-        if prune_log:
-            self.store.prune_changes(seq)
+        if prune_log and seq > LOG_KEEP:
+            # Other processes (a server beside `qa add`) replay from their own seq: keep a long
+            # tail so that they rarely have to reload a whole snapshot instead.
+            self.store.prune_changes(seq - LOG_KEEP)
         return True
