@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Authorized, EngineDep
-from api.schemas import AnswerOut
+from api.schemas import AnswerOut, FiltersIn
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult
 from qa.errors import InvalidInputError
 
@@ -57,6 +57,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="extension: passages to quote")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension")
+    filters: FiltersIn | None = Field(None, description="extension: as in /ask")
 
     def question(self) -> str:
         for message in reversed(self.messages):
@@ -118,7 +119,10 @@ def models() -> dict[str, Any]:
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(request: ChatRequest, engine: EngineDep) -> Any:
     question = request.question()
-    result = await run_in_threadpool(engine.ask, question, request.top_k, request.mode)
+    filters = request.filters.to_filters() if request.filters else None
+    result = await run_in_threadpool(
+        lambda: engine.ask(question, request.top_k, request.mode, filters=filters)
+    )
     content, annotations = render(result)
     sources = [AnswerOut.of(a).model_dump() for a in result.answers]
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -12,8 +12,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from qa.config import Settings
-from qa.embed import HashingEmbedder
+from qa.embed import Embedder, HashingEmbedder
 from qa.engine import QAEngine
+from qa.store.sync import sync_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -61,20 +62,33 @@ def tiny_settings(tmp_path: Path, tiny_corpus: Path) -> Settings:
     # The hashing embedder's cosines are lower than MiniLM's; 0.1 separates hits from noise, and
     # the lexical rule (tested on its own in test_answer.py) is off for the tiny corpus.
     return Settings(
-        corpus=tiny_corpus, index_dir=tmp_path / "index", abstain_threshold=0.1, abstain_strong=0.1
+        corpus=tiny_corpus,
+        index_dir=tmp_path / "index",
+        abstain_threshold=0.1,
+        abstain_strong=0.1,
+        watch=False,
     )
 
 
+def open_synced(settings: Settings, embedder: Embedder | None = None) -> QAEngine:
+    """An engine on ``settings.index_dir`` with ``settings.corpus`` indexed."""
+    engine = QAEngine.open(settings, embedder)
+    sync_folder(engine, settings.corpus)
+    return engine
+
+
 @pytest.fixture
-def tiny_engine(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> QAEngine:
-    return QAEngine.open(tiny_settings, fake_embedder)
+def tiny_engine(tiny_settings: Settings, fake_embedder: HashingEmbedder) -> Iterator[QAEngine]:
+    engine = open_synced(tiny_settings, fake_embedder)
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="session")
 def real_engine(tmp_path_factory: pytest.TempPathFactory) -> QAEngine:
     """The real model on the seed articles (loaded once per test session)."""
-    settings = Settings(corpus=SEEDS, index_dir=tmp_path_factory.mktemp("seed-index"))
-    return QAEngine.open(settings)
+    settings = Settings(corpus=SEEDS, index_dir=tmp_path_factory.mktemp("seed-index"), watch=False)
+    return open_synced(settings)
 
 
 def assert_verbatim(engine: QAEngine, result) -> None:  # type: ignore[no-untyped-def]

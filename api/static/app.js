@@ -62,11 +62,17 @@ function renderAnswers(result) {
     cite.append(
       document.createTextNode(`${answer.title} — `),
       docLink(answer, h, `[${answer.doc_id}:${h.start_char}-${h.end_char}]`),
-      document.createTextNode(` · ${answer.source}`),
+      document.createTextNode(byline(answer)),
     );
     li.append(quote, cite);
     list.append(li);
   }
+}
+
+// " · outlet · date · author · file", leaving out what the article does not have
+function byline(item) {
+  return [item.source, item.published, item.author, item.origin]
+    .filter(Boolean).map((part) => ` · ${part}`).join("");
 }
 
 async function ask(event) {
@@ -93,7 +99,7 @@ async function showDocument(params) {
   try {
     const doc = await call("documents/" + encodeURIComponent(params.get("doc")));
     $("doc-title").textContent = doc.title;
-    $("doc-meta").textContent = `${doc.doc_id} · ${doc.source} · characters ${start}-${end}`;
+    $("doc-meta").textContent = `${doc.doc_id}${byline(doc)} · characters ${start}-${end}`;
     const body = $("doc-text");
     if (Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= doc.text.length) {
       const { frag, mark } = markedText(doc.text, 0, start, end);

@@ -408,6 +408,37 @@ class Store:
             }
         return sum(t in found for t in query_terms) / len(query_terms)
 
+    # -- consistency ------------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """What is inconsistent in the store (empty when whole): SQLite's own quick check, then
+        the links between articles, sentences, passages and the lexical index."""
+        with self.read() as conn:
+            quick = [r[0] for r in conn.execute("PRAGMA quick_check")]
+            if quick != ["ok"]:
+                return [f"sqlite quick_check: {q}" for q in quick[:5]]
+            checks = {
+                "passages without lexical terms": "SELECT count(*) FROM passages "
+                "WHERE id NOT IN (SELECT rowid FROM passage_terms)",
+                "lexical rows without a passage": "SELECT count(*) FROM passage_terms "
+                "WHERE rowid NOT IN (SELECT id FROM passages)",
+                "passages whose sentences are missing": "SELECT count(*) FROM passages p WHERE "
+                "(SELECT count(*) FROM sentences s WHERE s.article = p.article AND s.id BETWEEN "
+                "p.first_sentence AND p.first_sentence + p.n_sentences - 1) != p.n_sentences",
+                "sentences of no article": "SELECT count(*) FROM sentences "
+                "WHERE article NOT IN (SELECT id FROM articles)",
+            }
+            found = []
+            for what, sql in checks.items():
+                n = conn.execute(sql).fetchone()[0]
+                if n:
+                    found.append(f"{n} {what}")
+        return found
+
+    def passage_ids(self) -> np.ndarray:
+        with self.read() as conn:
+            rows = conn.execute("SELECT id FROM passages ORDER BY id").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
     # -- folder sync bookkeeping ------------------------------------------------------------------
     def files(self) -> dict[str, tuple[str, list[str]]]:
         with self.read() as conn:

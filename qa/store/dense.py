@@ -90,6 +90,21 @@ class DenseIndex:
     def ntotal(self) -> int:
         return int(self._index.ntotal)
 
+    def ids(self) -> np.ndarray:
+        """Every id in the index, sorted (for consistency checks)."""
+        with self._lock:
+            if isinstance(self._index, faiss.IndexIDMap):
+                ids = faiss.vector_to_array(self._index.id_map)
+            else:
+                invlists = self._index.invlists
+                parts = [
+                    faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+                    for i in range(self._index.nlist)
+                    if invlists.list_size(i)
+                ]
+                ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return np.sort(ids.astype(np.int64))
+
     # -- changes --------------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:

@@ -116,6 +116,17 @@ class LiveIndex:
         if not self.sync():
             raise IndexStateError("the dense index cannot be caught up with the store")
 
+    def problems(self) -> list[str]:
+        """The store's problems, and whether the dense index holds exactly its passages."""
+        found = self.store.problems()
+        self.sync()
+        stored, indexed = self.store.passage_ids(), self.dense.ids()
+        if not np.array_equal(stored, indexed):
+            missing = np.setdiff1d(stored, indexed).size
+            extra = np.setdiff1d(indexed, stored).size
+            found.append(f"dense index: {missing} passages missing, {extra} extra vectors")
+        return found
+
     def save(self, *, prune_log: bool = True) -> bool:
         """Write a snapshot if anything changed since the last one; prune the replayed log."""
         with self._lock:

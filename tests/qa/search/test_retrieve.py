@@ -4,8 +4,8 @@ import numpy as np
 
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
-from qa.records import Span
-from qa.search.retrieve import SentenceVectors
+from qa.config import Settings
+from tests.conftest import open_synced
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -18,19 +18,18 @@ class CountingEmbedder(HashingEmbedder):
         return super().embed(texts, progress=progress)
 
 
-def test_sentence_vectors_embed_each_sentence_once_and_evict_oldest() -> None:
+def test_ask_embeds_only_the_question(tiny_settings: Settings) -> None:
+    """Every sentence is embedded once, at ingest: a question costs one model call, for itself."""
     embedder = CountingEmbedder()
-    vectors = SentenceVectors(embedder, {"d": "One two. Three four. Five six."}, max_size=2)
-    first = vectors.get([("d", Span(0, 8)), ("d", Span(9, 20)), ("d", Span(0, 8))])
-    assert embedder.calls == [["One two.", "Three four."]]
-    np.testing.assert_array_equal(first[0], first[2])
-    np.testing.assert_allclose(first[1], embedder.embed(["Three four."])[0])
-    vectors.get([("d", Span(9, 20))])
-    assert len(embedder.calls) == 2  # the extra call above; the cache served this one
-    vectors.get([("d", Span(21, 30))])  # evicts "One two.", the least recently used
-    vectors.get([("d", Span(0, 8))])
-    assert embedder.calls[-1] == ["One two."]
-    assert vectors.get([]).shape == (0, 64)
+    engine = open_synced(tiny_settings, embedder)
+    indexed = [t for call in embedder.calls for t in call]
+    assert "Officials said 300 residents were evacuated by bus." in indexed
+    assert len(indexed) == len(set(indexed))  # no sentence twice
+    embedder.calls.clear()
+    for mode in ("hybrid", "dense", "bm25"):
+        engine.ask("How many residents were evacuated?", top_k=10, mode=mode)  # type: ignore[arg-type]
+    assert embedder.calls == [["How many residents were evacuated?"]]  # cached across modes
+    engine.close()
 
 
 def test_abstention_does_not_depend_on_top_k(tiny_engine: QAEngine) -> None:
@@ -49,7 +48,6 @@ def test_concurrent_questions_stay_verbatim(tiny_engine: QAEngine) -> None:
 
     from tests.conftest import assert_verbatim
 
-    tiny_engine.sentences.max_size = 3  # force evictions while other threads read
     questions = [
         "How many residents were evacuated?",
         "What percent of the vote did the mayor win?",

@@ -1,0 +1,368 @@
+"""The live-archive benchmark on ../shared/benchmarks/bbc-news (2,225 articles), real model.
+
+    .venv/bin/python bench/live_archive.py [--bbc PATH] [--baseline-rev REV] [--subset 300]
+
+Steps, each printing its figures (and all of them as JSON at the end, also in bench/out/):
+
+1. ingest throughput: ``qa index`` of the whole archive, in characters a second; and, on the same
+   ``--subset`` of articles (flattened into one folder, as the previous release reads no
+   subfolders), this release against ``--baseline-rev`` run from a git worktree in the same run;
+2. a real ``qa serve`` on 127.0.0.1 over that store: start to healthy, RSS;
+3. ``/ask`` p50/p95 for top_k 5 and 50 against the bare floor measured in the same run (query
+   embedding plus the FAISS search alone, in this process, same model and vectors);
+4. adding one article to the full archive: POST latency, and time from the write returning to
+   the article being the first answer to a question about it (p50, p95);
+5. 20 reader threads asking questions plus one writer adding articles for ``--mixed-seconds``:
+   errors, read p50/p95 during writes, writes done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUESTIONS = [
+    "Who won the general election?",
+    "What did the chancellor say about the economy?",
+    "Which film won best picture at the Oscars?",
+    "How much profit did the bank report?",
+    "Who was appointed as the new England coach?",
+    "What new mobile phone was launched?",
+    "Why did the company shares fall?",
+    "What did the prime minister say about Iraq?",
+    "Which team won the Six Nations match?",
+    "How many jobs will be cut?",
+    "What is the new broadband speed?",
+    "Who is the new chief executive?",
+    "What did the report say about video games?",
+    "How much did oil prices rise?",
+    "Which band topped the music charts?",
+    "Who won the Australian Open?",
+    "What happened to the dollar against the euro?",
+    "What are the plans for ID cards?",
+    "Which album won the award?",
+    "What virus attacked computers?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def corpus_chars(folder: Path) -> tuple[int, int]:
+    from qa.ingest.corpus import read_corpus
+
+    read = read_corpus(folder)
+    return len(read.articles), sum(len(a.text) for a in read.articles)
+
+
+def flat_subset(bbc: Path, n: int, target: Path) -> Path:
+    """``n`` UTF-8 articles spread over the topics, copied into one folder."""
+    files = sorted(p for p in bbc.rglob("*.txt") if p.name.lower() != "readme.txt")
+    good = []
+    for p in files:
+        try:
+            p.read_text(encoding="utf-8")
+            good.append(p)
+        except UnicodeDecodeError:
+            continue
+    step = max(1, len(good) // n)
+    target.mkdir(parents=True)
+    for p in good[::step][:n]:
+        shutil.copy(p, target / f"{p.parent.name}_{p.name}")
+    return target
+
+
+def timed_index(python: str, cwd: Path, corpus: Path, index_dir: Path, env: dict) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [python, "-m", "api.cli", "index", "--corpus", str(corpus), "--index-dir", str(index_dir)],
+        cwd=cwd,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def step_ingest(args: argparse.Namespace, work: Path, env: dict) -> dict:
+    out: dict = {}
+    subset = flat_subset(args.bbc, args.subset, work / "subset")
+    n_sub, chars_sub = corpus_chars(subset)
+    worktree = work / "baseline"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(worktree), args.baseline_rev],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        print(f"[ingest] {n_sub} articles, {chars_sub:,} chars: baseline {args.baseline_rev}...")
+        base_s = timed_index(sys.executable, worktree, subset, work / "idx-base", env)
+        print(f"[ingest] baseline {base_s:.1f} s = {chars_sub / base_s:,.0f} chars/s")
+        new_s = timed_index(sys.executable, ROOT, subset, work / "idx-sub", env)
+        print(f"[ingest] this release {new_s:.1f} s = {chars_sub / new_s:,.0f} chars/s")
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True
+        )
+    out["subset"] = {
+        "articles": n_sub,
+        "chars": chars_sub,
+        "baseline_s": round(base_s, 1),
+        "baseline_chars_per_s": round(chars_sub / base_s),
+        "new_s": round(new_s, 1),
+        "new_chars_per_s": round(chars_sub / new_s),
+        "speedup": round(base_s / new_s, 2),
+    }
+    n_all, chars_all = corpus_chars(args.bbc)
+    print(f"[ingest] full archive: {n_all} articles, {chars_all:,} chars...")
+    full_s = timed_index(sys.executable, ROOT, args.bbc, args.index_dir, env)
+    out["full"] = {
+        "articles": n_all,
+        "chars": chars_all,
+        "seconds": round(full_s, 1),
+        "chars_per_s": round(chars_all / full_s),
+    }
+    print(f"[ingest] full archive {full_s:.1f} s = {chars_all / full_s:,.0f} chars/s")
+    return out
+
+
+def start_server(args: argparse.Namespace, env: dict, port: int) -> tuple[subprocess.Popen, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--corpus",
+            str(args.bbc),
+            "--index-dir",
+            str(args.index_dir),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(args.out / "server.log", "w"),  # noqa: SIM115
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: see {args.out}/server.log")
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("server did not become healthy in 120 s")
+
+
+def step_latency(base: str, args: argparse.Namespace) -> dict:
+    """/ask over HTTP against the floor: the same model and vectors, embedding + FAISS only."""
+    from qa.config import Settings
+    from qa.engine import QAEngine
+
+    engine = QAEngine.open(Settings(index_dir=args.index_dir, watch=False))
+    out: dict = {}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for top_k in (5, 50):
+            floor, asked = [], []
+            for round_ in range(args.rounds):
+                for q in QUESTIONS:
+                    text = f"{q} ({round_}-{top_k})"  # distinct text: no query cache hit
+                    t0 = time.perf_counter()
+                    vector = engine.embedder.embed([text])[0]
+                    engine.live.dense.search(vector, top_k)
+                    floor.append((time.perf_counter() - t0) * 1000)
+                    t0 = time.perf_counter()
+                    r = client.post("/ask", json={"question": text + " ", "top_k": top_k})
+                    asked.append((time.perf_counter() - t0) * 1000)
+                    r.raise_for_status()
+            out[f"top_k_{top_k}"] = {
+                "floor_p50_ms": round(pct(floor, 50), 1),
+                "ask_p50_ms": round(pct(asked, 50), 1),
+                "ask_p95_ms": round(pct(asked, 95), 1),
+                "ratio_p50": round(pct(asked, 50) / pct(floor, 50), 2),
+            }
+            print(f"[ask] top_k {top_k}: {out[f'top_k_{top_k}']}")
+    engine.store.close()
+    return out
+
+
+def article(i: int, tag: str) -> dict:
+    word = f"zorblax{tag}{i}"
+    return {
+        "id": f"bench-{tag}-{i}",
+        "title": f"Inventor unveils the {word} engine",
+        "text": (
+            f"Inventor unveils the {word} engine\n\n"
+            f"A small company in Leeds has unveiled the {word}, an engine that runs on seawater. "
+            f"Its founder said the {word} would go on sale next spring for 400 pounds. "
+            "Engineers who tested it were impressed by how quiet it was."
+        ),
+        "source": "Bench News",
+        "published": "2026-11-23",
+    }
+
+
+def step_add_one(base: str, args: argparse.Namespace) -> dict:
+    post, visible = [], []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(args.adds):
+            doc = article(i, "one")
+            t0 = time.perf_counter()
+            client.post("/documents", json=doc).raise_for_status()
+            t1 = time.perf_counter()
+            post.append((t1 - t0) * 1000)
+            word = f"zorblaxone{i}"
+            while True:
+                r = client.post(
+                    "/ask", json={"question": f"What does the {word} engine run on?", "top_k": 5}
+                )
+                answers = r.json()["answers"]
+                if answers and answers[0]["doc_id"] == doc["id"]:
+                    break
+                if time.perf_counter() - t1 > 30:
+                    raise SystemExit(f"{doc['id']} not answerable 30 s after its write")
+            visible.append((time.perf_counter() - t1) * 1000)
+    out = {
+        "post_p50_ms": round(pct(post, 50), 1),
+        "post_p95_ms": round(pct(post, 95), 1),
+        "write_to_answer_p50_ms": round(pct(visible, 50), 1),
+        "write_to_answer_p95_ms": round(pct(visible, 95), 1),
+    }
+    print(f"[add one] {out}")
+    return out
+
+
+def step_mixed(base: str, args: argparse.Namespace) -> dict:
+    stop = time.monotonic() + args.mixed_seconds
+    reads: list[float] = []
+    errors: list[str] = []
+    writes = [0]
+    lock = threading.Lock()
+
+    def reader(n: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            i = 0
+            while time.monotonic() < stop:
+                q = QUESTIONS[(n + i) % len(QUESTIONS)]
+                t0 = time.perf_counter()
+                try:
+                    r = client.post("/ask", json={"question": f"{q} {n}.{i}", "top_k": 5})
+                    if r.status_code != 200:
+                        errors.append(f"read {r.status_code}")
+                except httpx.HTTPError as exc:
+                    errors.append(f"read {exc!r}")
+                with lock:
+                    reads.append((time.perf_counter() - t0) * 1000)
+                i += 1
+
+    def writer() -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            i = 0
+            while time.monotonic() < stop:
+                try:
+                    r = client.post("/documents", json=article(i, "mixed"))
+                    if r.status_code != 201:
+                        errors.append(f"write {r.status_code}")
+                    else:
+                        writes[0] += 1
+                except httpx.HTTPError as exc:
+                    errors.append(f"write {exc!r}")
+                i += 1
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(20)]
+    threads.append(threading.Thread(target=writer))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = {
+        "seconds": args.mixed_seconds,
+        "readers": 20,
+        "reads": len(reads),
+        "writes": writes[0],
+        "errors": len(errors),
+        "first_errors": errors[:5],
+        "read_p50_ms": round(pct(reads, 50), 1),
+        "read_p95_ms": round(pct(reads, 95), 1),
+    }
+    print(f"[mixed] {out}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bbc", type=Path, default=ROOT.parent / "shared/benchmarks/bbc-news/bbc")
+    parser.add_argument("--baseline-rev", default="b209d41", help="previous release to compare")
+    parser.add_argument("--subset", type=int, default=300, help="articles in the A/B ingest")
+    parser.add_argument("--skip-ingest", action="store_true", help="reuse --index-dir as it is")
+    parser.add_argument("--index-dir", type=Path, default=ROOT / "bench/out/bbc-index")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the 20 questions")
+    parser.add_argument("--adds", type=int, default=20)
+    parser.add_argument("--mixed-seconds", type=float, default=30)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/out")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_WATCH": "true"}
+    results: dict = {"machine": f"{os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
+    if not args.skip_ingest:
+        shutil.rmtree(args.index_dir, ignore_errors=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            results["ingest"] = step_ingest(args, Path(tmp), env)
+    proc, startup = start_server(args, env, args.port)
+    try:
+        results["startup_to_healthy_s"] = round(startup, 2)
+        print(f"[serve] start to healthy {startup:.2f} s")
+        base = f"http://127.0.0.1:{args.port}"
+        health = httpx.get(f"{base}/health").json()
+        results["archive"] = {"documents": health["documents"], "passages": health["passages"]}
+        results["rss_mb_idle"] = round(rss_mb(proc.pid), 1)
+        results["ask"] = step_latency(base, args)
+        results["add_one"] = step_add_one(base, args)
+        results["mixed"] = step_mixed(base, args)
+        results["rss_mb_after"] = round(rss_mb(proc.pid), 1)
+        print(f"[serve] RSS idle {results['rss_mb_idle']} MB, after {results['rss_mb_after']} MB")
+        with httpx.Client(base_url=base, timeout=60) as client:  # leave the archive as it was
+            for doc in client.get("/documents", params={"limit": 10000}).json():
+                if doc["doc_id"].startswith("bench-"):
+                    client.delete(f"/documents/{doc['doc_id']}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    print(json.dumps(results, indent=2))
+    (args.out / "live_archive.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Kill -9 at random moments: every acknowledged write survives, nothing half-written shows, and
+the store and its indexes agree afterwards. Real processes, real SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.engine import QAEngine
+from tests.conftest import ROOT, free_port
+
+WORDS = ["amber", "basalt", "cobalt", "dune", "ember", "fjord", "garnet", "heath"]
+
+
+def doc(i: int) -> dict[str, object]:
+    word = f"kw{i}x{WORDS[i % len(WORDS)]}"
+    return {
+        "id": f"d{i}",
+        "text": (
+            f"Report on {word}\n"
+            f"The council approved the {word} plan on Monday after a long debate. "
+            f"Residents said the {word} plan would change the town. "
+            f"A vote on the {word} budget follows next month."
+        ),
+    }
+
+
+def start(index_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.fake_server", str(index_dir), str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+def check_store(index_dir: Path, present: set[str], absent: set[str]) -> None:
+    engine = QAEngine.open(Settings(index_dir=index_dir, watch=False), HashingEmbedder())
+    try:
+        assert engine.live.problems() == []
+        for doc_id in present:
+            engine.document(doc_id)  # raises NotFoundError if lost
+            i = int(doc_id[1:])
+            word = str(doc(i)["text"]).split()[2]
+            hits = engine.search(f"{word} plan", 3, mode="bm25")
+            assert hits and hits[0].passage.doc_id == doc_id
+        stored = {str(d["doc_id"]) for d in engine.documents()}
+        assert not (absent & stored)
+        for d in stored:  # whatever is there is whole: it has passages
+            assert engine.search(str(doc(int(d[1:]))["text"]).split()[2], 1, mode="bm25")
+    finally:
+        engine.store.close()
+
+
+def test_server_killed_at_random_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    index_dir = tmp_path / "index"
+    acked_added: set[str] = set()
+    acked_deleted: set[str] = set()
+    next_id = 0
+    for _round in range(5):
+        port = free_port()
+        proc = start(index_dir, port)
+        stop = threading.Event()
+
+        def writer() -> None:
+            nonlocal next_id
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                while not stop.is_set():
+                    try:
+                        if acked_added and rng.random() < 0.2:
+                            victim = rng.choice(sorted(acked_added))
+                            if http.delete(f"/documents/{victim}").status_code == 204:
+                                acked_added.discard(victim)
+                                acked_deleted.add(victim)
+                            continue
+                        batch = [doc(next_id + j) for j in range(rng.randint(1, 4))]
+                        next_id += len(batch)
+                        r = http.post("/documents", json=batch)
+                        if r.status_code == 201:
+                            acked_added.update(str(d["id"]) for d in batch)
+                    except httpx.HTTPError:
+                        return  # the server died mid-request: not acknowledged
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        time.sleep(rng.uniform(0.3, 1.5))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        stop.set()
+        thread.join()
+        check_store(index_dir, acked_added, acked_deleted)
+    assert len(acked_added) > 10  # the kills landed while real writes were going on
+
+
+ADD_SCRIPT = """
+import sys
+from pathlib import Path
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.engine import QAEngine
+from qa.records import Article
+from tests.store.test_durability import doc
+
+engine = QAEngine.open(Settings(index_dir=Path(sys.argv[1]), watch=False), HashingEmbedder())
+for start in range(0, 2000, 25):
+    batch = [doc(i) for i in range(start, start + 25)]
+    engine.add([Article(str(d["id"]), "t", str(d["text"])) for d in batch])
+    print(" ".join(str(d["id"]) for d in batch), flush=True)
+engine.close()
+"""
+
+
+def test_writer_killed_at_random_leaves_whole_articles(tmp_path: Path) -> None:
+    """The `qa add` path (engine.add, batch transactions, snapshot on close) killed mid-run."""
+    rng = random.Random(11)
+    index_dir = tmp_path / "index"
+    acked: set[str] = set()
+    for _round in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ADD_SCRIPT, str(index_dir)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []))
+        reader.start()
+        time.sleep(rng.uniform(1.0, 3.0))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        reader.join()
+        for line in lines:
+            acked.update(line.split())
+        check_store(index_dir, acked, set())
+    assert acked
+
+
+@pytest.mark.slow
+def test_qa_index_killed_then_rerun_completes(tmp_path: Path) -> None:
+    """The real `qa index` (real model) killed during embedding, then run again."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(300):
+        (corpus / f"a{i}.txt").write_text(str(doc(i)["text"]))
+    cmd = [sys.executable, "-m", "api.cli", "index", "--corpus", str(corpus)]
+    cmd += ["--index-dir", str(tmp_path / "index")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for delay in (6.0, 9.0):
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert "the store in" in done.stdout and "300 documents" in done.stdout
+    from qa.engine import load_embedder
+
+    settings = Settings(index_dir=tmp_path / "index", watch=False)
+    engine = QAEngine.open(settings, load_embedder(settings))
+    assert engine.live.problems() == []
+    assert engine.counts()[0] == 300
+    engine.store.close()
