@@ -166,9 +166,9 @@ def delete(
 
 def _print_human(result: Any) -> None:
     if result.abstained:
-        typer.echo(
-            f"No answer in these articles (best sentence cosine {result.evidence.dense:.2f})."
-        )
+        best = result.evidence.dense
+        why = f" (best sentence cosine {best:.2f})" if best > float("-inf") else ""
+        typer.echo(f"No answer in these articles{why}.")
         return
     for answer in result.answers:
         hit = answer.hit
@@ -181,8 +181,10 @@ def _print_human(result: Any) -> None:
         doc = answer.article.doc_id
         short = doc if len(doc) <= 12 else doc[:12] + "…"
         typer.echo(f"{answer.rank}. {answer.article.title}")
+        a = answer.article
+        where = " · ".join(str(x) for x in (a.source, a.published, a.author, a.origin) if x)
         typer.echo(
-            f"   [{short}:{answer.highlight.start}-{answer.highlight.end}] {answer.article.source}"
+            f"   [{short}:{answer.highlight.start}-{answer.highlight.end}] {where}"
             f"  passage {p.span.start}-{p.span.end}  score {hit.score:.4f}"
         )
         for line in marked.splitlines():

@@ -52,9 +52,11 @@ class Settings(BaseSettings):
     abstain_min_coverage: float = Field(
         0.75, ge=0, le=1, description="share of question terms found in the collection"
     )
-    abstain_min_bm25: float = Field(2.0, ge=0, description="best BM25 score counted as support")
+    abstain_min_bm25: float = Field(
+        4.0, ge=0, description="best BM25 score (FTS5 scale) counted as support"
+    )
     passage_vectors: Literal["mean", "embed"] = Field(
-        "mean",
+        "embed",
         description="passage vector: mean of its sentence vectors, or the passage text embedded",
     )
     watch: bool = Field(True, description="`qa serve`: pick up file changes in the corpus folder")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from qa.answer.select import Evidence, best_highlight, should_abstain, without_overlaps
 from qa.config import Mode, Settings
@@ -193,6 +194,13 @@ class QAEngine:
             todo = [a for a in articles if not self._unchanged(a, existing)]
             todo_ids = {a.doc_id for a in todo}
             result.unchanged = [i for i in ids if i not in todo_ids]
+            bar = tqdm(
+                total=sum(len(a.text) for a in todo),
+                desc="indexing",
+                unit="char",
+                unit_scale=True,
+                disable=not progress or not todo,
+            )
             for start in range(0, len(todo), WRITE_BATCH):
                 batch = todo[start : start + WRITE_BATCH]
                 prepared = prepare(
@@ -200,13 +208,14 @@ class QAEngine:
                     self.embedder,
                     self.settings.chunking(),
                     passage_vectors=self.settings.passage_vectors,
-                    progress=progress and len(todo) <= WRITE_BATCH,
                 )
                 with self.store.write() as w:
                     for p in prepared:
                         w.insert(p, replace=replace)
                 for a in batch:
                     (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
+                bar.update(sum(len(a.text) for a in batch))
+            bar.close()
             self.live.ensure_synced()
         return result
 

@@ -29,7 +29,7 @@ class AbstainPolicy:
     min_dense: float = 0.3
     strong_dense: float = 0.6
     min_coverage: float = 0.75
-    min_bm25: float = 2.0
+    min_bm25: float = 4.0
 
 
 def should_abstain(e: Evidence, policy: AbstainPolicy) -> bool:
