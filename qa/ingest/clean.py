@@ -11,7 +11,7 @@ import re
 
 from qa.records import Span
 
-__all__ = ["derive_title", "is_chrome_line", "kept_blocks", "kept_segments"]
+__all__ = ["derive_title", "extract_byline", "is_chrome_line", "kept_blocks", "kept_segments"]
 
 # Whole lines that are site furniture, not article prose.
 _CHROME_PATTERNS = [
@@ -30,12 +30,25 @@ _SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ":", ")")
 # A line this short without sentence punctuation is a site name, section label or tag.
 _BARE_LINE_MAX_WORDS = 4
 
+# Bylines: "By Ellie Doughty, Foreign News Reporter", "By Jane Smith and John Doe".
+_BYLINE = re.compile(r"by\s+(?P<names>[^,]+?)\s*(?:,\s*(?P<role>.{0,59}[^.!?\s]))?", re.IGNORECASE)
+_NAME_JOINER = re.compile(r"\s+(?:and|&)\s+")
+_NAME_PARTICLES = frozenset(
+    {"al", "bin", "da", "de", "del", "della", "der", "di", "du", "la", "le", "van", "von"}
+)
+# Words that make a byline an agency or desk credit rather than people ("By Staff Reporter").
+_NOT_A_PERSON = frozenset(
+    {"agencies", "correspondent", "desk", "editor", "news", "press", "reporter", "staff", "writer"}
+)
+_MAX_AUTHORS = 4
+_BYLINE_MAX_CHARS = 200
+
 
 def is_chrome_line(line: str) -> bool:
     stripped = line.strip()
     if not stripped:
         return False
-    if any(p.match(stripped) for p in _CHROME_PATTERNS):
+    if any(p.match(stripped) for p in _CHROME_PATTERNS) or _byline_names(stripped) is not None:
         return True
     return len(stripped.split()) <= _BARE_LINE_MAX_WORDS and not stripped.endswith(_SENTENCE_END)
 
@@ -96,3 +109,48 @@ def derive_title(text: str, max_chars: int = 160) -> str:
         cut = line[:max_chars].rsplit(" ", 1)[0]
         return cut.rstrip(" ,;:") + "…"
     return ""
+
+
+def _is_person(name: str) -> bool:
+    """Two to four capitalised words, particles (van, de, al...) allowed inside: "Jane van Dyke"."""
+    words = name.split()
+    if not 2 <= len(words) <= 4:
+        return False
+    for i, word in enumerate(words):
+        if word.lower() in _NOT_A_PERSON:
+            return False
+        if 0 < i < len(words) - 1 and word in _NAME_PARTICLES:
+            continue
+        letters = word.replace("’", "").replace("'", "").replace(".", "").replace("-", "")
+        if not (letters.isalpha() and word[0].isupper()):
+            return False
+    return True
+
+
+def _byline_names(line: str) -> str | None:
+    """The names of a byline line (the role after the comma left out), or None."""
+    line = line.strip()
+    if len(line) > _BYLINE_MAX_CHARS or line[:2].lower() != "by":
+        return None
+    m = _BYLINE.fullmatch(line)
+    if m is None:
+        return None
+    names = m.group("names")
+    people = _NAME_JOINER.split(names)
+    if len(people) > _MAX_AUTHORS or not all(_is_person(p) for p in people):
+        return None
+    return names
+
+
+def extract_byline(text: str) -> str | None:
+    """The author name(s) of the first byline line of ``text``: a line that is only a byline.
+
+    The whole text is searched, not just its top: some files hold a story after another's end,
+    its byline in the middle (seeds/000_fcec8ea6051c7915.txt, line 26). A byline line is chrome,
+    so it never appears in a passage.
+    """
+    for line in text.splitlines():
+        names = _byline_names(line)
+        if names is not None:
+            return names
+    return None

@@ -1,22 +1,100 @@
-"""Reading articles: one .txt/.md file per article, or .jsonl files with one article a line."""
+"""Reading articles: one .txt/.md file per article, or .jsonl files with one article a line.
+
+Bad input never costs good data: a file (or JSONL line) that cannot be read is skipped with a
+reason, logged, and everything else is read. Metadata comes from front matter, a
+``NAME.meta.json`` sidecar beside ``NAME.txt``, or the JSONL record; in every case the known keys
+(id, title, url, published or date, source, author) fill the Article's fields and every other key
+goes into ``metadata``.
+"""
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
 import hashlib
 import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qa.errors import CorpusError
-from qa.ingest.clean import derive_title
+from qa.ingest.clean import derive_title, extract_byline
+from qa.ingest.frontmatter import FrontMatterError, split_front_matter
 from qa.records import Article
 
-__all__ = ["corpus_hash", "load_corpus"]
+__all__ = [
+    "ARTICLE_SUFFIXES",
+    "SIDECAR_SUFFIX",
+    "CorpusRead",
+    "Skipped",
+    "article_hash",
+    "corpus_hash",
+    "doc_id_for",
+    "load_corpus",
+    "read_corpus",
+    "read_file",
+]
 
-TEXT_SUFFIXES = (".txt", ".md")
-JSONL_SUFFIX = ".jsonl"
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
+"""Article files, matched case-insensitively (``.TXT`` and ``.Md`` are articles too)."""
+SIDECAR_SUFFIX = ".meta.json"
+_JSONL = ".jsonl"
+# Files that ship beside articles (bbc/README.TXT) but are not news.
+_NOT_ARTICLES = frozenset({"readme", "license", "licence", "copying"})
+_STRING_FIELDS = ("title", "url", "source", "author")
+_FIELDS = frozenset({"id", "published", "metadata", *_STRING_FIELDS})
+_JSONL_LINE = re.compile(r"#L(\d+)$")
 
 
-def _source(path: Path) -> str:
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file (or ``file.jsonl:LINE``) left out of a read, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusRead:
+    articles: list[Article]
+    skipped: list[Skipped]
+
+
+class _Bad(Exception):
+    """Internal: this file or line cannot become an article; the message is the reason."""
+
+
+@dataclass
+class _Meta:
+    """Fields given by front matter, a sidecar or a JSONL record; None where not given."""
+
+    doc_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def updated(self, other: _Meta) -> _Meta:
+        """``self`` with what ``other`` gives on top (a sidecar over front matter)."""
+        return _Meta(
+            doc_id=other.doc_id or self.doc_id,
+            title=other.title or self.title,
+            url=other.url or self.url,
+            published=other.published or self.published,
+            source=other.source or self.source,
+            author=other.author or self.author,
+            metadata={**self.metadata, **other.metadata},
+        )
+
+
+def _origin(path: Path) -> str:
     """The path as users gave it, relative to the working directory where possible."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -24,101 +102,312 @@ def _source(path: Path) -> str:
         return str(path)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        # newline="" keeps \r\n as it is in the file: offsets index the file's own characters.
-        with path.open(encoding="utf-8", newline="") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path} is not UTF-8 text: {exc}") from exc
-
-
-def _optional_str(record: dict[str, object], key: str, where: str) -> str | None:
-    value = record.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise CorpusError(f"{where}: field {key!r} must be a string")
-    return value
-
-
-def _read_jsonl(path: Path) -> list[Article]:
-    articles = []
-    source = _source(path)
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
+def _relative(path: Path, root: Path) -> Path | None:
+    for p, r in ((path, root), (path.resolve(), root.resolve())):
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{where}: not valid JSON ({exc.msg})") from exc
+            rel = p.relative_to(r)
+        except ValueError:
+            continue
+        return rel if rel.parts else None
+    return None
+
+
+def doc_id_for(path: Path, root: Path | None) -> str:
+    """``business/001`` for ``root/business/001.txt``; the stem alone without a root."""
+    rel = _relative(path, root) if root is not None else None
+    return rel.with_suffix("").as_posix() if rel is not None else path.stem
+
+
+def _decode(data: bytes, *, binary_check: bool = True) -> str:
+    """UTF-8 text, a leading BOM dropped; \\r\\n kept: offsets index the file's characters."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _Bad("not UTF-8 text (UTF-16 byte order mark)")
+    if binary_check and b"\0" in data:
+        raise _Bad("binary file")
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise _Bad(f"not UTF-8 text (byte 0x{byte:02x} at position {exc.start + skip})") from exc
+
+
+def _iso_date(value: str, key: str) -> str:
+    value = value.strip()
+    for parse in (dt.date.fromisoformat, dt.datetime.fromisoformat):
+        try:
+            parse(value)
+        except ValueError:
+            continue
+        return value
+    raise _Bad(f"{key!r} is not an ISO date or date-time: {value!r}")
+
+
+def _fields(
+    record: dict[str, Any], *, skip: frozenset[str] = frozenset(), date_alias: bool = False
+) -> _Meta:
+    """Known keys validated into fields; every other key (except ``skip``) into metadata.
+
+    ``date_alias``: ``date`` stands for ``published`` when that is absent (front matter habit).
+    """
+    meta = _Meta()
+    doc_id = record.get("id")
+    if doc_id is not None:
+        if isinstance(doc_id, bool) or not isinstance(doc_id, str | int) or not str(doc_id).strip():
+            raise _Bad("'id' must be a non-empty string or integer")
+        meta.doc_id = str(doc_id).strip()
+    for key in _STRING_FIELDS:
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _Bad(f"{key!r} must be a string")
+        setattr(meta, key, (value.strip() or None) if value is not None else None)
+    use_date = date_alias and record.get("published") is None and record.get("date") is not None
+    date_key = "date" if use_date else "published"
+    published = record.get(date_key)
+    if published is not None:
+        if not isinstance(published, str):
+            raise _Bad(f"{date_key!r} must be a string (an ISO date)")
+        meta.published = _iso_date(published, date_key)
+    metadata = record.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise _Bad("'metadata' must be an object")
+    known = _FIELDS | {date_key} | skip
+    extra = {k: v for k, v in record.items() if k not in known}
+    meta.metadata = {**extra, **metadata}
+    return meta
+
+
+def _article(meta: _Meta, text: str, default_id: str, origin: str, folder: str | None) -> Article:
+    metadata = dict(meta.metadata)
+    if folder:
+        metadata.setdefault("folder", folder)
+    return Article(
+        doc_id=meta.doc_id or default_id,
+        title=meta.title or derive_title(text),
+        text=text,
+        source=meta.source,
+        url=meta.url,
+        published=meta.published,
+        author=meta.author or extract_byline(text),
+        origin=origin,
+        metadata=metadata,
+    )
+
+
+def _sidecar(path: Path) -> _Meta | None:
+    """The valid sidecar of ``path``, if any; a bad one is logged and left out, never fatal."""
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return None
+    try:
+        record = json.loads(_decode(sidecar.read_bytes()))
         if not isinstance(record, dict):
-            raise CorpusError(f"{where}: expected a JSON object")
-        doc_id, text = record.get("id"), record.get("text")
-        if not isinstance(doc_id, str | int) or str(doc_id).strip() == "":
-            raise CorpusError(f"{where}: needs a non-empty 'id'")
-        if not isinstance(text, str):
-            raise CorpusError(f"{where}: needs a string 'text'")
-        metadata = record.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise CorpusError(f"{where}: 'metadata' must be an object")
-        title = _optional_str(record, "title", where) or derive_title(text)
-        articles.append(
-            Article(
-                doc_id=str(doc_id),
-                title=title,
-                origin=f"{source}#L{lineno}",
-                text=text,
-                url=_optional_str(record, "url", where),
-                published=_optional_str(record, "published", where),
-                metadata=metadata,
-            )
-        )
-    return articles
+            raise _Bad("not a JSON object")
+        return _fields(record)
+    except (OSError, ValueError, _Bad) as exc:
+        reason = f"not valid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else exc
+        where = _origin(sidecar)
+        log.warning("ignored sidecar %s: %s (its article is read without it)", where, reason)
+        return None
 
 
-def _read_file(path: Path) -> list[Article]:
-    if path.suffix == JSONL_SUFFIX:
-        return _read_jsonl(path)
-    text = _read_text(path)
-    return [Article(doc_id=path.stem, title=derive_title(text), text=text, origin=_source(path))]
+def _read_text_file(path: Path, root: Path | None, origin: str) -> Article:
+    text = _decode(path.read_bytes())
+    if not text.strip():
+        raise _Bad("empty file")
+    meta, body_start = _Meta(), 0
+    try:
+        front = split_front_matter(text)
+    except FrontMatterError as exc:
+        raise _Bad(str(exc)) from exc
+    if front is not None:
+        try:
+            meta = _fields(front.fields, date_alias=True)
+        except _Bad as exc:
+            raise _Bad(f"front matter: {exc}") from exc
+        body_start = front.body_start
+    sidecar = _sidecar(path)
+    if sidecar is not None:
+        meta = meta.updated(sidecar)
+    body = text[body_start:]  # a prefix cut: the text is still the file's own characters
+    if not body.strip():
+        raise _Bad("no text after the front matter")
+    rel = _relative(path, root) if root is not None else None
+    folder = rel.parent.as_posix() if rel is not None and rel.parent != Path(".") else None
+    return _article(meta, body, doc_id_for(path, root), origin, folder)
 
 
-def load_corpus(path: Path | str) -> list[Article]:
-    """All articles under ``path`` (a folder, or one .txt/.md/.jsonl file), sorted by file name."""
+def _jsonl_article(raw: bytes, lineno: int, origin: str, folder: str | None) -> Article | None:
+    """The article of one JSONL line, None for a blank line."""
+    line = _decode(raw, binary_check=False)
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _Bad(f"not valid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict):
+        raise _Bad("expected a JSON object")
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise _Bad("needs a string 'text'")
+    if not text.strip():
+        raise _Bad("'text' is empty")
+    if record.get("id") is None:
+        raise _Bad("needs a non-empty 'id'")
+    meta = _fields(record, skip=frozenset({"text"}))
+    return _article(meta, text, "", f"{origin}#L{lineno}", folder)
+
+
+def _read_jsonl(path: Path, root: Path | None, origin: str) -> CorpusRead:
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in data:
+        _decode(data)  # refused whole (UTF-16, binary), not line by line
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    if not data.strip():
+        raise _Bad("empty file")
+    rel = _relative(path, root) if root is not None else None
+    folder = rel.parent.as_posix() if rel is not None and rel.parent != Path(".") else None
+    articles, skipped = [], []
+    # Split on \n only: str.splitlines would also cut at U+2028, which JSON strings may hold.
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            article = _jsonl_article(raw, lineno, origin, folder)
+        except _Bad as exc:
+            skipped.append(_skip(f"{origin}:{lineno}", f"line {lineno}: {exc}"))
+            continue
+        if article is not None:
+            articles.append(article)
+    return CorpusRead(articles, skipped)
+
+
+def _skip(where: str, reason: str) -> Skipped:
+    log.warning("skipped %s: %s", where, reason)
+    return Skipped(where, reason)
+
+
+def _keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
+    """``read`` without articles whose id ``seen`` (id -> origin) already holds; adds the rest."""
+    kept, skipped = [], list(read.skipped)
+    for article in read.articles:
+        origin = article.origin or article.doc_id
+        if article.doc_id in seen:
+            where = _JSONL_LINE.sub(r":\1", origin)
+            first = seen[article.doc_id]
+            skipped.append(_skip(where, f"duplicate id {article.doc_id!r} (first in {first})"))
+            continue
+        seen[article.doc_id] = origin
+        kept.append(article)
+    return CorpusRead(kept, skipped)
+
+
+def read_file(path: Path, root: Path | None = None) -> CorpusRead:
+    """The articles of one file, read as ``read_corpus(root)`` would read it; never raises."""
+    origin = _origin(path)
+    if not path.name.lower().endswith(ARTICLE_SUFFIXES):
+        suffixes = ", ".join(ARTICLE_SUFFIXES)
+        return CorpusRead([], [_skip(origin, f"not an article file (not {suffixes})")])
+    if path.name.split(".")[0].lower() in _NOT_ARTICLES:
+        return CorpusRead([], [_skip(origin, f"not an article ({path.name.split('.')[0]})")])
+    try:
+        if path.suffix.lower() == _JSONL:
+            read = _read_jsonl(path, root, origin)
+        else:
+            read = CorpusRead([_read_text_file(path, root, origin)], [])
+    except _Bad as exc:
+        return CorpusRead([], [_skip(origin, str(exc))])
+    except OSError as exc:
+        return CorpusRead([], [_skip(origin, f"cannot read ({exc.strerror or exc})")])
+    return _keep_first(read, {})
+
+
+def _article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Article files under ``root``, recursive, sorted by relative path, hidden entries ignored."""
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise CorpusError(f"cannot read the folder {root}: {exc.strerror or exc}") from exc
+    unreadable: list[Skipped] = []
+
+    def on_error(exc: OSError) -> None:
+        where = _origin(Path(exc.filename)) if exc.filename else str(root)
+        unreadable.append(_skip(where, f"cannot read folder ({exc.strerror or exc})"))
+
+    found = []
+    for folder, dirs, files in os.walk(root, onerror=on_error):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES):
+                path = Path(folder) / name
+                found.append((path.relative_to(root).parts, path))
+    return [path for _, path in sorted(found)], unreadable
+
+
+def read_corpus(path: Path | str) -> CorpusRead:
+    """Every article under ``path`` (a folder, read recursively, or one article file).
+
+    Raises CorpusError only when ``path`` itself cannot be read; bad files are skipped.
+    """
     root = Path(path)
     if root.is_dir():
-        files = sorted(
-            p for p in root.iterdir() if p.is_file() and p.suffix in (*TEXT_SUFFIXES, JSONL_SUFFIX)
-        )
+        files, skipped = _article_files(root)
+        base: Path | None = root
     elif root.is_file():
-        if root.suffix not in (*TEXT_SUFFIXES, JSONL_SUFFIX):
-            raise CorpusError(f"{root}: corpus files must end in .txt, .md or .jsonl")
-        files = [root]
+        if not root.name.lower().endswith(ARTICLE_SUFFIXES):
+            raise CorpusError(
+                f"{root}: corpus files must end in {', '.join(ARTICLE_SUFFIXES)} (in any case)"
+            )
+        try:
+            with root.open("rb"):
+                pass
+        except OSError as exc:
+            raise CorpusError(f"cannot read {root}: {exc.strerror or exc}") from exc
+        files, skipped, base = [root], [], None
     else:
         raise CorpusError(f"corpus {root} does not exist")
     articles: list[Article] = []
     seen: dict[str, str] = {}
     for file in files:
-        for article in _read_file(file):
-            if article.doc_id in seen:
-                raise CorpusError(
-                    f"duplicate doc_id {article.doc_id!r} in {article.source} "
-                    f"and {seen[article.doc_id]}"
-                )
-            seen[article.doc_id] = article.source
-            articles.append(article)
-    if not articles:
-        raise CorpusError(f"no articles (*.txt, *.md, *.jsonl) found in {root}")
-    return articles
+        read = _keep_first(read_file(file, base), seen)
+        articles += read.articles
+        skipped += read.skipped
+    return CorpusRead(articles, skipped)
+
+
+def load_corpus(path: Path | str) -> list[Article]:
+    """The articles of ``read_corpus(path)``; raises CorpusError when there are none."""
+    read = read_corpus(path)
+    if not read.articles:
+        patterns = ", ".join(f"*{s}" for s in ARTICLE_SUFFIXES)
+        raise CorpusError(f"no articles ({patterns}) found in {path}")
+    return read.articles
+
+
+def article_hash(article: Article) -> str:
+    """Content hash over every stored field but ``origin``: moving a file changes nothing, a new
+    url, date or metadata alone does."""
+    fields = [
+        article.doc_id,
+        article.title,
+        article.text,
+        article.source,
+        article.url,
+        article.published,
+        article.author,
+        article.metadata,
+    ]
+    encoded = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def corpus_hash(articles: list[Article]) -> str:
-    """Content hash over ids, titles and texts: equal corpora give equal hashes, in any location."""
+    """Hash of the articles' hashes in order: equal corpora give equal hashes, in any location."""
     digest = hashlib.sha256()
     for article in articles:
-        for part in (article.doc_id, article.title, article.text):
-            digest.update(part.encode())
-            digest.update(b"\0")
+        digest.update(article_hash(article).encode())
+        digest.update(b"\0")
     return digest.hexdigest()

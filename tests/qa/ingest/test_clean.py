@@ -1,4 +1,6 @@
-from qa.ingest.clean import derive_title, is_chrome_line, kept_blocks
+import pytest
+
+from qa.ingest.clean import derive_title, extract_byline, is_chrome_line, kept_blocks
 from tests.conftest import SEEDS
 
 
@@ -48,3 +50,48 @@ def test_title_is_first_kept_line_cut_at_a_word() -> None:
     long = "word " * 60
     title = derive_title(long, max_chars=30)
     assert title.endswith("…") and len(title) <= 31
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("By Ellie Doughty, Foreign News Reporter", "Ellie Doughty"),
+        ("By Jane Smith and John Doe", "Jane Smith and John Doe"),
+        ("By Mary O’Brien & Seán Ó Ríordáin, BBC News", "Mary O’Brien & Seán Ó Ríordáin"),
+        ("By Nick Robinson, political editor", "Nick Robinson"),
+        ("by Jane van Dyke", "Jane van Dyke"),
+        ("  By J. R. Hartley  ", "J. R. Hartley"),
+    ],
+)
+def test_byline_names_without_the_role(line: str, names: str) -> None:
+    assert extract_byline(f"Headline of the story\n{line}\nThe story begins here.\n") == names
+    assert is_chrome_line(line)  # so the byline never reaches a passage
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "By Reuters",  # one word: an agency, not a person
+        "By Staff Reporter",
+        "By Tuesday, it was over.",
+        "By early 2005 the net could have two new domain names.",
+        "By contrast, Jane Smith said the plan would fail.",
+        "Written by Jane Smith",
+    ],
+)
+def test_not_a_byline(line: str) -> None:
+    assert extract_byline(f"Headline of the story\n{line}\nMore text.\n") is None
+
+
+def test_byline_line_stays_out_of_passages() -> None:
+    text = "Budget approved\nBy Jane Smith and John Doe\nThe council approved the budget.\n"
+    assert extract_byline(text) == "Jane Smith and John Doe"
+    assert [b.of(text) for b in kept_blocks(text)] == ["The council approved the budget."]
+
+
+def test_seed_byline() -> None:
+    text = (SEEDS / "000_fcec8ea6051c7915.txt").read_text(encoding="utf-8")
+    assert text.splitlines()[25] == "By Ellie Doughty, Foreign News Reporter"
+    assert extract_byline(text) == "Ellie Doughty"
+    assert "By Ellie Doughty" not in "\n".join(b.of(text) for b in kept_blocks(text))
+    assert extract_byline((SEEDS / "004_e9619e141d084609.txt").read_text(encoding="utf-8")) is None

@@ -1,11 +1,25 @@
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from qa.ingest.corpus import corpus_hash, load_corpus
 from qa.errors import CorpusError
+from qa.ingest.corpus import (
+    article_hash,
+    corpus_hash,
+    doc_id_for,
+    load_corpus,
+    read_corpus,
+    read_file,
+)
+from qa.records import Article
 from tests.conftest import SEEDS
+
+BBC = Path(__file__).parents[3].parent / "shared/benchmarks/bbc-news/bbc"
 
 
 def test_seed_files_load_unchanged_with_derived_titles() -> None:
@@ -13,8 +27,16 @@ def test_seed_files_load_unchanged_with_derived_titles() -> None:
     assert [a.doc_id for a in articles] == ["000_fcec8ea6051c7915", "004_e9619e141d084609"]
     for a in articles:
         assert a.text == (SEEDS / f"{a.doc_id}.txt").read_text(encoding="utf-8")
+        assert a.metadata == {} and a.source is None
     assert articles[1].title.startswith("Iran refused to formally enter the war")
-    assert articles[0].source == "seeds/000_fcec8ea6051c7915.txt"
+    assert articles[0].origin == "seeds/000_fcec8ea6051c7915.txt"
+
+
+def test_seed_byline_gives_the_author() -> None:
+    # seeds/000_fcec8ea6051c7915.txt, line 26: "By Ellie Doughty, Foreign News Reporter".
+    first, second = load_corpus(SEEDS)
+    assert first.author == "Ellie Doughty"
+    assert second.author is None
 
 
 def test_jsonl_articles(tmp_path: Path) -> None:
@@ -25,49 +47,147 @@ def test_jsonl_articles(tmp_path: Path) -> None:
             "text": "Body one.",
             "title": "T1",
             "url": "https://x.test/1",
+            "published": "2024-10-12",
+            "source": "BBC News",
+            "author": "Jane Smith",
             "metadata": {"k": 1},
+            "section": "world",
         },
-        {"id": 7, "text": "The second headline has six words\nBody two."},
+        {"id": 7, "text": "The second headline has six words\nBy Ann Lee, Reporter\nBody two."},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     a, b = load_corpus(path)
-    assert (a.doc_id, a.title, a.url, a.metadata) == ("a1", "T1", "https://x.test/1", {"k": 1})
-    assert (b.doc_id, b.title) == ("7", "The second headline has six words")
-    assert b.source.endswith("c.jsonl#L2")
+    assert (a.doc_id, a.title, a.url, a.published, a.source, a.author) == (
+        "a1",
+        "T1",
+        "https://x.test/1",
+        "2024-10-12",
+        "BBC News",
+        "Jane Smith",
+    )
+    assert a.metadata == {"k": 1, "section": "world"}  # unknown keys are metadata, not lost
+    assert (b.doc_id, b.title, b.author) == ("7", "The second headline has six words", "Ann Lee")
+    assert b.origin is not None and b.origin.endswith("c.jsonl#L2")
 
 
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        ("{not json", "not valid JSON"),
-        ('{"text": "x"}', "non-empty 'id'"),
-        ('{"id": "a"}', "string 'text'"),
-        ("[1, 2]", "JSON object"),
-        ('{"id": "a", "text": "x", "title": 3}', "'title' must be a string"),
-    ],
-)
-def test_bad_jsonl_lines_name_the_line(tmp_path: Path, line: str, message: str) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text(line + "\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match=rf"bad.jsonl:1: .*{message}"):
-        load_corpus(path)
+def test_bom_is_dropped_in_text_and_jsonl(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfHeadline here\nBody.\n")
+    (tmp_path / "b.jsonl").write_bytes(b'\xef\xbb\xbf{"id": "b", "text": "Body b."}\n')
+    read = read_corpus(tmp_path)
+    assert read.skipped == []
+    assert [(a.doc_id, a.text) for a in read.articles] == [
+        ("a", "Headline here\nBody.\n"),
+        ("b", "Body b."),
+    ]
 
 
-def test_missing_empty_and_duplicate_corpora(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match="does not exist"):
-        load_corpus(tmp_path / "nope")
-    with pytest.raises(CorpusError, match="no articles"):
-        load_corpus(tmp_path)
-    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
-    (tmp_path / "a.md").write_text("y", encoding="utf-8")
-    with pytest.raises(CorpusError, match="duplicate doc_id 'a'"):
-        load_corpus(tmp_path)
+def test_suffixes_in_any_case_recursion_and_ids_with_slashes(tmp_path: Path) -> None:
+    files = {
+        "top.TXT": "Top story.",
+        "business/001.txt": "Business story.",
+        "business/deep/002.Md": "Deep story.",
+        "tech/003.markdown": "Tech story.",
+        "tech/feed.JSONL": json.dumps({"id": "t9", "text": "Feed story."}),
+        ".hidden/004.txt": "Hidden folder.",
+        "tech/.005.txt": "Hidden file.",
+        "tech/notes.csv": "not an article",
+        "tech/003.meta.json": json.dumps({"title": "Given title"}),
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    read = read_corpus(tmp_path)
+    assert read.skipped == []
+    # Sorted by relative path: business/... < tech/... < top.TXT.
+    assert [(a.doc_id, a.metadata.get("folder")) for a in read.articles] == [
+        ("business/001", "business"),
+        ("business/deep/002", "business/deep"),
+        ("tech/003", "tech"),
+        ("t9", "tech"),
+        ("top", None),
+    ]
+    assert read.articles[2].title == "Given title"
+
+
+def test_doc_id_for() -> None:
+    root = Path("/data/bbc")
+    assert doc_id_for(root / "business/001.txt", root) == "business/001"
+    assert doc_id_for(root / "a.b.md", root) == "a.b"
+    assert doc_id_for(root / "business/001.txt", None) == "001"
+    assert doc_id_for(Path("/elsewhere/x.txt"), root) == "x"
+
+
+def test_read_file_reads_as_the_folder_would(tmp_path: Path) -> None:
+    path = tmp_path / "sport" / "010.txt"
+    path.parent.mkdir()
+    path.write_text("Cup final tonight.\n", encoding="utf-8")
+    (via_folder,) = read_corpus(tmp_path).articles
+    (alone,) = read_file(path, tmp_path).articles
+    assert alone == via_folder and alone.metadata == via_folder.metadata == {"folder": "sport"}
+    assert read_file(path).articles[0].doc_id == "010"
+
+
+def test_front_matter_fields_and_verbatim_body(tmp_path: Path) -> None:
+    text = (
+        "---\r\n"
+        "title: Council approves budget\r\n"
+        "url: https://news.test/budget\r\n"
+        "date: 2024-10-12\r\n"
+        "source: BBC News\r\n"
+        "author: Jane Smith\r\n"
+        "id: budget-2024\r\n"
+        "tags: [council, money]\r\n"
+        "---\r\n"
+        "The council approved the budget.\r\nBy Someone Else\r\n"
+    )
+    (tmp_path / "x.md").write_bytes(text.encode())
+    (article,) = load_corpus(tmp_path)
+    assert article.text == "The council approved the budget.\r\nBy Someone Else\r\n"
+    assert text.endswith(article.text)
+    assert (article.doc_id, article.title, article.url, article.published) == (
+        "budget-2024",
+        "Council approves budget",
+        "https://news.test/budget",
+        "2024-10-12",  # the string as written, not a YAML date turned back into one
+    )
+    assert (article.source, article.author) == ("BBC News", "Jane Smith")
+    assert article.metadata == {"tags": ["council", "money"]}
+
+
+def test_sidecar_fields_over_front_matter(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(
+        "---\ntitle: From front matter\nregion: north\n---\nA story.\n", encoding="utf-8"
+    )
+    (tmp_path / "a.meta.json").write_text(
+        json.dumps(
+            {
+                "title": "From sidecar",
+                "published": "2024-10-12T08:30:00+01:00",
+                "metadata": {"topic": "weather"},
+                "folder": "custom",
+            }
+        ),
+        encoding="utf-8",
+    )
+    read = read_corpus(tmp_path)
+    assert read.skipped == []
+    (article,) = read.articles
+    assert (article.doc_id, article.title, article.text) == ("a", "From sidecar", "A story.\n")
+    assert article.published == "2024-10-12T08:30:00+01:00"
+    assert article.metadata == {"region": "north", "topic": "weather", "folder": "custom"}
 
 
 def test_crlf_is_kept_so_offsets_index_the_file(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_bytes(b"Line one.\r\nLine two.\r\n")
     (article,) = load_corpus(tmp_path)
     assert article.text == "Line one.\r\nLine two.\r\n"
+
+
+def test_load_corpus_raises_when_nothing_is_read(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no articles"):
+        load_corpus(tmp_path)
 
 
 def test_corpus_hash_follows_content_not_location(tmp_path: Path) -> None:
@@ -79,3 +199,83 @@ def test_corpus_hash_follows_content_not_location(tmp_path: Path) -> None:
     assert corpus_hash(load_corpus(other)) == first
     (other / "a.txt").write_text("Changed text.", encoding="utf-8")
     assert corpus_hash(load_corpus(other)) != first
+
+
+def test_article_hash_sees_every_stored_field_but_origin() -> None:
+    base = Article("a", "T", "Text.", source="BBC", url="https://x.test/a", origin="a.txt")
+    h = article_hash(base)
+    assert article_hash(dataclasses.replace(base, origin="moved/a.txt")) == h
+    for change in (
+        {"url": "https://x.test/b"},
+        {"url": None},
+        {"published": "2024-10-12"},
+        {"metadata": {"folder": "business"}},
+        {"author": "Jane Smith"},
+        {"source": None},
+        {"source": ""},
+        {"title": "T2"},
+    ):
+        assert article_hash(dataclasses.replace(base, **change)) != h, change
+    # Metadata is hashed as sorted JSON: key order does not matter, values do.
+    one = dataclasses.replace(base, metadata={"a": 1, "b": 2})
+    assert article_hash(one) == article_hash(dataclasses.replace(base, metadata={"b": 2, "a": 1}))
+    assert article_hash(one) != article_hash(dataclasses.replace(base, metadata={"a": 1, "b": 3}))
+
+
+@pytest.mark.skipif(not BBC.is_dir(), reason="BBC News benchmark not present")
+def test_bbc_news_folder() -> None:
+    read = read_corpus(BBC)
+    # 2,226 .txt files: README.TXT and the latin-1 sport/199.txt are skipped, 2,224 articles read
+    # (the dataset's README counts 2,225 documents, 199.txt among them).
+    assert len(read.articles) == 2224
+    assert sorted((Path(s.path).relative_to(BBC).as_posix(), s.reason) for s in read.skipped) == [
+        ("README.TXT", "not an article (README)"),
+        ("sport/199.txt", "not UTF-8 text (byte 0xa3 at position 257)"),
+    ]
+    by_id = {a.doc_id: a for a in read.articles}
+    assert by_id["business/001"].metadata == {"folder": "business"}
+    assert by_id["business/001"].title == "Ad sales boost Time Warner profit"
+    assert {a.metadata["folder"] for a in read.articles} == {
+        "business",
+        "entertainment",
+        "politics",
+        "sport",
+        "tech",
+    }
+    assert "sport/199" not in by_id and "sport/200" in by_id
+
+
+_KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).map(lambda k: "k_" + k)
+# One-line values: YAML folds line breaks (\n, NEL, U+2028) in plain scalars, a YAML matter.
+_LINE = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85")
+_VALUES = st.one_of(st.text(_LINE, max_size=20), st.integers(), st.booleans(), st.none())
+_BODY = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=200,
+).filter(lambda t: t.strip() != "")
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.dictionaries(_KEYS, _VALUES, max_size=4),
+    title=st.one_of(st.none(), st.text(_LINE, min_size=1, max_size=30)),
+    body=_BODY,
+    crlf=st.booleans(),
+)
+def test_article_text_is_a_verbatim_suffix_of_the_file(
+    tmp_path: Path, fields: dict[str, object], title: str | None, body: str, crlf: bool
+) -> None:
+    matter = dict(fields) if title is None else {"title": title, **fields}
+    block = yaml.safe_dump(matter, allow_unicode=True) if matter else ""
+    newline = "\r\n" if crlf else "\n"
+    text = f"---{newline}{block}---{newline}{body}"
+    path = tmp_path / "a.md"
+    path.write_bytes(text.encode("utf-8"))
+    read = read_file(path)
+    assert read.skipped == []
+    (article,) = read.articles
+    assert article.text == body and text.endswith(article.text)
+    assert article.metadata == fields
+    if title is not None and title.strip():
+        assert article.title == title.strip()

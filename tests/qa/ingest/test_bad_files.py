@@ -1,0 +1,198 @@
+"""Bad input never costs good data: each bad file or line is skipped with a reason, the rest read."""
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from qa.errors import CorpusError
+from qa.ingest.corpus import CorpusRead, Skipped, load_corpus, read_corpus, read_file
+
+GOOD = "Storm closes harbour\nThe harbour was closed on Monday as winds reached 90 km/h.\n"
+
+
+def _folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return tmp_path
+
+
+def _reasons(read: CorpusRead) -> dict[str, str]:
+    return {Path(s.path).name: s.reason for s in read.skipped}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # "é" in latin-1 is the single byte 0xe9, at byte 3 of the file.
+        ("Café prices rose.\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 at position 3)"),
+        # After a BOM the position still counts the file's bytes: 3 (BOM) + 3.
+        (b"\xef\xbb\xbfCaf\xe9 prices rose.\n", "not UTF-8 text (byte 0xe9 at position 6)"),
+        (b"", "empty file"),
+        (b" \n\r\n\t\n", "empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        (GOOD.encode("utf-16"), "not UTF-8 text (UTF-16 byte order mark)"),
+        (b"---\ntitle: x\n---\n\n", "no text after the front matter"),
+    ],
+)
+def test_bad_text_file_is_skipped_and_the_rest_read(
+    tmp_path: Path, data: bytes, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = _folder(tmp_path, {"bad.txt": data, "good.txt": GOOD.encode()})
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(root)
+    assert [a.doc_id for a in read.articles] == ["good"]
+    assert _reasons(read) == {"bad.txt": reason}
+    assert read.skipped[0].path.endswith("bad.txt")
+    assert "bad.txt" in caplog.text and reason in caplog.text
+
+
+@pytest.mark.parametrize("name", ["README.TXT", "readme.md", "LICENSE.txt", "COPYING.Md"])
+def test_readme_license_copying_are_not_articles(tmp_path: Path, name: str) -> None:
+    root = _folder(tmp_path, {name: GOOD.encode(), "good.txt": GOOD.encode()})
+    read = read_corpus(root)
+    assert [a.doc_id for a in read.articles] == ["good"]
+    assert _reasons(read) == {name: f"not an article ({name.split('.')[0]})"}
+
+
+def test_bad_jsonl_lines_are_skipped_and_good_lines_read(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": "First good article."}),
+        "{not json",
+        '{"text": "x"}',
+        '{"id": "b"}',
+        "[1, 2]",
+        '{"id": "c", "text": "x", "title": 3}',
+        json.dumps({"id": "d", "text": "Bad date.", "published": "12/10/2024"}),
+        "",
+        json.dumps({"id": "e", "text": "   "}),
+        json.dumps({"id": True, "text": "x"}),
+        json.dumps({"id": 9, "text": "Second good article.", "published": "2024-10-12T08:30:00"}),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes("\n".join(lines).encode() + b"\n\xa3broken\n")
+    read = read_corpus(path)
+    assert [(a.doc_id, a.origin.rsplit("/", 1)[-1]) for a in read.articles] == [
+        ("a", "mixed.jsonl#L1"),
+        ("9", "mixed.jsonl#L11"),
+    ]
+    assert read.articles[1].published == "2024-10-12T08:30:00"
+    assert [(s.path.rsplit("/", 1)[-1], s.reason) for s in read.skipped] == [
+        ("mixed.jsonl:2", "line 2: not valid JSON (Expecting property name enclosed in double quotes)"),
+        ("mixed.jsonl:3", "line 3: needs a non-empty 'id'"),
+        ("mixed.jsonl:4", "line 4: needs a string 'text'"),
+        ("mixed.jsonl:5", "line 5: expected a JSON object"),
+        ("mixed.jsonl:6", "line 6: 'title' must be a string"),
+        ("mixed.jsonl:7", "line 7: 'published' is not an ISO date or date-time: '12/10/2024'"),
+        ("mixed.jsonl:9", "line 9: 'text' is empty"),
+        ("mixed.jsonl:10", "line 10: 'id' must be a non-empty string or integer"),
+        ("mixed.jsonl:12", "line 12: not UTF-8 text (byte 0xa3 at position 0)"),
+    ]
+
+
+def test_bad_published_in_front_matter_skips_that_article(tmp_path: Path) -> None:
+    bad = "---\npublished: last Tuesday\n---\nSome text here.\n"
+    root = _folder(tmp_path, {"bad.md": bad.encode(), "good.md": GOOD.encode()})
+    read = read_corpus(root)
+    assert [a.doc_id for a in read.articles] == ["good"]
+    assert _reasons(read) == {
+        "bad.md": "front matter: 'published' is not an ISO date or date-time: 'last Tuesday'"
+    }
+
+
+def test_front_matter_that_is_not_yaml_skips_the_file(tmp_path: Path) -> None:
+    bad = "---\ntitle: [unclosed\n---\nSome text here.\n"
+    read = read_corpus(_folder(tmp_path, {"bad.md": bad.encode()}))
+    assert read.articles == []
+    assert read.skipped[0].reason.startswith("front matter is not valid YAML (line ")
+
+
+def test_rules_around_prose_are_not_front_matter(tmp_path: Path) -> None:
+    text = "---\nA quiet week in the markets.\n---\nShares barely moved.\n"
+    (article,) = read_corpus(_folder(tmp_path, {"a.md": text.encode()})).articles
+    assert article.text == text
+
+
+def test_bad_sidecar_is_ignored_and_the_article_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = _folder(
+        tmp_path,
+        {
+            "a.txt": GOOD.encode(),
+            "a.meta.json": b'{"url": "https://x.test/a",',
+            "b.txt": GOOD.encode(),
+            "b.meta.json": json.dumps({"url": 5}).encode(),
+            "c.txt": GOOD.encode(),
+            "c.meta.json": json.dumps({"published": "soon"}).encode(),
+            "d.txt": GOOD.encode(),
+            "d.meta.json": b"[]",
+        },
+    )
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(root)
+    assert read.skipped == []
+    assert [(a.doc_id, a.url, a.published) for a in read.articles] == [
+        (name, None, None) for name in "abcd"
+    ]
+    warnings = sorted(r.getMessage().split("/")[-1] for r in caplog.records)
+    assert warnings == [
+        "a.meta.json: not valid JSON (Expecting property name enclosed in double quotes) "
+        + "(its article is read without it)",
+        "b.meta.json: 'url' must be a string (its article is read without it)",
+        "c.meta.json: 'published' is not an ISO date or date-time: 'soon' "
+        + "(its article is read without it)",
+        "d.meta.json: not a JSON object (its article is read without it)",
+    ]
+
+
+def test_duplicate_ids_keep_the_first_and_name_both_places(tmp_path: Path) -> None:
+    root = _folder(
+        tmp_path,
+        {
+            "a.md": b"Markdown first.\n",
+            "a.txt": b"Text second.\n",
+            "c.jsonl": (json.dumps({"id": "a", "text": "x"}) + "\n").encode(),
+        },
+    )
+    read = read_corpus(root)
+    assert [(a.doc_id, a.text) for a in read.articles] == [("a", "Markdown first.\n")]
+    first = read.articles[0].origin
+    assert [(Path(s.path).name, s.reason) for s in read.skipped] == [
+        ("a.txt", f"duplicate id 'a' (first in {first})"),
+        ("c.jsonl:1", f"duplicate id 'a' (first in {first})"),
+    ]
+
+
+def test_duplicate_ids_inside_one_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": 1, "text": "one"}\n{"id": "1", "text": "two"}\n', encoding="utf-8")
+    read = read_file(path)
+    assert [a.text for a in read.articles] == ["one"]
+    assert read.skipped[0].path.endswith("d.jsonl:2")
+    assert read.skipped[0].reason.startswith("duplicate id '1' (first in ")
+    assert read.skipped[0].reason.endswith("d.jsonl#L1)")
+
+
+def test_read_file_never_raises(tmp_path: Path) -> None:
+    gone = read_file(tmp_path / "gone.txt")
+    assert gone.articles == [] and gone.skipped[0].reason.startswith("cannot read (")
+    (tmp_path / "x.csv").write_text("a,b\n", encoding="utf-8")
+    other = read_file(tmp_path / "x.csv")
+    assert other.skipped[0].reason == "not an article file (not .txt, .md, .markdown, .jsonl)"
+
+
+def test_corpus_errors_only_for_the_path_itself(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="corpus .*nope does not exist"):
+        read_corpus(tmp_path / "nope")
+    (tmp_path / "x.csv").write_text("a,b\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"x.csv: corpus files must end in .txt, .md"):
+        read_corpus(tmp_path / "x.csv")
+    (tmp_path / "bad.txt").write_bytes(b"\x00\x01")
+    read = read_corpus(tmp_path / "bad.txt")
+    assert read == CorpusRead([], [Skipped(str(tmp_path / "bad.txt"), "binary file")])
+    with pytest.raises(CorpusError, match=r"no articles \(\*.txt, \*.md, \*.markdown, \*.jsonl\)"):
+        load_corpus(tmp_path / "bad.txt")
