@@ -102,8 +102,9 @@ def index(
         finally:
             engine.close()
         _echo_skipped(report)
+        what = report.summary() + ";" if report.changed else "up to date:"
         typer.echo(
-            f"{report.summary()}; the store in {settings.index_dir} holds {n_documents} "
+            f"{what} the store in {settings.index_dir} holds {n_documents} "
             f"documents, {n_passages} passages (model {engine.embedder.model_id})"
         )
 
@@ -232,7 +233,9 @@ def ask(
             doc_ids=tuple(doc_id) if doc_id else None,
         )
         engine = _open_engine(settings)
-        if engine.counts()[0] == 0 and settings.corpus.exists():
+        if engine.counts()[0] == 0:  # first use: index the corpus folder
+            if not settings.corpus.exists():
+                fail(f"corpus {settings.corpus} does not exist")
             _echo_skipped(sync_folder(engine, settings.corpus, progress=True))
         m: Mode = mode  # type: ignore[assignment]
         result = engine.ask(question, top_k, m, filters=None if filters.empty else filters)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.ingest.corpus import ARTICLE_SUFFIXES, Skipped, read_file
+from qa.ingest.corpus import ARTICLE_SUFFIXES, SIDECAR_SUFFIX, Skipped, read_file
 from qa.records import Article
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ __all__ = ["SyncReport", "list_article_files", "sync_folder"]
 
 log = logging.getLogger(__name__)
 
-SIDECAR_SUFFIX = ".meta.json"
 
 
 @dataclass
@@ -126,6 +125,4 @@ def sync_folder(
                 w.set_file(key, stamp, doc_ids)
         for key in known.keys() - current.keys():
             w.forget_file(key)
-    for skipped in report.skipped:
-        log.warning("skipped %s: %s", skipped.path, skipped.reason)
-    return report
+    return report  # read_file has logged each skipped file with its reason

@@ -21,9 +21,10 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_index_then_skip(tiny_corpus: Path, tmp_path: Path) -> None:
     args = ["index", "--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
     first = runner.invoke(app, args)
-    assert first.exit_code == 0 and first.stdout.startswith("indexed 2 documents")
+    assert first.exit_code == 0 and first.stdout.startswith("2 added, 0 replaced, 0 deleted")
+    assert "holds 2 documents" in first.stdout
     second = runner.invoke(app, args)
-    assert second.exit_code == 0 and second.stdout.startswith("up to date: 2 documents")
+    assert second.exit_code == 0 and second.stdout.startswith("up to date: the store in")
 
 
 def test_ask_human_and_json(tiny_corpus: Path, tmp_path: Path) -> None:

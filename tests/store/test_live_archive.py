@@ -152,9 +152,9 @@ def test_file_changes_reach_a_running_server(live: tuple[httpx.Client, Path]) ->
     assert wait_for(lambda: top_doc(http, q) == "sub/brindle")
 
     (corpus / "sub" / "brindle.TXT").write_text(str(article("x", "pebblequartz")["text"]))
-    assert wait_for(lambda: top_doc(http, "What does the pebblequartz engine run on?") == "sub/brindle")
-    text = http.get("/documents/sub/brindle").json()["text"]
-    assert "pebblequartz" in text and "brindlemoss" not in text
+    assert wait_for(lambda: "pebblequartz" in http.get("/documents/sub/brindle").json()["text"])
+    assert "brindlemoss" not in http.get("/documents/sub/brindle").json()["text"]
+    assert top_doc(http, "What does the pebblequartz engine run on?") == "sub/brindle"
 
     (corpus / "latin.txt").write_bytes("Caf\xe9 prices rose by ten percent.\n".encode("latin-1"))
     (corpus / "sub" / "brindle.TXT").unlink()

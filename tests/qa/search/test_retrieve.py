@@ -22,9 +22,10 @@ def test_ask_embeds_only_the_question(tiny_settings: Settings) -> None:
     """Every sentence is embedded once, at ingest: a question costs one model call, for itself."""
     embedder = CountingEmbedder()
     engine = open_synced(tiny_settings, embedder)
-    indexed = [t for call in embedder.calls for t in call]
-    assert "Officials said 300 residents were evacuated by bus." in indexed
-    assert len(indexed) == len(set(indexed))  # no sentence twice
+    sentences, passages = embedder.calls  # one batch: its sentences, then its passages
+    assert "Officials said 300 residents were evacuated by bus." in sentences
+    assert len(sentences) == len(set(sentences))  # no sentence twice
+    assert any(len(p) > max(map(len, sentences)) for p in passages)
     embedder.calls.clear()
     for mode in ("hybrid", "dense", "bm25"):
         engine.ask("How many residents were evacuated?", top_k=10, mode=mode)  # type: ignore[arg-type]
