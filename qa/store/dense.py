@@ -96,10 +96,12 @@ class DenseIndex:
             if isinstance(self._index, faiss.IndexIDMap):
                 ids = faiss.vector_to_array(self._index.id_map)
             else:
-                invlists = self._index.invlists
+                ivf = faiss.extract_index_ivf(self._index)
+                invlists = ivf.invlists
+                assert invlists is not None
                 parts = [
                     faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
-                    for i in range(self._index.nlist)
+                    for i in range(ivf.nlist)
                     if invlists.list_size(i)
                 ]
                 ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)

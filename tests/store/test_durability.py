@@ -83,7 +83,7 @@ def test_server_killed_at_random_keeps_every_acknowledged_write(tmp_path: Path) 
         proc = start(index_dir, port)
         stop = threading.Event()
 
-        def writer() -> None:
+        def writer(port: int, stop: threading.Event) -> None:
             nonlocal next_id
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
                 while not stop.is_set():
@@ -103,7 +103,7 @@ def test_server_killed_at_random_keeps_every_acknowledged_write(tmp_path: Path) 
                     except httpx.HTTPError:
                         return  # the server died mid-request: not acknowledged
 
-        thread = threading.Thread(target=writer)
+        thread = threading.Thread(target=writer, args=(port, stop))
         thread.start()
         time.sleep(rng.uniform(0.3, 1.5))
         os.kill(proc.pid, signal.SIGKILL)
@@ -146,7 +146,7 @@ def test_writer_killed_at_random_leaves_whole_articles(tmp_path: Path) -> None:
             text=True,
         )
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []))
+        reader = threading.Thread(target=lines.extend, args=(proc.stdout,))
         reader.start()
         deadline = time.monotonic() + 60
         while not lines and time.monotonic() < deadline:  # started and writing
