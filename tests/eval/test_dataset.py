@@ -4,8 +4,8 @@ import pytest
 
 from eval import SEEDS_EVAL
 from eval.dataset import load_dataset, validate
-from qa.ingest.corpus import load_corpus
 from qa.errors import InvalidInputError
+from qa.ingest.corpus import load_corpus
 from tests.conftest import SEEDS
 
 

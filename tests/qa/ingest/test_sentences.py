@@ -1,8 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.records import Span
 from qa.ingest.sentences import split_sentences
+from qa.records import Span
 
 
 def sentences(text: str) -> list[str]:

@@ -2,9 +2,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
-from qa.config import Settings
 from tests.conftest import open_synced
 
 
