@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         DEFAULT_MODEL_SHA256,
         description="expected sha256 of model.safetensors; empty to skip the check",
     )
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8", description="runtime of the embedding model (same verified weights)"
+    )
+    onnx_cache: Path | None = Field(
+        None, description="where ONNX exports of the model are kept [~/.cache/extractive-qa/onnx]"
+    )
     passage_sentences: int = Field(
         3, ge=0, le=50, description="sentences per passage (0: whole block)"
     )

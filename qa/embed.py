@@ -158,7 +158,7 @@ class SentenceTransformerEmbedder:
         self,
         model_path: Path | None = None,
         expected_sha256: str | None = DEFAULT_MODEL_SHA256,
-        batch_size: int = 32,
+        batch_size: int = 16,
         *,
         backend: Backend = "torch",
         cache_dir: Path | None = None,

@@ -82,7 +82,12 @@ class WriteResult:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    return SentenceTransformerEmbedder(settings.model_path, settings.model_sha256)
+    return SentenceTransformerEmbedder(
+        settings.model_path,
+        settings.model_sha256,
+        backend=settings.embed_backend,
+        cache_dir=settings.onnx_cache,
+    )
 
 
 def store_meta(settings: Settings, embedder: Embedder) -> dict[str, object]:
