@@ -326,15 +326,16 @@ class QAEngine:
         # Abstention weighs the same number of candidates whatever top_k is: the depth at which
         # its thresholds were measured. Ask for more: overlapping neighbours get trimmed or dropped.
         depth = max(top_k, EVIDENCE_DEPTH)
+        # One BM25 query serves the lexical ranking, the answers' BM25 scores and the evidence.
+        lexical = BM25Retriever(self.live).top(query, self.settings.candidates)
         hits, articles = self._hits(retriever.rank(query, depth * 3))
         texts = {doc_id: a.text for doc_id, a in articles.items()}
         hits = without_overlaps(hits, depth, texts)
-        answers, dense_evidence = self._answers(query, hits, articles)
-        bm25_top = BM25Retriever(self.live).top(query, 1)
+        answers, dense_evidence = self._answers(query, hits, articles, dict(lexical))
         evidence = Evidence(
             dense=dense_evidence,
             coverage=self.store.coverage(query.terms),
-            bm25=bm25_top[0][1] if bm25_top else 0.0,
+            bm25=lexical[0][1] if lexical else 0.0,
         )
         abstained = abstain and should_abstain(evidence, self.settings.abstain_policy())
         took = (time.perf_counter() - started) * 1000
@@ -342,8 +343,14 @@ class QAEngine:
         return AskResult(question, mode, abstained, answers, evidence, took)
 
     def _answers(
-        self, query: Query, hits: list[Hit], articles: dict[str, Article]
+        self,
+        query: Query,
+        hits: list[Hit],
+        articles: dict[str, Article],
+        bm25: dict[int, float],
     ) -> tuple[list[Answer], float]:
+        """Highlight and score each hit from stored vectors. ``bm25`` holds the scores of the
+        best lexical matches; a passage outside them reports ``bm25=None``."""
         if not hits:
             return [], float("-inf")
         q = query.vector
@@ -351,7 +358,6 @@ class QAEngine:
         dim = self.embedder.dimension
         vectors = self.store.passage_vectors(ids, dim)
         dense = {pid: float(v @ q) for pid, v in vectors.items()}
-        bm25 = self.store.bm25_of(query.terms, ids)
         stored = self.store.passages(ids)
         sentence_rows = self.store.sentences(
             [s for p in stored.values() for s in p.sentence_ids], dim
@@ -369,7 +375,7 @@ class QAEngine:
             scores = np.stack([v for _, v in rows]) @ q
             span, score = best_highlight(spans, scores)
             best = max(best, float(np.max(scores)))
-            scored = Hit(p, hit.score, dense=dense.get(p.passage_id), bm25=bm25[p.passage_id])
+            scored = Hit(p, hit.score, dense=dense.get(p.passage_id), bm25=bm25.get(p.passage_id))
             answers.append(Answer(rank, scored, articles[p.doc_id], span, score))
         return answers, best
 

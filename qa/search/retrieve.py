@@ -130,6 +130,6 @@ class HybridRetriever:
         dense_of = {c.passage_id: c.dense for c in dense}
         bm25_of = {c.passage_id: c.bm25 for c in lexical}
         return [
-            Candidate(pid, score, dense=dense_of.get(pid), bm25=bm25_of.get(pid, 0.0))
+            Candidate(pid, score, dense=dense_of.get(pid), bm25=bm25_of.get(pid))
             for pid, score in fused
         ]

@@ -377,22 +377,6 @@ class Store:
             rows = conn.execute(sql, [*params, k]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def bm25_of(self, query_terms: list[str], ids: Sequence[int]) -> dict[int, float]:
-        """BM25 of the given passages (0 for a passage sharing no term with the query)."""
-        match = fts_query(query_terms)
-        if match is None or not ids:
-            return {int(i): 0.0 for i in ids}
-        marks = ",".join("?" * len(ids))
-        with self.read() as conn:
-            rows = conn.execute(
-                "SELECT rowid, -bm25(passage_terms) FROM passage_terms "
-                f"WHERE passage_terms MATCH ? AND rowid IN ({marks})",
-                [match, *[int(i) for i in ids]],
-            ).fetchall()
-        scores = {int(i): 0.0 for i in ids}
-        scores.update({int(r[0]): float(r[1]) for r in rows})
-        return scores
-
     def coverage(self, query_terms: list[str]) -> float:
         """Share of the query's terms that occur in some passage."""
         if not query_terms:
