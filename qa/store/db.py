@@ -232,14 +232,18 @@ class Store:
         )
         return int(row[0]) if row else 0
 
-    def changes_since(self, seq: int) -> tuple[list[tuple[int, str, int]], int]:
-        """Changes after ``seq`` in order, and the first seq still in the log (0 if empty)."""
+    def changes_since(self, seq: int) -> tuple[list[tuple[int, str, int]], int, int]:
+        """Changes after ``seq`` in order, the first seq still in the log (0 if empty) and the
+        last seq ever written, all read in one snapshot."""
         with self.read() as conn:
             rows = conn.execute(
                 "SELECT seq, op, passage FROM changes WHERE seq > ? ORDER BY seq", (seq,)
             ).fetchall()
             first = conn.execute("SELECT min(seq) FROM changes").fetchone()[0]
-        return [(r[0], r[1], r[2]) for r in rows], int(first or 0)
+            last = conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'changes'"
+            ).fetchone()
+        return [(r[0], r[1], r[2]) for r in rows], int(first or 0), int(last[0] if last else 0)
 
     def prune_changes(self, upto: int) -> None:
         with self.write() as w:

@@ -30,9 +30,10 @@ __all__ = ["EXACT_LIMIT", "DenseIndex", "IndexKind", "latest_snapshot"]
 log = logging.getLogger(__name__)
 
 # One query at a time per request thread: OpenMP thread teams for a single query cost more than
-# they save and fight the model for the cores (flat search over 20k passages: 24 ms with 2
-# threads on a busy 2-core machine, 1.2 ms with 1). Requests run in parallel instead.
-faiss.omp_set_num_threads(1)
+# they save and fight the model for the cores (flat search over 20k passages: 19-24 ms with 2
+# threads on a busy 2-core machine, 1.2 ms with 1). Requests run in parallel instead. OpenMP's
+# thread count is per calling thread, so it is set in each search.
+SEARCH_THREADS = 1
 
 # Below this many vectors exact search costs a few milliseconds; above it an IVF index pays off.
 EXACT_LIMIT = 100_000
@@ -155,6 +156,7 @@ class DenseIndex:
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
             else:
                 params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        faiss.omp_set_num_threads(SEARCH_THREADS)
         with self._lock:
             scores, ids = self._index.search(q, k, params=params)
         keep = ids[0] >= 0

@@ -85,10 +85,12 @@ class LiveIndex:
         """Apply the changes committed since ``seq``; False if the log no longer reaches back."""
         if self.store.last_seq() == self.seq:
             return True
-        with self._lock:
-            changes, first = self.store.changes_since(self.seq)
-            if not changes or first > self.seq + 1:
-                return False  # the entries after our seq were pruned: reload a snapshot
+        with self._lock:  # another request thread may have caught up while we waited
+            changes, first, last = self.store.changes_since(self.seq)
+            if not changes:
+                return last == self.seq  # else the entries after our seq were pruned
+            if first > self.seq + 1:
+                return False  # pruned past us: reload a snapshot
             # Net effect in order: a passage added then deleted within the batch is never added.
             final: dict[int, str] = {}
             for _, op, pid in changes:
