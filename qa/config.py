@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.75, ge=0, description="weight of the dense list in fusion")
     candidates: int = Field(100, ge=1, le=10_000, description="depth of each list before fusion")
     abstain_threshold: float = Field(
-        0.3, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
+        0.25, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
     )
     abstain_strong: float = Field(
         0.6, ge=-1, le=1, description="cosine that needs no lexical support"

@@ -26,7 +26,7 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class AbstainPolicy:
-    min_dense: float = 0.3
+    min_dense: float = 0.25
     strong_dense: float = 0.6
     min_coverage: float = 0.75
     min_bm25: float = 4.0
