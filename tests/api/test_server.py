@@ -87,4 +87,4 @@ def test_qa_serve_on_the_seeds_with_the_real_model(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert (tmp_path / "idx" / "CURRENT").is_file()
+    assert (tmp_path / "idx" / "store.sqlite3").is_file()
