@@ -208,21 +208,25 @@ class QAEngine:
             )
             for start in range(0, len(todo), WRITE_BATCH):
                 batch = todo[start : start + WRITE_BATCH]
-                prepared = prepare(
-                    batch,
-                    self.embedder,
-                    self.settings.chunking(),
-                    passage_vectors=self.settings.passage_vectors,
-                )
-                with self.store.write() as w:
-                    for p in prepared:
-                        w.insert(p, replace=replace)
+                self._store_batch(batch, replace=replace)
                 for a in batch:
                     (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
                 bar.update(sum(len(a.text) for a in batch))
             bar.close()
             self.live.ensure_synced()
         return result
+
+    def _store_batch(self, batch: Sequence[Article], *, replace: bool) -> None:
+        """Embed outside the transaction, then write the whole batch in one."""
+        prepared = prepare(
+            batch,
+            self.embedder,
+            self.settings.chunking(),
+            passage_vectors=self.settings.passage_vectors,
+        )
+        with self.store.write() as w:
+            for p in prepared:
+                w.insert(p, replace=replace)
 
     def _unchanged(self, article: Article, existing: dict[str, str]) -> bool:
         from qa.ingest.corpus import article_hash
@@ -247,15 +251,7 @@ class QAEngine:
         with self._write_lock:
             for start in range(0, len(doc_ids), WRITE_BATCH):
                 batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
-                prepared = prepare(
-                    batch,
-                    self.embedder,
-                    self.settings.chunking(),
-                    passage_vectors=self.settings.passage_vectors,
-                )
-                with self.store.write() as w:
-                    for p in prepared:
-                        w.insert(p, replace=True)
+                self._store_batch(batch, replace=True)
             with self.store.write() as w:
                 w.set_meta(meta)
             self.live.ensure_synced()
