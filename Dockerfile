@@ -15,7 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    QA_INDEX_DIR=/app/.qa-index
+    QA_INDEX_DIR=/app/.qa-index \
+    QA_ONNX_CACHE=/app/.onnx-cache
 
 WORKDIR /app
 RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
@@ -25,11 +26,13 @@ COPY api ./api
 COPY eval ./eval
 RUN pip install .
 COPY seeds ./seeds
-# Verifies the weights hash and bakes the seed index into the image.
+# Verifies the weights hash, exports the int8 ONNX model once and bakes the seed store into the
+# image. Mount a volume on /app/.qa-index to keep articles written through the API.
 RUN qa index
 
 RUN useradd --create-home qa && chown -R qa /app
 USER qa
+VOLUME /app/.qa-index
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
