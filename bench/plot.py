@@ -1,5 +1,7 @@
-"""Plot the live-archive benchmark: /ask p50 against its floor, and ingest against the previous
-release.  ``.venv/bin/python bench/plot.py [bench/out/live_archive.json] [bench/live_archive.png]``"""
+"""Plot the live-archive benchmark: /ask p50 against its floor, ingest against the previous release.
+
+    .venv/bin/python bench/plot.py [bench/out/live_archive.json] [bench/live_archive.png]
+"""
 
 from __future__ import annotations
 
