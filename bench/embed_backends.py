@@ -125,7 +125,8 @@ def scifact_ndcg(
 
     doc_ids, texts, queries_text, qrels = load_scifact(folder)
     qids = list(queries_text)
-    queries = embedder.embed([queries_text[q] for q in qids])
+    # one at a time, as the service embeds questions: int8 vectors depend on the batch they are in
+    queries = np.vstack([embedder.embed([queries_text[q]]) for q in qids])
     relevant = {q: list(docs) for q, docs in qrels.items() if q in queries_text}
 
     def ndcg(doc_vectors: np.ndarray) -> float:

@@ -143,12 +143,18 @@ def test_onnx_vectors_agree_with_torch(
 
 
 @pytest.mark.slow
-def test_order_and_batching_do_not_change_vectors(
-    embedders: dict[str, SentenceTransformerEmbedder], vectors: dict[str, np.ndarray]
+@pytest.mark.parametrize(("backend", "least"), [("onnx", 0.99999), ("onnx-int8", 0.97)])
+def test_batching_changes_only_int8_vectors_and_only_slightly(
+    backend: str,
+    least: float,
+    embedders: dict[str, SentenceTransformerEmbedder],
+    vectors: dict[str, np.ndarray],
 ) -> None:
-    one_by_one = np.vstack([embedders["onnx"].embed([s]) for s in reversed(SENTENCES)])[::-1]
-    np.testing.assert_allclose(one_by_one, vectors["onnx"], atol=1e-5)
-    assert embedders["onnx"].embed([]).shape == (0, 384)
+    # int8 activations are quantized with one scale per batch tensor, so a text's vector depends
+    # a little on its batch (measured on 315 BBC sentences: cosine min 0.983 alone vs batched)
+    alone = np.vstack([embedders[backend].embed([s]) for s in SENTENCES])
+    assert (alone * vectors[backend]).sum(axis=1).min() > least
+    assert embedders[backend].embed([]).shape == (0, 384)
 
 
 @pytest.mark.slow
