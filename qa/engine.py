@@ -16,9 +16,10 @@ from qa.answer.select import Evidence, best_highlight, should_abstain, without_o
 from qa.config import Mode, Settings
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoundError
+from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import prepare
-from qa.records import Answer, Article, Hit, Passage
+from qa.records import Answer, Article, Hit, Passage, Span
 from qa.search.filters import Filters
 from qa.search.retrieve import (
     BM25Retriever,
@@ -74,11 +75,15 @@ class WriteResult:
     def empty(cls) -> WriteResult:
         return cls([], [], [], [])
 
-    def merge(self, other: WriteResult) -> None:
-        self.added += other.added
-        self.replaced += other.replaced
-        self.deleted += other.deleted
-        self.unchanged += other.unchanged
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """Candidates read from the store: their passages, articles and sentences with vectors."""
+
+    hits: list[Hit]
+    articles: dict[str, Article]
+    sentences: dict[int, list[tuple[Span, np.ndarray]]]
+    """passage id -> its sentences' spans and stored vectors"""
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -110,9 +115,10 @@ class QAEngine:
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
+        self._bm25 = BM25Retriever(live)
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(live),
-            "bm25": BM25Retriever(live),
+            "bm25": self._bm25,
             "hybrid": HybridRetriever(
                 live,
                 rrf_k=settings.rrf_k,
@@ -142,7 +148,7 @@ class QAEngine:
         store = Store.open(folder)
         wanted = store_meta(settings, embedder)
         have = store.meta()
-        if have and have != wanted:
+        if have and have != wanted:  # an empty store just gets its meta written below
             changed = sorted(k for k in wanted if have.get(k) != wanted.get(k))
             if not rebuild:
                 raise IndexStateError(
@@ -151,7 +157,7 @@ class QAEngine:
                 )
             log.info("store built with other %s: re-embedding its articles", ", ".join(changed))
         engine = cls(LiveIndex.open(store, embedder.dimension), embedder, settings)
-        if not have or have != wanted:
+        if have != wanted:
             engine._reembed_all(wanted, progress=rebuild)
         return engine
 
@@ -229,8 +235,6 @@ class QAEngine:
                 w.insert(p, replace=replace)
 
     def _unchanged(self, article: Article, existing: dict[str, str]) -> bool:
-        from qa.ingest.corpus import article_hash
-
         return existing.get(article.doc_id) == article_hash(article)
 
     def delete(self, doc_ids: Sequence[str], *, missing_ok: bool = False) -> WriteResult:
@@ -273,30 +277,32 @@ class QAEngine:
     ) -> list[Hit]:
         """Ranked passages (no trimming, highlight or abstention): what eval scores."""
         query = self.query(question, filters)
-        return self._hits(self.retriever(mode).rank(query, k))[0]
+        return self.hits(self.retriever(mode).rank(query, k))
 
     def hits(self, candidates: list[Candidate]) -> list[Hit]:
         """Ranked candidates as passages with their text (deleted ones left out)."""
-        return self._hits(candidates)[0]
+        return self._read(candidates).hits
 
-    def _hits(self, candidates: list[Candidate]) -> tuple[list[Hit], dict[str, Article]]:
+    def _read(self, candidates: list[Candidate]) -> _Read:
+        """One read of the candidates' passages, articles and stored sentence vectors."""
         stored = self.store.passages([c.passage_id for c in candidates])
         rows = sorted({p.article_row for p in stored.values()})
         by_row = self.store.articles_by_row(rows)
-        sentence_spans = self.store.sentences(
+        sentence_rows = self.store.sentences(
             [s for p in stored.values() for s in p.sentence_ids], self.embedder.dimension
         )
-        hits, articles = [], {}
+        read = _Read([], {}, {})
         for c in candidates:
             p = stored.get(c.passage_id)
             if p is None or p.article_row not in by_row:
                 continue  # deleted between ranking and reading: never shown
             article = by_row[p.article_row]
-            articles[article.doc_id] = article
-            sentences = tuple(sentence_spans[s][0] for s in p.sentence_ids)
-            passage = Passage(c.passage_id, p.doc_id, p.span, sentences, p.span.of(article.text))
-            hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
-        return hits, articles
+            read.articles[article.doc_id] = article
+            read.sentences[c.passage_id] = [sentence_rows[s] for s in p.sentence_ids]
+            spans = tuple(span for span, _ in read.sentences[c.passage_id])
+            passage = Passage(c.passage_id, p.doc_id, p.span, spans, p.span.of(article.text))
+            read.hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
+        return read
 
     def ask(
         self,
@@ -323,11 +329,11 @@ class QAEngine:
         # its thresholds were measured. Ask for more: overlapping neighbours get trimmed or dropped.
         depth = max(top_k, EVIDENCE_DEPTH)
         # One BM25 query serves the lexical ranking, the answers' BM25 scores and the evidence.
-        lexical = BM25Retriever(self.live).top(query, self.settings.candidates)
-        hits, articles = self._hits(retriever.rank(query, depth * 3))
-        texts = {doc_id: a.text for doc_id, a in articles.items()}
-        hits = without_overlaps(hits, depth, texts)
-        answers, dense_evidence = self._answers(query, hits, articles, dict(lexical))
+        lexical = self._bm25.top(query, self.settings.candidates)
+        read = self._read(retriever.rank(query, depth * 3))
+        texts = {doc_id: a.text for doc_id, a in read.articles.items()}
+        hits = without_overlaps(read.hits, depth, texts)
+        answers, dense_evidence = self._answers(query, hits, read, dict(lexical))
         evidence = Evidence(
             dense=dense_evidence,
             coverage=self.store.coverage(query.terms),
@@ -342,37 +348,32 @@ class QAEngine:
         self,
         query: Query,
         hits: list[Hit],
-        articles: dict[str, Article],
+        read: _Read,
         bm25: dict[int, float],
     ) -> tuple[list[Answer], float]:
-        """Highlight and score each hit from stored vectors. ``bm25`` holds the scores of the
-        best lexical matches; a passage outside them reports ``bm25=None``."""
+        """Highlight and score each hit from the stored vectors ``read`` holds. ``bm25`` holds the
+        scores of the best lexical matches; a passage outside them reports ``bm25=None``."""
         if not hits:
             return [], float("-inf")
         q = query.vector
         ids = [h.passage.passage_id for h in hits]
-        dim = self.embedder.dimension
-        vectors = self.store.passage_vectors(ids, dim)
+        vectors = self.store.passage_vectors(ids, self.embedder.dimension)
         dense = {pid: float(v @ q) for pid, v in vectors.items()}
-        stored = self.store.passages(ids)
-        sentence_rows = self.store.sentences(
-            [s for p in stored.values() for s in p.sentence_ids], dim
-        )
         best = float("-inf")
         answers: list[Answer] = []
         for rank, hit in enumerate(hits, start=1):
             p = hit.passage
             rows = [
-                sentence_rows[s]
-                for s in stored[p.passage_id].sentence_ids
-                if p.span.contains(sentence_rows[s][0])  # a trimmed passage keeps a sub-run
+                (span, vector)
+                for span, vector in read.sentences[p.passage_id]
+                if p.span.contains(span)  # a trimmed passage keeps a sub-run
             ]
             spans = [span for span, _ in rows]
             scores = np.stack([v for _, v in rows]) @ q
             span, score = best_highlight(spans, scores)
             best = max(best, float(np.max(scores)))
             scored = Hit(p, hit.score, dense=dense.get(p.passage_id), bm25=bm25.get(p.passage_id))
-            answers.append(Answer(rank, scored, articles[p.doc_id], span, score))
+            answers.append(Answer(rank, scored, read.articles[p.doc_id], span, score))
         return answers, best
 
 

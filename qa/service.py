@@ -24,7 +24,6 @@ class Service:
         self.engine = engine
         self.corpus = corpus if corpus is not None and corpus.exists() else None
         self.watcher: FolderWatcher | None = None
-        self.last_sync: SyncReport | None = None
         self._watch = watch
         self._stop = threading.Event()
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="qa-snapshots")
@@ -38,7 +37,6 @@ class Service:
             report = sync_folder(self.engine, self.corpus, progress=progress)
         if report.changed:
             log.info("synced %s: %s", self.corpus, report.summary())
-        self.last_sync = report
         return report
 
     def start(self) -> Service:
