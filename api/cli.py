@@ -73,11 +73,6 @@ def _open_engine(settings: Settings) -> Any:
     return QAEngine.open(settings, rebuild=True)
 
 
-def _echo_skipped(report: Any) -> None:
-    for skipped in report.skipped:
-        typer.echo(f"qa: warning: skipped {skipped.path}: {skipped.reason}", err=True)
-
-
 @app.command()
 def index(
     corpus: CorpusOpt = None,
@@ -101,7 +96,6 @@ def index(
             n_documents, n_passages = engine.counts()
         finally:
             engine.close()
-        _echo_skipped(report)
         what = report.summary() + ";" if report.changed else "up to date:"
         typer.echo(
             f"{what} the store in {settings.index_dir} holds {n_documents} "
@@ -129,8 +123,6 @@ def add(
             read = read_corpus(path)
             articles += read.articles
             skipped += read.skipped
-        for s in skipped:
-            typer.echo(f"qa: warning: skipped {s.path}: {s.reason}", err=True)
         if not articles:
             fail("no articles to add")
         engine = _open_engine(settings)
@@ -236,7 +228,7 @@ def ask(
         if engine.counts()[0] == 0:  # first use: index the corpus folder
             if not settings.corpus.exists():
                 fail(f"corpus {settings.corpus} does not exist")
-            _echo_skipped(sync_folder(engine, settings.corpus, progress=True))
+            sync_folder(engine, settings.corpus, progress=True)  # skipped files are logged
         m: Mode = mode  # type: ignore[assignment]
         result = engine.ask(question, top_k, m, filters=None if filters.empty else filters)
         if as_json:

@@ -30,12 +30,15 @@ __all__ = [
     "SIDECAR_SUFFIX",
     "CorpusRead",
     "Skipped",
+    "article_files",
     "article_hash",
     "corpus_hash",
     "doc_id_for",
+    "keep_first",
     "load_corpus",
     "read_corpus",
     "read_file",
+    "sidecar_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,9 +199,14 @@ def _article(meta: _Meta, text: str, default_id: str, origin: str, folder: str |
     )
 
 
+def sidecar_path(path: Path) -> Path:
+    """Where the metadata sidecar of the article file ``path`` would be."""
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
 def _sidecar(path: Path) -> _Meta | None:
     """The valid sidecar of ``path``, if any; a bad one is logged and left out, never fatal."""
-    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    sidecar = sidecar_path(path)
     if not sidecar.is_file():
         return None
     try:
@@ -289,7 +297,7 @@ def _skip(where: str, reason: str) -> Skipped:
     return Skipped(where, reason)
 
 
-def _keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
+def keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
     """``read`` without articles whose id ``seen`` (id -> origin) already holds; adds the rest."""
     kept, skipped = [], list(read.skipped)
     for article in read.articles:
@@ -321,10 +329,10 @@ def read_file(path: Path, root: Path | None = None) -> CorpusRead:
         return CorpusRead([], [_skip(origin, str(exc))])
     except OSError as exc:
         return CorpusRead([], [_skip(origin, f"cannot read ({exc.strerror or exc})")])
-    return _keep_first(read, {})
+    return keep_first(read, {})
 
 
-def _article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
+def article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
     """Article files under ``root``, recursive, sorted by relative path, hidden entries ignored."""
     try:
         with os.scandir(root):
@@ -354,7 +362,7 @@ def read_corpus(path: Path | str) -> CorpusRead:
     """
     root = Path(path)
     if root.is_dir():
-        files, skipped = _article_files(root)
+        files, skipped = article_files(root)
         base: Path | None = root
     elif root.is_file():
         if not root.name.lower().endswith(ARTICLE_SUFFIXES):
@@ -372,7 +380,7 @@ def read_corpus(path: Path | str) -> CorpusRead:
     articles: list[Article] = []
     seen: dict[str, str] = {}
     for file in files:
-        read = _keep_first(read_file(file, base), seen)
+        read = keep_first(read_file(file, base), seen)
         articles += read.articles
         skipped += read.skipped
     return CorpusRead(articles, skipped)

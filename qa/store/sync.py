@@ -9,18 +9,17 @@ that are gone or no longer hold them. Articles written through the API are never
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.ingest.corpus import ARTICLE_SUFFIXES, SIDECAR_SUFFIX, Skipped, read_file
+from qa.ingest.corpus import Skipped, article_files, keep_first, read_file, sidecar_path
 from qa.records import Article
 
 if TYPE_CHECKING:
     from qa.engine import QAEngine
 
-__all__ = ["SyncReport", "list_article_files", "sync_folder"]
+__all__ = ["SyncReport", "sync_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +45,10 @@ class SyncReport:
         )
 
 
-def list_article_files(root: Path) -> list[Path]:
-    """Article files under ``root`` (recursive, suffixes in any case, hidden entries ignored)."""
-    if root.is_file():
-        return [root]
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith(".") or name.lower().endswith(SIDECAR_SUFFIX):
-                continue
-            if name.lower().endswith(ARTICLE_SUFFIXES):
-                found.append(Path(folder) / name)
-    return found
-
-
 def _stamp(path: Path) -> str:
     st = path.stat()
     stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    sidecar = sidecar_path(path)
     if sidecar.is_file():
         sc = sidecar.stat()
         stamp += f"+{sc.st_size}:{sc.st_mtime_ns}"
@@ -80,7 +64,13 @@ def sync_folder(
     known = engine.store.files()
     current: dict[str, tuple[str, list[str]]] = {}
     to_write: list[Article] = []
-    for path in list_article_files(root):
+    base = root if root.is_dir() else None
+    if base is None:
+        paths = [root]
+    else:
+        paths, report.skipped = article_files(root)
+    seen: dict[str, str] = {}  # id -> origin among the files read: one id in two, the first wins
+    for path in paths:
         key = str(path)
         try:
             stamp = _stamp(path)
@@ -90,7 +80,7 @@ def sync_folder(
         if not force and before is not None and before[0] == stamp:
             current[key] = before
             continue
-        read = read_file(path, root if root.is_dir() else None)
+        read = keep_first(read_file(path, base), seen)
         report.files_read += 1
         report.skipped += read.skipped
         to_write += read.articles
@@ -98,21 +88,7 @@ def sync_folder(
     # A file's articles are written before the file is recorded: a sync killed in between reads
     # the file again next time and finds its articles unchanged.
     claimed = {doc_id for _, ids in current.values() for doc_id in ids}
-    gone = sorted(
-        {d for key, (_, ids) in known.items() for d in ids}
-        - claimed
-    )
-    ids = [a.doc_id for a in to_write]
-    if len(set(ids)) != len(ids):  # one id in two changed files: the first file wins
-        seen: set[str] = set()
-        unique = []
-        for a in to_write:
-            if a.doc_id in seen:
-                report.skipped.append(Skipped(a.origin or a.doc_id, f"duplicate id {a.doc_id!r}"))
-                continue
-            seen.add(a.doc_id)
-            unique.append(a)
-        to_write = unique
+    gone = sorted({d for _, ids in known.values() for d in ids} - claimed)
     if to_write:
         written = engine.add(to_write, replace=True, progress=progress)
         report.added, report.replaced = written.added, written.replaced
@@ -125,4 +101,4 @@ def sync_folder(
                 w.set_file(key, stamp, doc_ids)
         for key in known.keys() - current.keys():
             w.forget_file(key)
-    return report  # read_file has logged each skipped file with its reason
+    return report  # reading has logged each skipped file with its reason
