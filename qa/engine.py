@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -49,6 +50,9 @@ MAX_TOP_K = 50
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 # Candidates whose sentences abstention looks at (eval/RESULTS.md measured its thresholds at 10).
 EVIDENCE_DEPTH = 10
+OVERFETCH = 2
+"""candidates read per answer wanted: overlapping neighbours of one article are dropped"""
+MAX_OVERFETCH = 8
 # Articles embedded and committed together when indexing many: a transaction per batch.
 WRITE_BATCH = 64
 
@@ -116,6 +120,7 @@ class QAEngine:
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
         self._bm25 = BM25Retriever(live)
+        self._lexical_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-bm25")
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(live),
             "bm25": self._bm25,
@@ -162,6 +167,7 @@ class QAEngine:
         return engine
 
     def close(self) -> None:
+        self._lexical_pool.shutdown(wait=True)
         self.live.save()
         self.store.close()
 
@@ -268,9 +274,11 @@ class QAEngine:
             raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         return self._retrievers[mode]
 
-    def query(self, text: str, filters: Filters | None = None) -> Query:
+    def query(self, text: str, filters: Filters | None = None, *, lexical: int = 0) -> Query:
+        """``lexical > 0`` starts the BM25 query for that many passages beside the embedding."""
         self.live.ensure_synced()
-        return Query.make(text, self.encoder, self.live, filters)
+        pool = (self._lexical_pool, lexical) if lexical > 0 else None
+        return Query.make(text, self.encoder, self.live, filters, lexical=pool)
 
     def search(
         self, question: str, k: int, mode: Mode = "hybrid", filters: Filters | None = None
@@ -324,15 +332,22 @@ class QAEngine:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
         retriever = self.retriever(mode)
-        query = self.query(question, filters)
         # Abstention weighs the same number of candidates whatever top_k is: the depth at which
         # its thresholds were measured. Ask for more: overlapping neighbours get trimmed or dropped.
         depth = max(top_k, EVIDENCE_DEPTH)
-        # One BM25 query serves the lexical ranking, the answers' BM25 scores and the evidence.
+        fetch = depth * OVERFETCH
+        # One BM25 query, started beside the embedding, serves the lexical ranking, the answers'
+        # BM25 scores and the evidence.
+        query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
         lexical = self._bm25.top(query, self.settings.candidates)
-        read = self._read(retriever.rank(query, depth * 3))
-        texts = {doc_id: a.text for doc_id, a in read.articles.items()}
-        hits = without_overlaps(read.hits, depth, texts)
+        while True:
+            ranked = retriever.rank(query, fetch)
+            read = self._read(ranked)
+            texts = {doc_id: a.text for doc_id, a in read.articles.items()}
+            hits = without_overlaps(read.hits, depth, texts)
+            if len(hits) >= depth or len(ranked) < fetch or fetch >= depth * MAX_OVERFETCH:
+                break
+            fetch *= 2  # neighbours of one article filled the list: look deeper, rarely needed
         answers, dense_evidence = self._answers(query, hits, read, dict(lexical))
         evidence = Evidence(
             dense=dense_evidence,

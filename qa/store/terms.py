@@ -14,10 +14,18 @@ import re
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-__all__ = ["fts_query", "terms"]
+__all__ = ["QUESTION_WORDS", "fts_query", "query_terms", "terms"]
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _STOP = frozenset(STOPWORDS_EN)
+
+QUESTION_WORDS = frozenset(
+    "who whom whose what which when where why how do does did much many about according "
+    "has have had were been can could would should he she his her its we you your our".split()
+)
+"""Words that shape a question but say little about its answer. Dropped from questions only
+(passages keep them): they are among the archive's commonest terms, so FTS5 spent most of a
+query's time scoring their long posting lists."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,6 +36,13 @@ def _stemmer() -> Stemmer.Stemmer:
 def terms(text: str) -> list[str]:
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
     return list(_stemmer().stemWords(words)) if words else []
+
+
+def query_terms(question: str) -> list[str]:
+    """``terms`` of a question, without ``QUESTION_WORDS``; all of them if only those are left."""
+    words = [w for w in _WORD.findall(question.lower()) if w not in _STOP]
+    kept = [w for w in words if w not in QUESTION_WORDS] or words
+    return list(_stemmer().stemWords(kept)) if kept else []
 
 
 def fts_query(question_terms: list[str]) -> str | None:
