@@ -20,8 +20,42 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 _STOP = frozenset(STOPWORDS_EN)
 
 QUESTION_WORDS = frozenset(
-    "who whom whose what which when where why how do does did much many about according "
-    "has have had were been can could would should he she his her its we you your our".split()
+    [
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "do",
+        "does",
+        "did",
+        "much",
+        "many",
+        "about",
+        "according",
+        "has",
+        "have",
+        "had",
+        "were",
+        "been",
+        "can",
+        "could",
+        "would",
+        "should",
+        "he",
+        "she",
+        "his",
+        "her",
+        "its",
+        "we",
+        "you",
+        "your",
+        "our",
+    ]
 )
 """Words that shape a question but say little about its answer. Dropped from questions only
 (passages keep them): they are among the archive's commonest terms, so FTS5 spent most of a
