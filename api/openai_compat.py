@@ -2,7 +2,8 @@
 
 Chat front ends (Open WebUI, LibreChat, any OpenAI client) talk to ``/v1``. The content is the
 retrieved passages verbatim, numbered ``[1]``, ``[2]``, then a "Sources" list. Nothing in it is
-generated except those fixed labels.
+generated except those fixed labels. Streams also carry one Open WebUI ``source`` event per
+passage, and Open WebUI's background tasks get fixed replies (``api/openwebui.py``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Authorized, EngineDep
+from api.openwebui import Task, background_task, question_in, source_event
 from api.schemas import AnswerOut, FiltersIn
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult
 from qa.errors import InvalidInputError
@@ -59,10 +62,14 @@ class ChatRequest(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension")
     filters: FiltersIn | None = Field(None, description="extension: as in /ask")
 
+    def background_task(self) -> Task | None:
+        return background_task([(m.role, m.text()) for m in self.messages])
+
     def question(self) -> str:
+        """The last user message, out of Open WebUI's RAG wrapper if it has one."""
         for message in reversed(self.messages):
             if message.role == "user":
-                text = message.text()
+                text = question_in(message.text())
                 if not text.strip():
                     raise InvalidInputError("the last user message has no text")
                 if len(text) > MAX_QUESTION_CHARS:
@@ -116,21 +123,48 @@ def models() -> dict[str, Any]:
     }
 
 
+@dataclass
+class Reply:
+    """What one completion says, before it is put in OpenAI's envelope (whole or streamed)."""
+
+    content: str
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Open WebUI events, streamed before the content"""
+    extensions: dict[str, Any] = field(default_factory=dict)
+    """extra fields on the whole (not streamed) response"""
+
+
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(request: ChatRequest, engine: EngineDep) -> Any:
-    question = request.question()
-    filters = request.filters.to_filters() if request.filters else None
-    result = await run_in_threadpool(
-        lambda: engine.ask(question, request.top_k, request.mode, filters=filters)
-    )
-    content, annotations = render(result)
-    sources = [AnswerOut.of(a).model_dump() for a in result.answers]
+async def chat_completions(request: ChatRequest, engine: EngineDep, http: Request) -> Any:
+    task = request.background_task()
+    if task is not None:
+        # Not a question: answered at once with the fixed reply, never from the index.
+        reply = Reply(task.reply, extensions={"background_task": task.kind})
+    else:
+        try:
+            question = request.question()
+            filters = request.filters.to_filters() if request.filters else None
+            result = await run_in_threadpool(
+                lambda: engine.ask(question, request.top_k, request.mode, filters=filters)
+            )
+        except InvalidInputError as exc:  # a bad request is a 400 under /v1, as with OpenAI
+            raise HTTPException(400, str(exc)) from exc
+        content, annotations = render(result)
+        reply = Reply(
+            content,
+            annotations,
+            sources=[AnswerOut.of(a).model_dump() for a in result.answers],
+            events=[source_event(a, str(http.base_url)) for a in result.answers],
+            extensions={"abstained": result.abstained},
+        )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     model = request.model or MODEL_ID
     if request.stream:
         return StreamingResponse(
-            _stream(content, annotations, sources, completion_id, created, model),
+            _stream(reply, _envelope("chat.completion.chunk", completion_id, created, model)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -139,39 +173,38 @@ async def chat_completions(request: ChatRequest, engine: EngineDep) -> Any:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content, "annotations": annotations},
+                "message": {
+                    "role": "assistant",
+                    "content": reply.content,
+                    "annotations": reply.annotations,
+                },
                 "finish_reason": "stop",
             }
         ],
         "usage": None,
-        "sources": sources,
-        "abstained": result.abstained,
+        "sources": reply.sources,
+        **reply.extensions,
     }
 
 
-def _stream(
-    content: str,
-    annotations: list[dict[str, Any]],
-    sources: list[dict[str, Any]],
-    completion_id: str,
-    created: int,
-    model: str,
-) -> Iterator[str]:
-    base = _envelope("chat.completion.chunk", completion_id, created, model)
-
-    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        chunk = {
+def _stream(reply: Reply, base: dict[str, Any]) -> Iterator[str]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        data = {
             **base,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-    yield event({"role": "assistant", "content": ""})
+    yield chunk({"role": "assistant", "content": ""})
+    # Open WebUI's source events ride on empty deltas, which OpenAI clients pass over; they come
+    # before the content so that each [n] has its source when it is shown.
+    for event in reply.events:
+        yield chunk({}, event=event)
     # One delta per quoted block keeps each passage whole in clients that render as they receive.
-    pieces = content.split("\n\n")
+    pieces = reply.content.split("\n\n")
     for i, piece in enumerate(pieces):
-        yield event({"content": piece + ("\n\n" if i < len(pieces) - 1 else "")})
-    final_delta: dict[str, Any] = {"annotations": annotations} if annotations else {}
-    yield event(final_delta, "stop", sources=sources)
+        yield chunk({"content": piece + ("\n\n" if i < len(pieces) - 1 else "")})
+    final_delta: dict[str, Any] = {"annotations": reply.annotations} if reply.annotations else {}
+    yield chunk(final_delta, "stop", sources=reply.sources)
     yield "data: [DONE]\n\n"
