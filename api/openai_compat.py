@@ -181,7 +181,8 @@ async def chat_completions(request: ChatRequest, engine: EngineDep, http: Reques
                 "finish_reason": "stop",
             }
         ],
-        "usage": None,
+        # Nothing is generated, so no tokens; clients such as `llm` read this object regardless.
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "sources": reply.sources,
         **reply.extensions,
     }

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -194,3 +198,31 @@ def test_api_key_works_with_the_openai_client(tiny_engine: QAEngine) -> None:
             )
         assert httpx.get(f"{url}/health").status_code == 200
         assert httpx.get(f"{url}/documents").status_code == 401
+
+
+LLM_CLI = Path(sys.executable).with_name("llm")
+EXTRA_MODELS = """\
+- model_id: extractive-qa
+  model_name: extractive-qa
+  api_base: "{base_url}/v1"
+  api_key_name: qa
+"""
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_llm_cli_prints_the_quoted_passages(
+    base_url: str, client: openai.OpenAI, tmp_path: Path, stream: bool
+) -> None:
+    """The README's `llm` example (extra-openai-models.yaml), run as a user would."""
+    (tmp_path / "extra-openai-models.yaml").write_text(EXTRA_MODELS.format(base_url=base_url))
+    (tmp_path / "keys.json").write_text('{"qa": "unused-or-QA_API_KEY"}')
+    command = [str(LLM_CLI), "-m", MODEL_ID, QUESTION, *([] if stream else ["--no-stream"])]
+    env = {**os.environ, "LLM_USER_PATH": str(tmp_path)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    expected = client.chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert done.stdout == f"{expected.choices[0].message.content}\n"
+    sources = expected.model_extra["sources"]  # type: ignore[index]
+    assert_quotes_are_verbatim(done.stdout, sources, documents(base_url))
