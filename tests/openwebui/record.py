@@ -30,7 +30,10 @@ def build(upstream: str, out: Path) -> Starlette:
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         upstream_request = client.build_request(
-            request.method, request.url.path, params=request.query_params, headers=headers,
+            request.method,
+            request.url.path,
+            params=request.query_params,
+            headers=headers,
             content=body,
         )
         response = await client.send(upstream_request, stream=True)
