@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import reprlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from api import openai_compat
+from api.limits import BodyLimit
 from api.routes import public, router
+from api.schemas import ErrorOut, FieldError, ValidationErrorOut
 from qa import __version__
 from qa.config import Settings, get_settings
 from qa.engine import QAEngine
@@ -52,13 +56,13 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
     watched for changes while the app runs.
     """
 
+    settings = settings or (engine.settings if engine else get_settings())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings or (engine.settings if engine else get_settings())
-        app.state.engine = engine or QAEngine.open(app.state.settings, rebuild=True)
-        service = Service(
-            app.state.engine, app.state.settings.corpus, watch=app.state.settings.watch
-        )
+        app.state.settings = settings
+        app.state.engine = engine or QAEngine.open(settings, rebuild=True)
+        service = Service(app.state.engine, settings.corpus, watch=settings.watch)
         app.state.service = service.start()
         n_documents, n_passages = app.state.engine.counts()
         log.info("serving %d documents, %d passages", n_documents, n_passages)
@@ -73,43 +77,109 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
         description="Answers questions with verbatim, cited passages from a set of articles.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, respond=error_response)
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
-        return _error(request, status_for(exc), str(exc))
+        status = status_for(exc)
+        if status == 422 and not _is_openai(request.url.path):
+            return _validation_response(
+                [FieldError(loc=["body"], msg=_short(str(exc)), type="invalid_input")]
+            )
+        return error_response(request.url.path, status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if _is_openai(request):
-            first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-            where = ".".join(str(p) for p in first["loc"] if p != "body")
-            message = str(first["msg"])
-            return _error(request, 400, f"{where}: {message}" if where else message)
-        return await request_validation_exception_handler(request, exc)
+        errors = [_field_error(e) for e in exc.errors()[:MAX_ERRORS]]
+        if _is_openai(request.url.path):
+            first = errors[0] if errors else FieldError(loc=[], msg="invalid request", type="")
+            where = ".".join(str(p) for p in first.loc if p != "body")
+            return error_response(
+                request.url.path, 400, f"{where}: {first.msg}" if where else first.msg
+            )
+        return _validation_response(errors)
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: its 404 and 405 too, not only FastAPI's
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        response = _error(request, exc.status_code, str(exc.detail))
+        response = error_response(request.url.path, exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def store_error(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        log.error("store error on %s: %s", request.url.path, exc)
+        return error_response(
+            request.url.path,
+            503,
+            f"the index store failed ({exc}): `qa index` checks and repairs it",
+        )
 
     app.include_router(public)
     app.include_router(router)
     app.include_router(openai_compat.router)
-    app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
+    _add_page_routes(app)
     return app
 
 
 STATIC = Path(__file__).resolve().parent / "static"
+# What an error body may carry of the request: a few errors, each with a short excerpt.
+MAX_ERRORS = 20
+EXCERPT_CHARS = 80
+MESSAGE_CHARS = 500
+_excerpt_repr = reprlib.Repr()  # bounded work and size whatever the nesting
+_excerpt_repr.maxlevel, _excerpt_repr.maxdict, _excerpt_repr.maxlist = 2, 4, 4
+_excerpt_repr.maxstring = _excerpt_repr.maxother = 60
 
 
-def _is_openai(request: Request) -> bool:
-    return request.url.path.startswith("/v1/")
+def _add_page_routes(app: FastAPI) -> None:
+    """The web page's files, each at its own path (GET and HEAD only). Not a catch-all mount: a
+    mount at ``/`` would answer a wrong method on an API route with 404 instead of 405."""
+
+    def serve(path: Path) -> Callable[[Request], Awaitable[Response]]:
+        async def page_file(request: Request) -> Response:
+            return FileResponse(path)
+
+        return page_file
+
+    app.add_route(
+        "/", serve(STATIC / "index.html"), methods=["GET", "HEAD"], include_in_schema=False
+    )
+    for path in sorted(STATIC.iterdir()):
+        if path.is_file():
+            app.add_route(
+                f"/{path.name}", serve(path), methods=["GET", "HEAD"], include_in_schema=False
+            )
 
 
-def _error(request: Request, status: int, message: str) -> JSONResponse:
-    """``{"detail": ...}`` as FastAPI does, or OpenAI's error object under /v1."""
-    if _is_openai(request):
+def _short(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """At most ``limit`` characters, lone surrogates written as ``\\udXXX``: safe in JSON."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _field_error(error: Any) -> FieldError:
+    value = error.get("input")
+    text = value if isinstance(value, str) else _excerpt_repr.repr(value)
+    return FieldError(
+        loc=[p if isinstance(p, int) else _short(str(p), EXCERPT_CHARS) for p in error["loc"]],
+        msg=_short(str(error["msg"])),
+        type=str(error["type"]),
+        input=None if "input" not in error else _short(text, EXCERPT_CHARS),
+    )
+
+
+def _validation_response(errors: list[FieldError]) -> JSONResponse:
+    return JSONResponse(ValidationErrorOut(detail=errors).model_dump(), status_code=422)
+
+
+def _is_openai(path: str) -> bool:
+    return path.startswith("/v1/")
+
+
+def error_response(path: str, status: int, message: str) -> JSONResponse:
+    """``{"detail": message}`` (ErrorOut), or OpenAI's error object under /v1."""
+    message = _short(message)
+    if _is_openai(path):
         kind = "invalid_request_error" if status < 500 else "server_error"
         if status == 401:
             kind = "authentication_error"
@@ -117,5 +187,5 @@ def _error(request: Request, status: int, message: str) -> JSONResponse:
             "error": {"message": message, "type": kind, "param": None, "code": None}
         }
     else:
-        body = {"detail": message}
+        body = ErrorOut(detail=message).model_dump()
     return JSONResponse(body, status_code=status)

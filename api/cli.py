@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -73,6 +76,54 @@ def _open_engine(settings: Settings) -> Any:
     return QAEngine.open(settings, rebuild=True)
 
 
+def _say(message: str) -> None:
+    typer.echo(f"qa: {message}", err=True)
+
+
+@contextlib.contextmanager
+def _writing(settings: Settings) -> Iterator[None]:
+    """The index folder's writer lock, for a whole command; waits, saying for whom."""
+    from qa.store.writer_lock import WriterLock
+
+    with WriterLock(settings.index_dir).hold(on_wait=_say):
+        yield
+
+
+def _open_checked(settings: Settings) -> Any:
+    """Open the store for `qa index`, repairing whatever LiveIndex.problems() finds (see
+    qa/store/checkup.py): no --force needed, nothing deleted that the service did not write."""
+    from qa.store import checkup
+    from qa.store.writer_lock import IndexBusyError
+
+    engine = None
+    try:
+        engine = _open_engine(settings)
+        problems = engine.live.problems()
+    except IndexBusyError:
+        raise
+    except (IndexStateError, sqlite3.DatabaseError) as exc:
+        problems = [str(exc)]
+    if not problems:
+        return engine
+    found = "; ".join(problems)
+    if engine is not None and all(p.startswith(checkup.DENSE_PROBLEM) for p in problems):
+        _say(f"repairing {settings.index_dir}: {found}: rebuilding it from the stored vectors")
+        checkup.rebuild_dense(engine.live)
+        return engine
+    if engine is not None:
+        engine.store.close()
+    aside = checkup.set_aside(settings.index_dir)
+    salvaged = checkup.salvage_articles(aside)
+    _say(
+        f"the store in {settings.index_dir} is damaged ({found}): moved it to {aside.name}; "
+        f"building a new one from the corpus and the {len(salvaged)} articles still readable in it"
+    )
+    engine = _open_engine(settings)
+    if salvaged:
+        engine.add(salvaged, replace=True, progress=True)
+    return engine
+
+
 @app.command()
 def index(
     corpus: CorpusOpt = None,
@@ -90,12 +141,13 @@ def index(
     def build() -> None:
         if not settings.corpus.exists():
             fail(f"corpus {settings.corpus} does not exist")
-        engine = _open_engine(settings)
-        try:
-            report = sync_folder(engine, settings.corpus, force=force, progress=True)
-            n_documents, n_passages = engine.counts()
-        finally:
-            engine.close()
+        with _writing(settings):
+            engine = _open_checked(settings)
+            try:
+                report = sync_folder(engine, settings.corpus, force=force, progress=True)
+                n_documents, n_passages = engine.counts()
+            finally:
+                engine.close()
         what = report.summary() + ";" if report.changed else "up to date:"
         typer.echo(
             f"{what} the store in {settings.index_dir} holds {n_documents} "
@@ -125,11 +177,12 @@ def add(
             skipped += read.skipped
         if not articles:
             fail("no articles to add")
-        engine = _open_engine(settings)
-        try:
-            result = engine.add(articles, replace=True, progress=True)
-        finally:
-            engine.close()
+        with _writing(settings):
+            engine = _open_engine(settings)
+            try:
+                result = engine.add(articles, replace=True, progress=True)
+            finally:
+                engine.close()
         typer.echo(
             f"{len(result.added)} added, {len(result.replaced)} replaced, "
             f"{len(result.unchanged)} unchanged, {len(skipped)} skipped"
@@ -147,11 +200,12 @@ def delete(
     settings = make_settings(None, index_dir)
 
     def run() -> None:
-        engine = _open_engine(settings)
-        try:
-            result = engine.delete(doc_ids)
-        finally:
-            engine.close()
+        with _writing(settings):
+            engine = _open_engine(settings)
+            try:
+                result = engine.delete(doc_ids)
+            finally:
+                engine.close()
         typer.echo(f"{len(result.deleted)} deleted")
 
     _run(run)
@@ -251,12 +305,24 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.limits import uvicorn_config
 
     settings = make_settings(corpus, index_dir, host=host, port=port)
-    engine = _run(lambda: _open_engine(settings))
-    uvicorn.run(create_app(settings, engine), host=settings.host, port=settings.port)
 
+    def open_for_serving() -> Any:
+        try:
+            with _writing(settings):  # opening may re-embed a store built otherwise
+                return _open_engine(settings)
+        except sqlite3.DatabaseError as exc:
+            raise IndexStateError(f"the store in {settings.index_dir} is damaged ({exc})") from exc
+        except IndexStateError as exc:
+            raise IndexStateError(
+                f"{exc}. `qa index` checks the index folder and repairs it (a damaged store is "
+                "set aside, never deleted)"
+            ) from exc
 
+    engine = _run(open_for_serving)
+    uvicorn.Server(uvicorn_config(create_app(settings, engine), settings)).run()
 
 
 def _parse_ks(text: str) -> list[int]:

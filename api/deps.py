@@ -35,8 +35,8 @@ def require_api_key(
     """When QA_API_KEY is set, every route but /health needs ``Authorization: Bearer <key>``."""
     if settings.api_key is None:
         return
-    expected = settings.api_key.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+    expected = settings.api_key.get_secret_value().encode("utf-8")
+    if credentials is None or not secrets.compare_digest(_token_bytes(credentials), expected):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or wrong API key: send 'Authorization: Bearer <QA_API_KEY>'",
@@ -45,3 +45,9 @@ def require_api_key(
 
 
 Authorized = Depends(require_api_key)
+
+
+def _token_bytes(credentials: HTTPAuthorizationCredentials) -> bytes:
+    """The token as the client sent it: header values reach us as latin-1 decoded bytes, so a
+    key of any Unicode, sent as UTF-8, compares equal to QA_API_KEY's UTF-8 bytes."""
+    return credentials.credentials.encode("latin-1", errors="replace")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Authorized, EngineDep
+from api.deps import Authorized, EngineDep, SettingsDep
 from api.schemas import (
     AskRequest,
     AskResponse,
@@ -17,12 +19,30 @@ from api.schemas import (
     DocumentSummary,
     ErrorOut,
     Health,
+    ValidationErrorOut,
     WriteOut,
 )
-from qa.errors import InvalidInputError
+from qa.config import Settings
+from qa.engine import QAEngine
+from qa.store.writer_lock import WriterLock
 
-public = APIRouter()
-router = APIRouter(dependencies=[Authorized], responses={401: {"model": ErrorOut}})
+T = TypeVar("T")
+
+# The error bodies every route can answer with, as the app's handlers write them (api/app.py).
+ERRORS: dict[int | str, dict[str, object]] = {
+    405: {"model": ErrorOut, "description": "wrong method for this path"},
+    422: {"model": ValidationErrorOut, "description": "a field is missing or bad"},
+    503: {"model": ErrorOut, "description": "the index is damaged, or busy with another writer"},
+}
+BODY_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "the body cannot be parsed"},
+    413: {"model": ErrorOut, "description": "the body is larger than QA_MAX_BODY_BYTES"},
+}
+public = APIRouter(responses=ERRORS)
+router = APIRouter(
+    dependencies=[Authorized],
+    responses={**ERRORS, 401: {"model": ErrorOut, "description": "missing or wrong API key"}},
+)
 
 MAX_DOCUMENTS_PER_WRITE = 1000
 
@@ -38,14 +58,21 @@ def health(engine: EngineDep) -> Health:
         model_sha256=engine.embedder.fingerprint,
         dense_index="ivf" if engine.live.dense.kind == "ivf" else "flat",
         change_seq=engine.live.seq,
+        min_confidence=engine.min_confidence,
     )
 
 
-@router.post("/ask", responses={422: {"model": ErrorOut}})
+@router.post("/ask", responses=BODY_ERRORS)
 async def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
     filters = request.filters.to_filters() if request.filters else None
     result = await run_in_threadpool(
-        lambda: engine.ask(request.question, request.top_k, request.mode, filters=filters)
+        lambda: engine.ask(
+            request.question,
+            request.top_k,
+            request.mode,
+            filters=filters,
+            min_confidence=request.min_confidence,
+        )
     )
     return AskResponse.of(result)
 
@@ -62,35 +89,36 @@ def documents(
 @router.post(
     "/documents",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={**BODY_ERRORS, 409: {"model": ErrorOut}},
 )
 async def add_documents(
     engine: EngineDep,
+    settings: SettingsDep,
     body: Annotated[DocumentIn | list[DocumentIn], Body()],
 ) -> WriteOut:
     """Add one article or an array of them; 201 once they are durable and searchable."""
     docs = body if isinstance(body, list) else [body]
     if not docs:
-        raise InvalidInputError("body: send one document or a non-empty array of them")
+        raise bad_field(("body",), "send one document or a non-empty array of them")
     if len(docs) > MAX_DOCUMENTS_PER_WRITE:
-        raise InvalidInputError(f"body: at most {MAX_DOCUMENTS_PER_WRITE} documents per request")
+        raise bad_field(("body",), f"at most {MAX_DOCUMENTS_PER_WRITE} documents per request")
     articles = [d.to_article(d.id) for d in docs]
-    result = await run_in_threadpool(engine.add, articles)
+    result = await _write(engine, settings, lambda: engine.add(articles))
     return WriteOut.of(result)
 
 
 @router.put(
     "/documents/{doc_id:path}",
-    responses={201: {"model": WriteOut}, 422: {"model": ErrorOut}},
+    responses={**BODY_ERRORS, 201: {"model": WriteOut}},
 )
 async def put_document(
-    doc_id: str, body: DocumentFields, engine: EngineDep, response: Response
+    doc_id: str, body: DocumentFields, engine: EngineDep, settings: SettingsDep, response: Response
 ) -> WriteOut:
     """Create or replace one article; 201 when created, 200 when replaced or unchanged."""
     if not doc_id.strip() or len(doc_id) > 256:
-        raise InvalidInputError("doc_id: must be 1 to 256 characters, not only spaces")
-    result = await run_in_threadpool(
-        lambda: engine.add([body.to_article(doc_id)], replace=True)
+        raise bad_field(("path", "doc_id"), "must be 1 to 256 characters, not only spaces")
+    result = await _write(
+        engine, settings, lambda: engine.add([body.to_article(doc_id)], replace=True)
     )
     if result.added:
         response.status_code = status.HTTP_201_CREATED
@@ -102,11 +130,27 @@ async def put_document(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"model": ErrorOut}},
 )
-async def delete_document(doc_id: str, engine: EngineDep) -> Response:
-    await run_in_threadpool(engine.delete, [doc_id])
+async def delete_document(doc_id: str, engine: EngineDep, settings: SettingsDep) -> Response:
+    await _write(engine, settings, lambda: engine.delete([doc_id]))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/documents/{doc_id:path}", responses={404: {"model": ErrorOut}})
 def document(doc_id: str, engine: EngineDep) -> DocumentOut:
     return DocumentOut.of(engine.document(doc_id))
+
+
+def bad_field(loc: tuple[str, ...], message: str) -> RequestValidationError:
+    """A 422 like the schema's own, for a rule the schema cannot state."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+async def _write(engine: QAEngine, settings: Settings, write: Callable[[], T]) -> T:
+    """Run ``write`` in a worker thread holding the index folder's writer lock. Another writer
+    (`qa index`, `qa add`) is waited for up to QA_WRITE_WAIT_SECONDS, then a 503 names it."""
+
+    def locked() -> T:
+        with WriterLock(engine.store.folder).hold(timeout=settings.write_wait_seconds):
+            return write()
+
+    return await run_in_threadpool(locked)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -89,6 +90,19 @@ class DocumentFields(BaseModel):
         if not value.strip():
             raise ValueError("must contain some text")
         return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Stored and sent back as UTF-8 JSON: no lone surrogates, no NaN or Infinity."""
+        try:
+            json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be Unicode text: a lone surrogate is not") from None
+        except ValueError:
+            raise ValueError("NaN and Infinity are not JSON numbers") from None
+        return value
+
 
     def to_article(self, doc_id: str) -> Article:
         return Article(
@@ -241,3 +255,18 @@ class Health(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="where: 'body', 'query' or 'path', then the field")
+    msg: str
+    type: str
+    input: str | None = Field(
+        None, description="a short excerpt of the rejected value (at most 80 characters)"
+    )
+
+
+class ValidationErrorOut(BaseModel):
+    """Every 422: one entry per rejected field."""
+
+    detail: list[FieldError]

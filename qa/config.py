@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.answer.select import AbstainPolicy
@@ -72,6 +72,26 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="if set, required as a bearer token")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1, description="`qa serve`: a larger request body is a 413, never read"
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="`qa serve`: seconds a client has to send its request headers"
+    )
+    write_wait_seconds: float = Field(
+        30.0, ge=0, description="how long an HTTP write waits for another writer (then a 503)"
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "QA_API_KEY is set but empty, which would lock every client out: "
+                "unset it to serve without a key, or set it to the key clients send"
+            )
+        return value
+
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

@@ -153,6 +153,7 @@ def _fields(
 
     ``date_alias``: ``date`` stands for ``published`` when that is absent (front matter habit).
     """
+    _check_storable(record)
     meta = _Meta()
     doc_id = record.get("id")
     if doc_id is not None:
@@ -180,6 +181,18 @@ def _fields(
     extra = {k: v for k, v in record.items() if k not in known}
     meta.metadata = {**extra, **metadata}
     return meta
+
+
+def _check_storable(record: dict[str, Any]) -> None:
+    """The store writes fields as UTF-8 JSON: JSON's lone surrogate escapes (``"\\ud800"``) and
+    NaN/Infinity parse in Python but cannot be stored or sent back."""
+    try:
+        json.dumps(record, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise _Bad(f"a lone surrogate ({bad!r}) is not Unicode text") from None
+    except ValueError:
+        raise _Bad("NaN and Infinity are not JSON numbers") from None
 
 
 def _article(meta: _Meta, text: str, default_id: str, origin: str, folder: str | None) -> Article:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from qa.ingest.corpus import Skipped, article_files, keep_first, read_file, sidecar_path
 from qa.records import Article
+from qa.store.writer_lock import WriterLock
 
 if TYPE_CHECKING:
     from qa.engine import QAEngine
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["SyncReport", "sync_folder"]
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -58,7 +58,13 @@ def _stamp(path: Path) -> str:
 def sync_folder(
     engine: QAEngine, root: Path, *, force: bool = False, progress: bool = False
 ) -> SyncReport:
-    """Bring the store in line with the files under ``root``; returns what changed."""
+    """Bring the store in line with the files under ``root``; returns what changed. One sync at
+    a time per index folder, across processes (a second one waits: qa/store/writer_lock.py)."""
+    with WriterLock(engine.store.folder).hold(on_wait=log.warning):
+        return _sync_folder(engine, root, force=force, progress=progress)
+
+
+def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -> SyncReport:
     root = root.resolve()
     report = SyncReport()
     known = engine.store.files()

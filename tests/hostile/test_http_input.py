@@ -1,0 +1,139 @@
+"""Issue 12, HTTP cases: hand-made hostile input against a real uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.schemas import ErrorOut, ValidationErrorOut
+from tests.hostile.conftest import API_KEY, BAD_INPUTS
+from tests.hostile.errors import assert_declared_error
+
+JSON = {"content-type": "application/json"}
+ROUTES = {
+    "ask": ("POST", "/ask"),
+    "documents": ("POST", "/documents"),
+    "put": ("PUT", "/documents/x"),
+    "v1": ("POST", "/v1/chat/completions"),
+}
+BODIES = sorted((BAD_INPUTS / "bodies").iterdir())
+
+
+@pytest.mark.parametrize("body_file", BODIES, ids=[p.name for p in BODIES])
+def test_bad_input_bodies_get_a_declared_error_never_a_5xx(
+    server_url: str, body_file: Path
+) -> None:
+    method, path = ROUTES[body_file.name.split("--")[0]]
+    r = httpx.request(method, server_url + path, content=body_file.read_bytes(), headers=JSON)
+    assert_declared_error(r, path)
+    assert r.status_code in (200, 201, 400, 422), r.text[:300]
+
+
+def test_lone_surrogate_question_is_a_422_naming_the_field(server_url: str) -> None:
+    r = httpx.post(f"{server_url}/ask", content=b'{"question": "\\ud800"}', headers=JSON)
+    assert r.status_code == 422
+    error = ValidationErrorOut.model_validate(r.json()).detail[0]
+    assert error.loc == ["body", "question"] and error.input == "\\ud800"
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_top_k_is_a_422(server_url: str, value: str) -> None:
+    body = f'{{"question": "volcano", "top_k": {value}}}'.encode()
+    r = httpx.post(f"{server_url}/ask", content=body, headers=JSON)
+    assert r.status_code == 422
+    assert ValidationErrorOut.model_validate(r.json()).detail[0].loc == ["body", "top_k"]
+
+
+def test_error_bodies_echo_only_a_short_excerpt(server_url: str) -> None:
+    """A 900 KB question used to come back whole in the 422."""
+    r = httpx.post(f"{server_url}/ask", json={"question": "x" * 900_000})
+    assert r.status_code == 422 and len(r.content) < 1000
+    assert ValidationErrorOut.model_validate(r.json()).detail[0].input == "x" * 80 + "…"
+    many = [{"id": f"d{i}", "text": ""} for i in range(1000)]
+    r = httpx.post(f"{server_url}/documents", json=many)
+    assert r.status_code == 422 and len(r.content) < 4096
+
+
+def test_non_ascii_bearer_token_is_a_401_not_a_500(keyed_url: str) -> None:
+    for token in ("é".encode(), "é".encode("latin-1"), "ключ".encode(), b"\xff\xfe"):
+        r = httpx.get(f"{keyed_url}/documents", headers={b"authorization": b"Bearer " + token})
+        assert r.status_code == 401, token
+        ErrorOut.model_validate(r.json())
+
+
+def test_non_ascii_api_key_works(keyed_url: str) -> None:
+    good = {b"authorization": b"Bearer " + API_KEY.encode("utf-8")}
+    assert httpx.get(f"{keyed_url}/documents", headers=good).status_code == 200
+    r = httpx.post(f"{keyed_url}/ask", json={"question": "volcano"}, headers=good)
+    assert r.status_code == 200
+    wrong = {b"authorization": b"Bearer " + API_KEY[:-1].encode("utf-8")}
+    assert httpx.get(f"{keyed_url}/documents", headers=wrong).status_code == 401
+    assert httpx.get(f"{keyed_url}/health").status_code == 200
+
+
+def test_docs_and_openapi_stay_public_with_a_key(keyed_url: str) -> None:
+    """Decision (README, Access): the schema and its viewer hold no data, so they stay public
+    like the page's files; every data route needs the key."""
+    assert httpx.get(f"{keyed_url}/openapi.json").status_code == 200
+    assert httpx.get(f"{keyed_url}/docs").status_code == 200
+    assert httpx.get(f"{keyed_url}/documents").status_code == 401
+    assert httpx.get(f"{keyed_url}/documents/volcano").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/ask"),
+        ("DELETE", "/ask"),
+        ("POST", "/health"),
+        ("PATCH", "/documents/volcano"),
+        ("GET", "/v1/chat/completions"),
+        ("POST", "/"),
+    ],
+)
+def test_wrong_method_is_405(server_url: str, method: str, path: str) -> None:
+    r = httpx.request(method, server_url + path)
+    assert r.status_code == 405 and "allow" in r.headers
+    assert_declared_error(r, path)
+
+
+def test_page_files_still_served(server_url: str) -> None:
+    for path in ("/", "/index.html", "/app.js", "/style.css"):
+        assert httpx.get(server_url + path).status_code == 200, path
+    assert httpx.get(f"{server_url}/nope.js").status_code == 404
+
+
+def test_openapi_declares_the_error_bodies_sent(server_url: str) -> None:
+    spec = httpx.get(f"{server_url}/openapi.json").json()
+    ask = spec["paths"]["/ask"]["post"]["responses"]
+    ref = "#/components/schemas/"
+    assert ask["422"]["content"]["application/json"]["schema"]["$ref"] == ref + "ValidationErrorOut"
+    for status in ("400", "413", "405"):
+        assert ask[status]["content"]["application/json"]["schema"]["$ref"] == ref + "ErrorOut"
+    listing = spec["paths"]["/documents"]["get"]["responses"]
+    assert listing["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ValidationErrorOut"
+    )
+    r = httpx.get(f"{server_url}/documents", params={"limit": "many"})
+    assert r.status_code == 422 and ValidationErrorOut.model_validate(r.json()).detail[0].loc == [
+        "query",
+        "limit",
+    ]
+    r = httpx.post(f"{server_url}/documents", json=[])
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_every_listed_document_id_opens(server_url: str) -> None:
+    for doc_id in ("a/b", "folder/sub/c d", "ünï/cødé", "trailing/"):
+        text = f"Article {doc_id}. It has one sentence about harbours."
+        assert httpx.put(f"{server_url}/documents/{doc_id}", json={"text": text}).status_code in (
+            200,
+            201,
+        )
+    listed = [d["doc_id"] for d in httpx.get(f"{server_url}/documents").json()]
+    assert {"a/b", "folder/sub/c d", "ünï/cødé"} <= set(listed)
+    for doc_id in listed:
+        r = httpx.get(f"{server_url}/documents/{doc_id}")
+        assert r.status_code == 200 and r.json()["doc_id"] == doc_id, doc_id
