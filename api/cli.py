@@ -213,9 +213,10 @@ def delete(
 
 def _print_human(result: Any) -> None:
     if result.abstained:
-        best = result.evidence.dense
-        why = f" (best sentence cosine {best:.2f})" if best > float("-inf") else ""
-        typer.echo(f"No answer in these articles{why}.")
+        typer.echo(
+            f"No answer in these articles (best passage's confidence {result.confidence:.2f}, "
+            f"below {result.min_confidence:.2f})."
+        )
         return
     for answer in result.answers:
         hit = answer.hit
@@ -232,7 +233,7 @@ def _print_human(result: Any) -> None:
         where = " · ".join(str(x) for x in (a.source, a.published, a.author, a.origin) if x)
         typer.echo(
             f"   [{short}:{answer.highlight.start}-{answer.highlight.end}] {where}"
-            f"  passage {p.span.start}-{p.span.end}  score {hit.score:.4f}"
+            f"  passage {p.span.start}-{p.span.end}  confidence {answer.confidence:.2f}"
         )
         for line in marked.splitlines():
             typer.echo(f"   > {line}")
@@ -256,6 +257,12 @@ def ask(
     ] = None,
     doc_id: Annotated[
         list[str] | None, typer.Option("--doc-id", help="only this article (repeat)")
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="abstain below this confidence [default: the ranker's]"
+        ),
     ] = None,
     corpus: CorpusOpt = None,
     index_dir: IndexDirOpt = None,
@@ -284,7 +291,13 @@ def ask(
                 fail(f"corpus {settings.corpus} does not exist")
             sync_folder(engine, settings.corpus, progress=True)  # skipped files are logged
         m: Mode = mode  # type: ignore[assignment]
-        result = engine.ask(question, top_k, m, filters=None if filters.empty else filters)
+        result = engine.ask(
+            question,
+            top_k,
+            m,
+            filters=None if filters.empty else filters,
+            min_confidence=min_confidence,
+        )
         if as_json:
             typer.echo(AskResponse.of(result).model_dump_json(indent=2))
         else:
@@ -353,9 +366,21 @@ def eval_command(
     mode: Annotated[str, typer.Option(help="dense, bm25, hybrid or all")] = "all",
     k: Annotated[str, typer.Option("--k", help="cut-offs for hit@k and recall@k")] = "1,3,5,10",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    threshold: Annotated[
-        float | None, typer.Option(help="abstention threshold [default: setting]")
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            help="abstain below this confidence [default: QA_MIN_CONFIDENCE, else the ranker's]"
+        ),
     ] = None,
+    answers: Annotated[
+        str | None,
+        typer.Option(
+            help="answer-level eval of seeds, news or squad (first answer, highlight, confidence)"
+        ),
+    ] = None,
+    part: Annotated[
+        str, typer.Option(help="with --answers: test (never tuned on) or train")
+    ] = "test",
     plot: Annotated[
         Path | None,
         typer.Option(help="write a recall@k PNG here (and PATH-abstention.png for the seeds)"),
@@ -383,7 +408,7 @@ def eval_command(
         "passage_overlap": passage_overlap,
         "rrf_k": rrf_k,
         "dense_weight": dense_weight,
-        "abstain_threshold": threshold,
+        "min_confidence": min_confidence,
     }
     if beir is not None:
         if index_dir is None:
@@ -392,7 +417,14 @@ def eval_command(
             overrides["passage_sentences"] = BEIR_DEFAULT_SENTENCES
             overrides["passage_overlap"] = BEIR_DEFAULT_OVERLAP
     settings = make_settings(corpus, index_dir, **overrides)
-    if beir is not None:
+    if answers is not None:
+        if answers not in ("seeds", "news", "squad") or part not in ("train", "test"):
+            fail(
+                "--answers must be seeds, news or squad and --part train or test, "
+                f"not {answers!r}/{part!r}"
+            )
+        _run(lambda: _eval_answers(answers, part, settings.min_confidence, plot, as_json))
+    elif beir is not None:
         _run(lambda: _eval_beir(settings, modes, beir, split, plot, as_json))
     else:
         _run(lambda: _eval_seeds(settings, modes, ks, dataset, plot, as_json))
@@ -401,6 +433,38 @@ def eval_command(
 # Whole documents: SciFact abstracts mostly fit MiniLM's 256-token window (see eval/RESULTS.md).
 BEIR_DEFAULT_SENTENCES = 0
 BEIR_DEFAULT_OVERLAP = 0
+
+
+def _eval_answers(
+    name: str, part: str, min_confidence: float | None, plot: Path | None, as_json: bool
+) -> None:
+    from eval.answers import evaluate_answers
+    from eval.sets import eval_set
+
+    data, engine = eval_set(name, part)
+    report = evaluate_answers(engine, data.questions, data.name, min_confidence=min_confidence)
+    if plot:
+        from eval.answers import reliability
+        from eval.plot import plot_abstention, plot_reliability
+
+        plot_reliability(
+            {data.name: reliability(report.top_confidence, report.top_correct)},
+            plot,
+            f"{data.name}: ECE {report.metrics['ece']:.3f}",
+        )
+        steps = [i / 100 for i in range(0, 101, 2)]
+        plot_abstention(
+            report.sweep(steps),
+            report.metrics["min_confidence"],
+            plot.with_name(plot.stem + "-abstention.png"),
+            f"{data.name}: abstention against min_confidence",
+        )
+    if as_json:
+        typer.echo(json.dumps({"set": data.name, **report.metrics}, indent=2))
+    else:
+        typer.echo(
+            _table(f"{data.name}: {len(data.questions)} questions", {"value": report.metrics})
+        )
 
 
 def _eval_seeds(
@@ -427,22 +491,12 @@ def _eval_seeds(
         raise InvalidInputError(f"eval set has {len(problems)} bad entries, first: {problems[0]}")
     reports = evaluate_seeds(engine, questions, modes, ks)  # type: ignore[arg-type]
     if plot:
-        from eval.plot import plot_recall, plot_thresholds
-        from eval.run import threshold_sweep
+        from eval.plot import plot_recall
 
         plot_recall(
             {r.mode: {k: r.metrics[f"recall@{k}"] for k in ks} for r in reports},
             plot,
             f"Seeds eval set: recall@k ({reports[0].n_answerable} answerable questions)",
-        )
-        policy = settings.abstain_policy()
-        steps = [i / 100 for i in range(0, 81, 2)]
-        hybrid = next((r for r in reports if r.mode == "hybrid"), reports[-1])
-        plot_thresholds(
-            threshold_sweep(hybrid.evidence, policy, steps),
-            policy.min_dense,
-            plot.with_name(plot.stem + "-abstention.png"),
-            baseline=threshold_sweep(hybrid.evidence, policy, steps, lexical_rule=False),
         )
     if as_json:
         typer.echo(
@@ -451,7 +505,7 @@ def _eval_seeds(
                     "dataset": str(dataset or SEEDS_EVAL),
                     "questions": reports[0].n_questions,
                     "answerable": reports[0].n_answerable,
-                    "abstain_policy": dataclasses.asdict(settings.abstain_policy()),
+                    "min_confidence": engine.min_confidence,
                     "modes": {r.mode: r.metrics for r in reports},
                 },
                 indent=2,
@@ -460,7 +514,7 @@ def _eval_seeds(
         return
     title = (
         f"{reports[0].n_questions} questions ({reports[0].n_answerable} answerable), "
-        f"abstention {settings.abstain_policy()}"
+        f"abstention below confidence {engine.min_confidence:.3f}"
     )
     typer.echo(_table(title, {r.mode: r.metrics for r in reports}))
 

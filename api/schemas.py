@@ -64,6 +64,13 @@ class AskRequest(BaseModel):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many answers at most")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     filters: FiltersIn | None = Field(None, description="restrict the articles searched")
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="abstain when the first answer's confidence is below this "
+        "[default: the server's, see /health]",
+    )
 
 
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
@@ -102,7 +109,6 @@ class DocumentFields(BaseModel):
         except ValueError:
             raise ValueError("NaN and Infinity are not JSON numbers") from None
         return value
-
 
     def to_article(self, doc_id: str) -> Article:
         return Article(
@@ -158,6 +164,9 @@ class AnswerOut(BaseModel):
     published: str | None = None
     author: str | None = None
     origin: str | None = Field(None, description="file the article was read from")
+    confidence: float = Field(
+        description="calibrated probability that this passage answers the question"
+    )
     passage: TextSpan
     highlight: TextSpan
     scores: Scores
@@ -168,6 +177,7 @@ class AnswerOut(BaseModel):
         return cls(
             rank=answer.rank,
             score=round(hit.score, 6),
+            confidence=round(answer.confidence, 4),
             doc_id=article.doc_id,
             title=article.title,
             source=article.source,
@@ -197,6 +207,11 @@ class AskResponse(BaseModel):
     mode: str
     abstained: bool
     message: str | None = Field(None, description="why there are no answers, when abstained")
+    confidence: float = Field(
+        description="answered: probability that the first answer answers the question; "
+        "abstained: probability that the best passage found does not"
+    )
+    min_confidence: float = Field(description="the threshold below which it abstains")
     took_ms: float
     answers: list[AnswerOut]
 
@@ -207,6 +222,8 @@ class AskResponse(BaseModel):
             mode=result.mode,
             abstained=result.abstained,
             message=NO_ANSWER if result.abstained else None,
+            confidence=round(1 - result.confidence if result.abstained else result.confidence, 4),
+            min_confidence=result.min_confidence,
             took_ms=round(result.took_ms, 1),
             answers=[AnswerOut.of(a) for a in result.answers],
         )
@@ -251,6 +268,7 @@ class Health(BaseModel):
     model_sha256: str
     dense_index: Literal["flat", "ivf"]
     change_seq: int = Field(description="last change applied to the dense index")
+    min_confidence: float = Field(description="default abstention threshold of /ask")
 
 
 class ErrorOut(BaseModel):

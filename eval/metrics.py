@@ -57,9 +57,11 @@ def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> 
     tp = sum(a and not ok for a, ok in zip(abstained, answerable, strict=True))
     fp = sum(a and ok for a, ok in zip(abstained, answerable, strict=True))
     fn = sum(not a and not ok for a, ok in zip(abstained, answerable, strict=True))
+    n_answerable = sum(answerable)
     return {
         "abstain_precision": tp / (tp + fp) if tp + fp else 1.0,
         "abstain_recall": tp / (tp + fn) if tp + fn else 1.0,
+        "answerable_abstained": fp / n_answerable if n_answerable else 0.0,
     }
 
 

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-__all__ = ["plot_recall", "plot_thresholds"]
+__all__ = ["plot_abstention", "plot_recall", "plot_reliability"]
 
 
 def plot_recall(
@@ -34,30 +34,49 @@ def plot_recall(
     plt.close(fig)
 
 
-def plot_thresholds(
-    rows: Sequence[dict[str, float]],
-    chosen: float,
-    path: Path,
-    baseline: Sequence[dict[str, float]] | None = None,
+def plot_abstention(
+    rows: Sequence[dict[str, float]], chosen: float, path: Path, title: str
 ) -> None:
-    """Abstention quality against the dense threshold; dashed: without the lexical rule."""
+    """Abstention recall and precision, and answerable questions refused, against the
+    confidence threshold (rows from ``AnswerReport.sweep``)."""
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ts = [r["threshold"] for r in rows]
     for key, label, color in (
-        ("abstain_precision", "abstention precision", "tab:blue"),
-        ("abstain_recall", "abstention recall", "tab:orange"),
-        ("answerable_kept", "answerable questions answered", "tab:green"),
+        ("precision", "abstention precision", "tab:blue"),
+        ("recall", "abstention recall (unanswerable refused)", "tab:orange"),
+        ("answerable_abstained", "answerable questions refused", "tab:red"),
     ):
         ax.plot(ts, [r[key] for r in rows], label=label, color=color)
-        if baseline is not None:
-            ax.plot(ts, [r[key] for r in baseline], color=color, linestyle=":", alpha=0.7)
-    ax.axvline(chosen, color="grey", linestyle="--", label=f"threshold {chosen}")
-    ax.set_xlabel("dense threshold (cosine of best highlighted sentence)")
-    if baseline is not None:
-        ax.set_title("solid: with the lexical-support rule; dotted: dense threshold alone")
+    ax.axvline(chosen, color="grey", linestyle="--", label=f"default {chosen:.3f}")
+    ax.set_xlabel("min_confidence (abstain when the first answer's confidence is below)")
+    ax.set_title(title)
     ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left")
+    ax.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_reliability(
+    series: dict[str, Sequence[tuple[float, float, int]]], path: Path, title: str
+) -> None:
+    """Reliability diagram: accuracy against mean confidence per bin (points sized by count)."""
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    for name, points in series.items():
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        sizes = [10 + 200 * p[2] / max(sum(q[2] for q in points), 1) for p in points]
+        ax.plot(xs, ys, marker="o", label=name)
+        ax.scatter(xs, ys, s=sizes, alpha=0.3)
+    ax.set_xlabel("confidence of the first answer (bin mean)")
+    ax.set_ylabel("share of first answers that answer")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from eval.dataset import EvalQuestion
 from eval.metrics import abstention_scores, label_ranking, percentile, ranking_metrics
-from qa.answer.select import AbstainPolicy, Evidence, should_abstain
 from qa.config import Mode
 from qa.engine import AskResult, QAEngine
 
-__all__ = ["ModeReport", "evaluate_seeds", "threshold_sweep"]
+__all__ = ["ModeReport", "evaluate_seeds"]
 
 
 @dataclass
@@ -23,8 +22,8 @@ class ModeReport:
     n_questions: int
     n_answerable: int
     metrics: dict[str, float]
-    evidence: list[tuple[Evidence, bool]] = field(repr=False)
-    """(evidence, answerable) per question, to study other abstention thresholds."""
+    confidence: list[tuple[float, bool]] = field(repr=False)
+    """(first answer's confidence, answerable) per question, to study other thresholds"""
 
 
 def _verbatim(engine: QAEngine, result: AskResult) -> tuple[int, int]:
@@ -48,7 +47,7 @@ def evaluate_seeds(
     *,
     progress: bool = True,
 ) -> list[ModeReport]:
-    policy = engine.settings.abstain_policy()
+    threshold = engine.min_confidence
     depth = max(*ks, 10)
     reports = []
     for mode in modes:
@@ -56,7 +55,7 @@ def evaluate_seeds(
         engine.clear_caches()
         rankings: dict[str, list[str]] = {}
         relevant: dict[str, list[str]] = {}
-        abstained, answerable, latencies, evidence = [], [], [], []
+        abstained, answerable, latencies, confidence = [], [], [], []
         answered_hits = 0
         verbatim = total = 0
         for q in tqdm(questions, desc=f"eval {mode}", disable=not progress, unit="q"):
@@ -65,10 +64,10 @@ def evaluate_seeds(
             latencies.append((time.perf_counter() - started) * 1000)
             good, n = _verbatim(engine, result)
             verbatim, total = verbatim + good, total + n
-            would_abstain = should_abstain(result.evidence, policy)
+            would_abstain = result.confidence < threshold
             abstained.append(would_abstain)
             answerable.append(q.answerable)
-            evidence.append((result.evidence, q.answerable))
+            confidence.append((result.confidence, q.answerable))
             if q.answerable:
                 gold = [(g.doc_id, g.span) for g in q.gold]
                 returned = [(a.article.doc_id, a.hit.passage.span) for a in result.answers]
@@ -86,32 +85,5 @@ def evaluate_seeds(
         metrics["verbatim_share"] = verbatim / total if total else 1.0
         metrics["latency_p50_ms"] = percentile(latencies, 50)
         metrics["latency_p95_ms"] = percentile(latencies, 95)
-        reports.append(ModeReport(mode, len(questions), n_answerable, metrics, evidence))
+        reports.append(ModeReport(mode, len(questions), n_answerable, metrics, confidence))
     return reports
-
-
-def threshold_sweep(
-    evidence: Sequence[tuple[Evidence, bool]],
-    policy: AbstainPolicy,
-    thresholds: Sequence[float],
-    *,
-    lexical_rule: bool = True,
-) -> list[dict[str, float]]:
-    """Abstention precision/recall, and answerable questions kept, at each dense threshold.
-
-    Without ``lexical_rule`` only the dense threshold decides, to show what the rule adds.
-    """
-    rows = []
-    n_answerable = sum(ok for _, ok in evidence)
-    for t in thresholds:
-        p = (
-            replace(policy, min_dense=t)
-            if lexical_rule
-            else replace(policy, min_dense=t, min_coverage=0.0)
-        )
-        abstained = [should_abstain(e, p) for e, _ in evidence]
-        row = {"threshold": t, **abstention_scores(abstained, [ok for _, ok in evidence])}
-        kept = sum(not a and ok for a, (_, ok) in zip(abstained, evidence, strict=True))
-        row["answerable_kept"] = kept / n_answerable if n_answerable else 0.0
-        rows.append(row)
-    return rows

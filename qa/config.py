@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.answer.select import AbstainPolicy
 from qa.embed import DEFAULT_MODEL_SHA256
 from qa.ingest.passages import Chunking
 from qa.search.fusion import DEFAULT_RRF_K
@@ -49,17 +48,12 @@ class Settings(BaseSettings):
     rrf_k: float = Field(DEFAULT_RRF_K, ge=0)
     dense_weight: float = Field(0.75, ge=0, description="weight of the dense list in fusion")
     candidates: int = Field(100, ge=1, le=10_000, description="depth of each list before fusion")
-    abstain_threshold: float = Field(
-        0.25, ge=-1, le=1, description="abstain when the best highlight's cosine is below this"
-    )
-    abstain_strong: float = Field(
-        0.6, ge=-1, le=1, description="cosine that needs no lexical support"
-    )
-    abstain_min_coverage: float = Field(
-        0.75, ge=0, le=1, description="share of question terms found in the collection"
-    )
-    abstain_min_bm25: float = Field(
-        4.0, ge=0, description="best BM25 score (FTS5 scale) counted as support"
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="abstain when the first answer's confidence is below this "
+        "[the trained ranker's default]",
     )
     passage_vectors: Literal["mean", "embed"] = Field(
         "embed",
@@ -92,21 +86,12 @@ class Settings(BaseSettings):
             )
         return value
 
-
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
         self.chunking()  # raises ValueError with a message naming both numbers
         if self.model_sha256 == "":
             self.model_sha256 = None
         return self
-
-    def abstain_policy(self) -> AbstainPolicy:
-        return AbstainPolicy(
-            min_dense=self.abstain_threshold,
-            strong_dense=self.abstain_strong,
-            min_coverage=self.abstain_min_coverage,
-            min_bm25=self.abstain_min_bm25,
-        )
 
     def chunking(self) -> Chunking:
         return Chunking(sentences=self.passage_sentences, overlap=self.passage_overlap)

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from qa.answer.select import Evidence, best_highlight, should_abstain, without_overlaps
+from qa.answer.features import QuestionInfo, Sentence, analyse_question
+from qa.answer.rank import DEFAULT_RANKER, Ranker
+from qa.answer.score import Scored, answers_from, score_candidates, with_byline
+from qa.answer.select import Evidence
 from qa.config import Mode, Settings
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoundError
@@ -50,9 +53,12 @@ MAX_TOP_K = 50
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 # Candidates whose sentences abstention looks at (eval/RESULTS.md measured its thresholds at 10).
 EVIDENCE_DEPTH = 10
+HIGHLIGHT_JOIN_MARGIN = 0.5
+"""a neighbouring sentence scoring within this (log-odds) of the best joins the highlight"""
 OVERFETCH = 2
 """candidates read per answer wanted: overlapping neighbours of one article are dropped"""
 MAX_OVERFETCH = 8
+"""how deep ``ask`` looks, at most, when overlapping neighbours leave fewer than top_k answers"""
 # Articles embedded and committed together when indexing many: a transaction per batch.
 WRITE_BATCH = 64
 
@@ -64,8 +70,22 @@ class AskResult:
     abstained: bool
     answers: list[Answer]
     evidence: Evidence
-    """The signals abstention decides on."""
+    """retrieval signals of the best candidates (best sentence cosine, term coverage, BM25)"""
     took_ms: float
+    confidence: float = 0.0
+    """calibrated probability that the first answer answers the question (0 with none)"""
+    min_confidence: float = 0.0
+    """the threshold it abstained below"""
+
+
+@dataclass
+class Ranked:
+    """A question's candidates, scored as answers, best first."""
+
+    mode: Mode
+    info: QuestionInfo
+    scored: list[Scored]
+    evidence: Evidence
 
 
 @dataclass
@@ -112,7 +132,13 @@ def store_meta(settings: Settings, embedder: Embedder) -> dict[str, object]:
 
 
 class QAEngine:
-    def __init__(self, live: LiveIndex, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self,
+        live: LiveIndex,
+        embedder: Embedder,
+        settings: Settings,
+        ranker: Ranker | None = None,
+    ) -> None:
         self.live = live
         self.store = live.store
         self.embedder = embedder
@@ -120,6 +146,7 @@ class QAEngine:
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
         self._bm25 = BM25Retriever(live)
+        self.ranker = ranker or load_ranker()
         self._lexical_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-bm25")
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(live),
@@ -320,76 +347,115 @@ class QAEngine:
         *,
         filters: Filters | None = None,
         abstain: bool = True,
+        min_confidence: float | None = None,
     ) -> AskResult:
-        """Answer ``question``; ``abstain=False`` keeps the answers even when evidence is weak."""
+        """Answer ``question``: the ``top_k`` passages most likely to answer it, best first.
+
+        It abstains when the best answer's confidence is below ``min_confidence`` (the ranker's
+        default when None); ``abstain=False`` keeps the answers whatever their confidence.
+        """
         started = time.perf_counter()
         top_k = self.settings.top_k if top_k is None else top_k
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+        if min_confidence is None:
+            min_confidence = self.min_confidence
+        if not 0.0 <= min_confidence <= 1.0:
+            raise InvalidInputError(f"min_confidence must be between 0 and 1, not {min_confidence}")
+        depth = max(top_k, EVIDENCE_DEPTH)
+        while True:
+            ranked = self.candidates(question, depth, mode, filters=filters)
+            answers = answers_from(ranked.scored, top_k, join_margin=HIGHLIGHT_JOIN_MARGIN)
+            if (
+                len(answers) >= top_k
+                or len(ranked.scored) < depth * OVERFETCH
+                or depth * OVERFETCH >= top_k * MAX_OVERFETCH
+            ):
+                break
+            depth *= 2  # neighbours of one article filled the list: look deeper (rare)
+        if ranked.info.kind == "author":
+            answers = with_byline(answers, top_k)
+        confidence = answers[0].confidence if answers else 0.0
+        abstained = abstain and confidence < min_confidence
+        took = (time.perf_counter() - started) * 1000
+        return AskResult(
+            question,
+            ranked.mode,
+            abstained,
+            [] if abstained else answers,
+            ranked.evidence,
+            took,
+            confidence=confidence,
+            min_confidence=min_confidence,
+        )
+
+    @property
+    def min_confidence(self) -> float:
+        """The default abstention threshold: the setting, else the trained ranker's."""
+        configured = self.settings.min_confidence
+        return self.ranker.min_confidence if configured is None else configured
+
+    def candidates(
+        self,
+        question: str,
+        depth: int,
+        mode: Mode | None = None,
+        *,
+        filters: Filters | None = None,
+        ranker: Ranker | None = None,
+    ) -> Ranked:
+        """Retrieve about ``2 * depth`` passages and score each as an answer (best first).
+
+        ``ask`` builds its answers from these; training and evaluation read their features.
+        """
         mode = mode or self.settings.mode
         if not question.strip():
             raise InvalidInputError("question must not be empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidInputError(f"question is longer than {MAX_QUESTION_CHARS} characters")
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
         retriever = self.retriever(mode)
-        # Abstention weighs the same number of candidates whatever top_k is: the depth at which
-        # its thresholds were measured. Ask for more: overlapping neighbours get trimmed or dropped.
-        depth = max(top_k, EVIDENCE_DEPTH)
         fetch = depth * OVERFETCH
-        # One BM25 query, started beside the embedding, serves the lexical ranking, the answers'
-        # BM25 scores and the evidence.
+        # One BM25 query, started beside the embedding, serves the lexical ranking and the
+        # ranker's lexical features.
         query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
         lexical = self._bm25.top(query, self.settings.candidates)
-        while True:
-            ranked = retriever.rank(query, fetch)
-            read = self._read(ranked)
-            texts = {doc_id: a.text for doc_id, a in read.articles.items()}
-            hits = without_overlaps(read.hits, depth, texts)
-            if len(hits) >= depth or len(ranked) < fetch or fetch >= depth * MAX_OVERFETCH:
-                break
-            fetch *= 2  # neighbours of one article filled the list: look deeper, rarely needed
-        answers, dense_evidence = self._answers(query, hits, read, dict(lexical))
-        evidence = Evidence(
-            dense=dense_evidence,
-            coverage=self.store.coverage(query.terms),
-            bm25=lexical[0][1] if lexical else 0.0,
+        read = self._read(retriever.rank(query, fetch))
+        doc_freq = self.store.doc_freq(query.terms)
+        coverage = (
+            sum(t in doc_freq for t in query.terms) / len(query.terms) if query.terms else 0.0
         )
-        abstained = abstain and should_abstain(evidence, self.settings.abstain_policy())
-        took = (time.perf_counter() - started) * 1000
-        answers = [] if abstained else answers[:top_k]
-        return AskResult(question, mode, abstained, answers, evidence, took)
+        info = analyse_question(question, query.terms, doc_freq, self.live.dense.ntotal)
+        vectors = self.store.passage_vectors(
+            [h.passage.passage_id for h in read.hits], self.embedder.dimension
+        )
+        sentences = {
+            pid: [Sentence(span, v) for span, v in rows] for pid, rows in read.sentences.items()
+        }
+        scored = score_candidates(
+            info,
+            query.vector,
+            read.hits,
+            read.articles,
+            sentences,
+            vectors,
+            dict(lexical),
+            coverage,
+            ranker or self.ranker,
+        )
+        best_sentence = max((float(c.sentence_rows[:, 0].max()) for c in scored), default=0.0)
+        evidence = Evidence(
+            dense=best_sentence, coverage=coverage, bm25=lexical[0][1] if lexical else 0.0
+        )
+        return Ranked(mode, info, scored, evidence)
 
-    def _answers(
-        self,
-        query: Query,
-        hits: list[Hit],
-        read: _Read,
-        bm25: dict[int, float],
-    ) -> tuple[list[Answer], float]:
-        """Highlight and score each hit from the stored vectors ``read`` holds. ``bm25`` holds the
-        scores of the best lexical matches; a passage outside them reports ``bm25=None``."""
-        if not hits:
-            return [], float("-inf")
-        q = query.vector
-        ids = [h.passage.passage_id for h in hits]
-        vectors = self.store.passage_vectors(ids, self.embedder.dimension)
-        dense = {pid: float(v @ q) for pid, v in vectors.items()}
-        best = float("-inf")
-        answers: list[Answer] = []
-        for rank, hit in enumerate(hits, start=1):
-            p = hit.passage
-            rows = [
-                (span, vector)
-                for span, vector in read.sentences[p.passage_id]
-                if p.span.contains(span)  # a trimmed passage keeps a sub-run
-            ]
-            spans = [span for span, _ in rows]
-            scores = np.stack([v for _, v in rows]) @ q
-            span, score = best_highlight(spans, scores)
-            best = max(best, float(np.max(scores)))
-            scored = Hit(p, hit.score, dense=dense.get(p.passage_id), bm25=bm25.get(p.passage_id))
-            answers.append(Answer(rank, scored, read.articles[p.doc_id], span, score))
-        return answers, best
+
+def load_ranker() -> Ranker:
+    """The trained ranker shipped with the package; cosine-only weights if it is missing."""
+    try:
+        return Ranker.load(DEFAULT_RANKER)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("%s unusable (%s): answers are ranked by cosine alone", DEFAULT_RANKER, exc)
+        return Ranker.untrained()
 
 
 def _warn_old_layout(folder: Path) -> None:

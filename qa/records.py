@@ -82,6 +82,8 @@ class Answer:
     article: Article
     highlight: Span
     highlight_score: float
+    confidence: float = 0.0
+    """calibrated probability that this passage answers the question"""
 
     @property
     def highlight_text(self) -> str:

@@ -9,12 +9,12 @@ import numpy as np
 
 from qa.records import Hit, Passage, Span
 
-__all__ = ["AbstainPolicy", "Evidence", "best_highlight", "should_abstain", "without_overlaps"]
+__all__ = ["Evidence", "best_highlight", "without_overlaps"]
 
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What the best candidate offers; measured per question, see eval/RESULTS.md."""
+    """Retrieval signals of a question's best candidates (reported beside ``confidence``)."""
 
     dense: float
     """cosine between the question and the best highlighted sentence"""
@@ -22,28 +22,6 @@ class Evidence:
     """share of the question's terms that occur anywhere in the collection"""
     bm25: float
     """best BM25 score of any passage"""
-
-
-@dataclass(frozen=True, slots=True)
-class AbstainPolicy:
-    min_dense: float = 0.25
-    strong_dense: float = 0.6
-    min_coverage: float = 0.75
-    min_bm25: float = 4.0
-
-
-def should_abstain(e: Evidence, policy: AbstainPolicy) -> bool:
-    """Abstain on weak evidence, or on middling evidence with no lexical support.
-
-    Off-topic questions have a low best-sentence cosine. On-topic questions whose answer is absent
-    ("what is the population of Gaza?") still score middling cosines against related sentences,
-    but their key terms are missing from the collection and nothing matches them lexically;
-    questions the articles do answer have either a strong cosine or lexical support.
-    """
-    if e.dense < policy.min_dense:
-        return True
-    no_lexical_support = e.coverage < policy.min_coverage and e.bm25 < policy.min_bm25
-    return no_lexical_support and e.dense < policy.strong_dense
 
 
 def _longest_run(flags: Sequence[bool]) -> tuple[int, int]:

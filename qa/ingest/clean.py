@@ -11,7 +11,14 @@ import re
 
 from qa.records import Span
 
-__all__ = ["derive_title", "extract_byline", "is_chrome_line", "kept_blocks", "kept_segments"]
+__all__ = [
+    "byline_span",
+    "derive_title",
+    "extract_byline",
+    "is_chrome_line",
+    "kept_blocks",
+    "kept_segments",
+]
 
 # Whole lines that are site furniture, not article prose.
 _CHROME_PATTERNS = [
@@ -153,4 +160,16 @@ def extract_byline(text: str) -> str | None:
         names = _byline_names(line)
         if names is not None:
             return names
+    return None
+
+
+def byline_span(text: str) -> Span | None:
+    """Where the first byline line of ``text`` is (without its line break), or None."""
+    start = 0
+    for line in text.splitlines(keepends=True):
+        if _byline_names(line) is not None:
+            body = line.strip()
+            begin = start + line.index(body)
+            return Span(begin, begin + len(body))
+        start += len(line)
     return None

@@ -240,9 +240,7 @@ class Store:
                 "SELECT seq, op, passage FROM changes WHERE seq > ? ORDER BY seq", (seq,)
             ).fetchall()
             first = conn.execute("SELECT min(seq) FROM changes").fetchone()[0]
-            last = conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'changes'"
-            ).fetchone()
+            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
         return [(r[0], r[1], r[2]) for r in rows], int(first or 0), int(last[0] if last else 0)
 
     def prune_changes(self, upto: int) -> None:
@@ -299,9 +297,7 @@ class Store:
                 [int(i) for i in ids],
             ).fetchall()
         return {
-            r[0]: StoredPassage(
-                r[0], r[6], r[1], Span(r[4], r[5]), tuple(range(r[2], r[2] + r[3]))
-            )
+            r[0]: StoredPassage(r[0], r[6], r[1], Span(r[4], r[5]), tuple(range(r[2], r[2] + r[3])))
             for r in rows
         }
 
@@ -381,19 +377,23 @@ class Store:
             rows = conn.execute(sql, [*params, k]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def doc_freq(self, query_terms: Sequence[str]) -> dict[str, int]:
+        """How many passages hold each of the terms (terms held by none are left out)."""
+        unique = list(dict.fromkeys(query_terms))
+        if not unique:
+            return {}
+        marks = ",".join("?" * len(unique))
+        with self.read() as conn:
+            rows = conn.execute(
+                f"SELECT term, doc FROM passage_vocab WHERE term IN ({marks})", unique
+            ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
     def coverage(self, query_terms: list[str]) -> float:
         """Share of the query's terms that occur in some passage."""
         if not query_terms:
             return 0.0
-        unique = list(dict.fromkeys(query_terms))
-        marks = ",".join("?" * len(unique))
-        with self.read() as conn:
-            found = {
-                r[0]
-                for r in conn.execute(
-                    f"SELECT term FROM passage_vocab WHERE term IN ({marks})", unique
-                )
-            }
+        found = self.doc_freq(query_terms)
         return sum(t in found for t in query_terms) / len(query_terms)
 
     # -- consistency ------------------------------------------------------------------------------
@@ -463,8 +463,7 @@ class Writer:
         if row is None:
             return False
         ids = [
-            r[0]
-            for r in self.conn.execute("SELECT id FROM passages WHERE article = ?", (row[0],))
+            r[0] for r in self.conn.execute("SELECT id FROM passages WHERE article = ?", (row[0],))
         ]
         self.conn.executemany("DELETE FROM passage_terms WHERE rowid = ?", [(i,) for i in ids])
         self.conn.executemany(
@@ -516,9 +515,7 @@ class Writer:
                 (row, sentence_ids[first], count, start, end, _blob(vector)),
             )
             pid = int(c.lastrowid or 0)
-            self.conn.execute(
-                "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)", (pid, terms)
-            )
+            self.conn.execute("INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)", (pid, terms))
             self.conn.execute("INSERT INTO changes(op, passage) VALUES ('add', ?)", (pid,))
             self.added.append(pid)
 

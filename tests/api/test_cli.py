@@ -14,8 +14,7 @@ runner = CliRunner()
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("qa.engine.load_embedder", lambda settings: HashingEmbedder())
     # thresholds for the hashing embedder's lower cosines (see tests/conftest.py)
-    monkeypatch.setenv("QA_ABSTAIN_THRESHOLD", "0.1")
-    monkeypatch.setenv("QA_ABSTAIN_STRONG", "0.1")
+    monkeypatch.setenv("QA_MIN_CONFIDENCE", "0.05")
 
 
 def test_index_then_skip(tiny_corpus: Path, tmp_path: Path) -> None:

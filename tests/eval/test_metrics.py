@@ -38,4 +38,4 @@ def test_abstention_precision_and_recall() -> None:
     scores = abstention_scores(
         abstained=[True, True, False, False], answerable=[False, True, False, True]
     )
-    assert scores == {"abstain_precision": 0.5, "abstain_recall": 0.5}
+    assert scores == {"abstain_precision": 0.5, "abstain_recall": 0.5, "answerable_abstained": 0.5}

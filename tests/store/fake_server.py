@@ -22,8 +22,7 @@ def main() -> None:
         corpus=corpus,
         watch=len(sys.argv) > 3,
         snapshot_seconds=0.5,  # snapshots often, so kills land during snapshot writes too
-        abstain_threshold=-1,
-        abstain_strong=-1,
+        min_confidence=0.0,
     )
     engine = QAEngine.open(settings, HashingEmbedder(), rebuild=True)
     uvicorn.run(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")

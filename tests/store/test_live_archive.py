@@ -46,8 +46,7 @@ def live(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
     settings = Settings(
         corpus=corpus,
         index_dir=tmp_path / "index",
-        abstain_threshold=0.1,
-        abstain_strong=0.1,
+        min_confidence=0.0,
         watch=True,
     )
     engine = QAEngine.open(settings, HashingEmbedder())

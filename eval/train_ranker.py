@@ -1,0 +1,206 @@
+"""Train the answer ranker (``qa/answer/ranker.json``) on the training parts only.
+
+    python -m eval.train_ranker            # ~5 min: indexes what is missing, then fits
+
+Training data: the seeds eval set (``eval/seeds_eval.jsonl``), the news dev questions
+(``eval/news_dev.jsonl``, over ``../shared/benchmarks/bbc-news``) and the SQuAD 2.0 training
+articles (``eval/squad.py``). The test parts (seeds held-out, news test, SQuAD test articles) are
+never read here.
+
+1. The sentence model: which sentence of a passage holds the answer (logistic regression).
+2. The passage model: does this passage answer the question (logistic regression over
+   ``PASSAGE_FEATURES``, with the sentence model's scores among them), fitted with grouped
+   cross-validation (groups: SQuAD article, news topic, seeds) to get out-of-fold scores.
+3. Calibration: isotonic regression from out-of-fold score to probability.
+4. The default abstention threshold: the largest at which at most ``--max-abstained`` of the
+   answerable training questions are refused, judged on out-of-fold confidences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from tqdm import tqdm
+
+from eval.answers import expected_calibration_error, highlight_correct, passage_correct
+from eval.dataset import EvalQuestion
+from eval.sets import EvalSet, training_sets
+from qa.answer.features import PASSAGE_FEATURES, SENTENCE_FEATURES
+from qa.answer.rank import DEFAULT_RANKER, Linear, Ranker
+from qa.engine import EVIDENCE_DEPTH, QAEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rows:
+    x: list[np.ndarray]
+    y: list[np.ndarray]
+    group: list[str]
+    weight: list[float]
+    question: list[int]
+
+    @classmethod
+    def empty(cls) -> Rows:
+        return cls([], [], [], [], [])
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        sizes = [len(y) for y in self.y]
+        return (
+            np.concatenate(self.x),
+            np.concatenate(self.y).astype(int),
+            np.repeat(np.array(self.group), sizes),
+            np.repeat(np.array(self.weight), sizes),
+            np.repeat(np.array(self.question), sizes),
+        )
+
+
+def collect(
+    sets: Sequence[tuple[EvalSet, QAEngine]], ranker: Ranker
+) -> tuple[Rows, Rows, list[tuple[EvalQuestion, str]]]:
+    """Sentence rows and passage rows (with labels) of every training question's candidates."""
+    sentences, passages = Rows.empty(), Rows.empty()
+    asked: list[tuple[EvalQuestion, str]] = []
+    for data, engine in sets:
+        for q in tqdm(data.questions, desc=f"features {data.name}", unit="q"):
+            qi = len(asked)
+            asked.append((q, data.name))
+            ranked = engine.candidates(q.question, EVIDENCE_DEPTH, ranker=ranker)
+            ys = []
+            for c in ranked.scored:
+                doc, text = c.article.doc_id, c.article.text
+                ys.append(passage_correct(q, doc, c.hit.passage.span))
+                labels = [highlight_correct(q, doc, s.span, s.span.of(text)) for s in c.sentences]
+                if len(labels):
+                    sentences.x.append(c.sentence_rows)
+                    sentences.y.append(np.array(labels))
+                    sentences.group.append(data.group(q))
+                    sentences.weight.append(data.weight)
+                    sentences.question.append(qi)
+            if ranked.scored:
+                passages.x.append(np.stack([c.features for c in ranked.scored]))
+                passages.y.append(np.array(ys))
+                passages.group.append(data.group(q))
+                passages.weight.append(data.weight)
+                passages.question.append(qi)
+    return sentences, passages, asked
+
+
+def fit_linear(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, names: Sequence[str], c: float
+) -> Linear:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((x - mean) / scale, y, sample_weight=w)
+    return Linear(
+        tuple(names), mean, scale, model.coef_[0].astype(np.float32), float(model.intercept_[0])
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_RANKER)
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--max-abstained", type=float, default=0.02)
+    parser.add_argument("--report", type=Path, default=Path("eval/out/train_ranker.json"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.time()
+    sets = training_sets()
+
+    # 1. sentences, ranked by cosine alone while the sentence model does not exist yet
+    base = Ranker.untrained()
+    sent, _, _ = collect(sets, base)
+    sx, sy, _, sw, _ = sent.arrays()
+    sentence = fit_linear(sx, sy, sw, SENTENCE_FEATURES, args.c)
+    log.info("sentence model on %d sentences (%d answering)", len(sy), int(sy.sum()))
+
+    # 2. passages, with the sentence model's scores as features
+    staged = replace(base, sentence=sentence)
+    _, pas, asked = collect(sets, staged)
+    px, py, pg, pw, pq = pas.arrays()
+    oof = np.zeros(len(py))
+    folds = GroupKFold(n_splits=5)
+    for train, held in folds.split(px, py, pg):
+        model = fit_linear(px[train], py[train], pw[train], PASSAGE_FEATURES, args.c)
+        oof[held] = model.score(px[held])
+    passage = fit_linear(px, py, pw, PASSAGE_FEATURES, args.c)
+
+    # 3. calibration on the out-of-fold scores of the five best candidates of each question
+    top5 = np.zeros(len(py), dtype=bool)
+    for qi in np.unique(pq):
+        idx = np.flatnonzero(pq == qi)
+        top5[idx[np.argsort(-oof[idx])[:5]]] = True
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    iso.fit(oof[top5], py[top5], sample_weight=pw[top5])
+    cal_x, cal_y = iso.X_thresholds_, iso.y_thresholds_
+
+    # 4. the default threshold, from each training question's best out-of-fold confidence
+    best_conf, best_ok, answerable, names = [], [], [], []
+    for qi, (q, name) in enumerate(asked):
+        idx = np.flatnonzero(pq == qi)
+        if len(idx) == 0:
+            best_conf.append(0.0)
+            best_ok.append(False)
+        else:
+            top = idx[np.argmax(oof[idx])]
+            best_conf.append(float(np.interp(oof[top], cal_x, cal_y)))
+            best_ok.append(bool(py[top]))
+        answerable.append(q.answerable)
+        names.append(name)
+    conf = np.array(best_conf)
+    ok = np.array(answerable)
+    candidates = np.unique(np.concatenate([[0.0], conf]))
+    allowed = [t for t in candidates if ((conf < t) & ok).sum() <= args.max_abstained * ok.sum()]
+    threshold = float(max(allowed))
+    summary: dict[str, object] = {
+        "threshold": threshold,
+        "oof_ece_top1": expected_calibration_error(best_conf, best_ok),
+        "per_set": {},
+    }
+    for name in sorted(set(names)):
+        m = np.array([n == name for n in names])
+        none = m & ~ok
+        summary["per_set"][name] = {  # type: ignore[index]
+            "questions": int(m.sum()),
+            "oof_ece_top1": expected_calibration_error(conf[m], np.array(best_ok)[m]),
+            "oof_hit@1": float(np.array(best_ok)[m & ok].mean()) if (m & ok).any() else None,
+            "oof_answerable_abstained": float(
+                ((conf < threshold) & m & ok).sum() / max((m & ok).sum(), 1)
+            ),
+            "oof_abstention_recall": float(((conf < threshold) & none).sum() / none.sum())
+            if none.any()
+            else None,
+        }
+    info = {
+        "trained": time.strftime("%Y-%m-%d"),
+        "command": "python -m eval.train_ranker",
+        "sets": {data.name: len(data.questions) for data, _ in sets},
+        "sentences": len(sy),
+        "passages": len(py),
+        "c": args.c,
+        "max_abstained": args.max_abstained,
+        **summary,
+    }
+    ranker = Ranker(sentence, passage, cal_x, cal_y, threshold, info)
+    ranker.save(args.out)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(info, indent=2) + "\n")
+    log.info("%s", json.dumps(info, indent=2))
+    log.info("wrote %s in %.0f s", args.out, time.time() - started)
+
+
+if __name__ == "__main__":
+    main()
