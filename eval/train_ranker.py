@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from tqdm import tqdm
 
 from eval.answers import expected_calibration_error, highlight_correct, passage_correct
+from eval.calibration import fit_calibration
 from eval.dataset import EvalQuestion
 from eval.sets import EvalSet, training_sets
 from qa.answer.features import PASSAGE_FEATURES, SENTENCE_FEATURES
@@ -143,9 +143,7 @@ def main() -> None:
     for qi in np.unique(pq):
         idx = np.flatnonzero(pq == qi)
         top5[idx[np.argsort(-oof[idx])[:5]]] = True
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    iso.fit(oof[top5], py[top5], sample_weight=pw[top5])
-    cal_x, cal_y = iso.X_thresholds_, iso.y_thresholds_
+    cal_x, cal_y = fit_calibration(oof[top5], py[top5], pw[top5])
 
     # 4. the default threshold, from each training question's best out-of-fold confidence
     best_conf, best_ok, answerable, names = [], [], [], []

@@ -22,6 +22,8 @@ from qa.records import Answer, Article, Hit, Passage
 __all__ = ["BYLINE_PASSAGE_ID", "Scored", "answers_from", "score_candidates", "with_byline"]
 
 _CAPTION = SENTENCE_FEATURES.index("caption")
+CAPTION_MARGIN = 0.15
+"""a body passage whose best sentence is this close (cosine) to a caption's says the same"""
 BYLINE_PASSAGE_ID = -1
 """the passage id of a byline answer: a line of the article that no stored passage holds"""
 
@@ -84,7 +86,9 @@ def score_candidates(
         captions=captions,
         question_coverage=question_coverage,
     )
-    passage_scores = ranker.passage_scores(features)
+    passage_scores = _captions_after_body(
+        ranker.passage_scores(features), hits, np.array(captions), cosines
+    )
     confidence = ranker.confidence(passage_scores)
     scored = [
         Scored(
@@ -105,6 +109,31 @@ def score_candidates(
         for i, hit in enumerate(hits)
     ]
     return sorted(scored, key=lambda c: (-c.hit.score, c.first_stage_rank))
+
+
+def _captions_after_body(
+    scores: np.ndarray,
+    hits: Sequence[Hit],
+    captions: np.ndarray,
+    cosines: Sequence[np.ndarray],
+) -> np.ndarray:
+    """A photo caption restates its article's body in fewer words: a passage that is mostly
+    captions ranks just below the body passage of its article that says about the same (best
+    sentence within ``CAPTION_MARGIN``). A caption nothing in the body matches keeps its score.
+    The training data holds too few captions for the model to learn this, so it is a rule."""
+    out = scores.astype(np.float64).copy()
+    best = [float(c.max()) if len(c) else -1.0 for c in cosines]
+    for i in np.flatnonzero(captions >= 0.5):
+        body = [
+            j
+            for j, h in enumerate(hits)
+            if captions[j] < 0.5
+            and h.passage.doc_id == hits[i].passage.doc_id
+            and best[j] >= best[i] - CAPTION_MARGIN
+        ]
+        if body:
+            out[i] = min(out[i], max(out[j] for j in body) - 1e-3)
+    return out
 
 
 def answers_from(scored: Sequence[Scored], limit: int, *, join_margin: float) -> list[Answer]:

@@ -57,3 +57,37 @@ def test_answering_sentence_is_in_top_3(
 )
 def test_off_topic_questions_abstain(real_engine: QAEngine, question: str) -> None:
     assert real_engine.ask(question).abstained
+
+
+def test_who_wrote_is_answered_by_the_byline(real_engine: QAEngine) -> None:
+    result = real_engine.ask("Who wrote the article about the secret Hamas documents?", top_k=3)
+    first = result.answers[0]
+    assert first.hit.passage.text == "By Ellie Doughty, Foreign News Reporter"
+    assert first.article.author == "Ellie Doughty"
+    assert first.highlight_text == first.hit.passage.text
+    assert_verbatim(real_engine, result)
+
+
+def test_a_caption_does_not_outrank_the_body_that_says_the_same(real_engine: QAEngine) -> None:
+    text = real_engine.document("000_fcec8ea6051c7915").text
+    result = real_engine.ask("What did Yahya Sinwar want to draw Israel into?", top_k=3)
+    first = result.answers[0]
+    assert not text[first.hit.passage.span.end :].startswith("[/caption]"), first.hit.passage.text
+    assert "wider regional war" in first.highlight_text
+
+
+def test_a_fact_only_a_caption_holds_is_still_found(real_engine: QAEngine) -> None:
+    result = real_engine.ask("Who was killed by Hamas along with their mum?", top_k=3)
+    assert "Two British sisters" in result.answers[0].highlight_text
+
+
+def test_every_answer_has_a_confidence_and_the_threshold_is_per_request(
+    real_engine: QAEngine,
+) -> None:
+    result = real_engine.ask("Where were the Hamas documents found?", top_k=5)
+    confidences = [a.confidence for a in result.answers]
+    assert all(0.0 <= c <= 1.0 for c in confidences)
+    assert result.confidence == confidences[0] > result.min_confidence
+    refused = real_engine.ask("Where were the Hamas documents found?", min_confidence=0.999)
+    assert refused.abstained and not refused.answers
+    assert refused.confidence == result.confidence
