@@ -123,7 +123,7 @@ def _captions_after_body(
     The training data holds too few captions for the model to learn this, so it is a rule."""
     out = scores.astype(np.float64).copy()
     best = [float(c.max()) if len(c) else -1.0 for c in cosines]
-    for i in np.flatnonzero(captions >= 0.5):
+    for i in (int(k) for k in np.flatnonzero(captions >= 0.5)):
         body = [
             j
             for j, h in enumerate(hits)
