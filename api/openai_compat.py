@@ -152,11 +152,12 @@ async def chat_completions(request: ChatRequest, engine: EngineDep, http: Reques
         except InvalidInputError as exc:  # a bad request is a 400 under /v1, as with OpenAI
             raise HTTPException(400, str(exc)) from exc
         content, annotations = render(result)
+        quoted = [] if result.abstained else result.answers
         reply = Reply(
             content,
             annotations,
             sources=[AnswerOut.of(a).model_dump() for a in result.answers],
-            events=[source_event(a, str(http.base_url)) for a in result.answers],
+            events=[source_event(a, str(http.base_url)) for a in quoted],
             extensions={"abstained": result.abstained},
         )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -44,7 +44,8 @@ class Task:
     """A background task recognised in a request, and the reply it gets (never from the index)."""
 
     kind: str
-    """the JSON key the task asks for (``title``, ``tags``, ``follow_ups``...), or ``emoji``"""
+    """the JSON key the task asks for (``title``, ``tags``, ``follow_ups``, ``queries``, ``text``,
+    ``prompt``, ``tool_calls``, ``operations``), ``emoji``, or ``other``"""
     reply: str
 
 
