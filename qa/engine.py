@@ -55,8 +55,9 @@ MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 EVIDENCE_DEPTH = 10
 HIGHLIGHT_JOIN_MARGIN = 0.5
 """a neighbouring sentence scoring within this (log-odds) of the best joins the highlight"""
-OVERFETCH = 2
-"""candidates read per answer wanted: overlapping neighbours of one article are dropped"""
+SPARE = 10
+"""candidates read beyond the answers wanted (at most doubling them): overlapping neighbours of
+one article are trimmed or dropped, and the ranker reorders"""
 MAX_OVERFETCH = 8
 """how deep ``ask`` looks, at most, when overlapping neighbours leave fewer than top_k answers"""
 # Articles embedded and committed together when indexing many: a transaction per batch.
@@ -368,8 +369,8 @@ class QAEngine:
             answers = answers_from(ranked.scored, top_k, join_margin=HIGHLIGHT_JOIN_MARGIN)
             if (
                 len(answers) >= top_k
-                or len(ranked.scored) < depth * OVERFETCH
-                or depth * OVERFETCH >= top_k * MAX_OVERFETCH
+                or len(ranked.scored) < _fetch(depth)
+                or _fetch(depth) >= top_k * MAX_OVERFETCH
             ):
                 break
             depth *= 2  # neighbours of one article filled the list: look deeper (rare)
@@ -414,7 +415,7 @@ class QAEngine:
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidInputError(f"question is longer than {MAX_QUESTION_CHARS} characters")
         retriever = self.retriever(mode)
-        fetch = depth * OVERFETCH
+        fetch = _fetch(depth)
         # One BM25 query, started beside the embedding, serves the lexical ranking and the
         # ranker's lexical features.
         query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
@@ -447,6 +448,10 @@ class QAEngine:
             dense=best_sentence, coverage=coverage, bm25=lexical[0][1] if lexical else 0.0
         )
         return Ranked(mode, info, scored, evidence)
+
+
+def _fetch(depth: int) -> int:
+    return depth + min(depth, SPARE)
 
 
 def load_ranker() -> Ranker:

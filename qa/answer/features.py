@@ -7,9 +7,11 @@ sentence vectors, texts, titles, term statistics): the model is called for the q
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,10 +113,10 @@ class QuestionInfo:
     idf: Mapping[str, float]
     """each distinct term's inverse document frequency over passages (0 if nowhere)"""
     text: str = ""
-
-    @property
-    def weight(self) -> float:
-        return sum(self.idf.get(t, 0.0) for t in set(self.terms)) or 1.0
+    weighted: tuple[tuple[str, float], ...] = ()
+    """each distinct term with its idf, computed once: every candidate sentence is scored"""
+    weight: float = 1.0
+    """the idf sum of the distinct terms (1 when none has any)"""
 
 
 def analyse_question(
@@ -126,17 +128,25 @@ def analyse_question(
         t: math.log(1 + (n - doc_freq[t] + 0.5) / (doc_freq[t] + 0.5)) if doc_freq.get(t) else 0.0
         for t in set(question_terms)
     }
-    return QuestionInfo(kind, tuple(question_terms), idf, question)
+    weighted = tuple((t, w) for t, w in idf.items() if w > 0)
+    weight = sum(w for _, w in weighted) or 1.0
+    return QuestionInfo(kind, tuple(question_terms), idf, question, weighted, weight)
 
 
 def wants(kind: str, text: str, question: str = "") -> bool:
     """Whether ``text`` holds the kind of thing the question asks for (a date for "when"...)
     that the question does not already name: the answer is what the question lacks."""
+    asked = question.lower()
+    return any(token not in asked for token in _evidence(kind, text))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _evidence(kind: str, text: str) -> tuple[str, ...]:
+    """The lower-cased tokens of ``kind`` in ``text`` (cached: sentences come back often)."""
     pattern = _EVIDENCE.get("who" if kind == "author" else kind)
     if pattern is None:
-        return False
-    asked = question.lower()
-    return any(m.group(0).strip().lower() not in asked for m in pattern.finditer(text))
+        return ()
+    return tuple(m.group(0).strip().lower() for m in pattern.finditer(text))
 
 
 # Photo captions of web exports end in WordPress's ``[/caption]`` shortcode (dropped from passages
@@ -170,21 +180,30 @@ SENTENCE_FEATURES = (
 )
 
 
-def _cover(info: QuestionInfo, present: set[str]) -> float:
-    return sum(info.idf.get(t, 0.0) for t in set(info.terms) if t in present) / info.weight
+def _cover(info: QuestionInfo, present: AbstractSet[str]) -> float:
+    return sum(w for t, w in info.weighted if t in present) / info.weight
+
+
+@functools.lru_cache(maxsize=200_000)
+def sentence_terms(text: str) -> frozenset[str]:
+    """A sentence's terms, cached by its text: the same sentences come back question after
+    question, and stemming them is most of the cost of their features."""
+    return frozenset(terms(text))
 
 
 def sentence_features(
     info: QuestionInfo, q: np.ndarray, text: str, sentences: Sequence[Sentence]
-) -> tuple[np.ndarray, list[set[str]]]:
+) -> tuple[np.ndarray, list[frozenset[str]]]:
     """One row per sentence of a passage (``SENTENCE_FEATURES``), and each sentence's terms."""
-    cos = np.array([float(s.vector @ q) for s in sentences], dtype=np.float32)
+    cos = (
+        np.stack([s.vector for s in sentences]) @ q if sentences else np.zeros(0, dtype=np.float32)
+    )
     top = float(cos.max()) if len(cos) else 0.0
     has_kind = info.kind != "other"
     rows, term_sets = [], []
     for i, s in enumerate(sentences):
         sentence_text = s.span.of(text)
-        present = set(terms(sentence_text))
+        present = sentence_terms(sentence_text)
         term_sets.append(present)
         around = [cos[j] for j in (i - 1, i + 1) if 0 <= j < len(cos)]
         match = has_kind and wants(info.kind, sentence_text, info.text)
@@ -236,7 +255,7 @@ def passage_features(
     sentence_cosines: Sequence[np.ndarray],
     sentence_scores: Sequence[np.ndarray],
     best_rows: Sequence[np.ndarray],
-    passage_terms: Sequence[set[str]],
+    passage_terms: Sequence[AbstractSet[str]],
     bm25: np.ndarray,
     articles: Sequence[Article],
     spans: Sequence[Span],
@@ -268,8 +287,8 @@ def passage_features(
     rows = []
     for i in range(n):
         present = passage_terms[i]
-        missing = [info.idf.get(t, 0.0) for t in set(info.terms) if t not in present]
-        title_terms = set(terms(articles[i].title))
+        missing = [w for t, w in info.weighted if t not in present]
+        title_terms = sentence_terms(articles[i].title)
         length = max(len(articles[i].text), 1)
         rows.append(
             (

@@ -57,19 +57,23 @@ def score_candidates(
     """Every hit scored, best first (ties keep the retrieval order)."""
     if not hits:
         return []
-    rows, scores, cosines, best_rows, term_sets, captions = [], [], [], [], [], []
+    rows, term_sets = [], []
     for hit in hits:
-        p = hit.passage
-        article = articles[p.doc_id]
-        own = sentences[p.passage_id]
-        x, sentence_terms = sentence_features(info, q, article.text, own)
-        s = ranker.sentence_scores(x)
+        x, sentence_terms = sentence_features(
+            info, q, articles[hit.passage.doc_id].text, sentences[hit.passage.passage_id]
+        )
         rows.append(x)
-        scores.append(s)
-        cosines.append(x[:, 0] if len(x) else np.zeros(0, np.float32))
-        best_rows.append(x[int(np.argmax(s))] if len(s) else np.zeros(len(SENTENCE_FEATURES)))
-        term_sets.append(set().union(*sentence_terms) if sentence_terms else set())
-        captions.append(float(x[:, _CAPTION].mean()) if len(x) else 0.0)
+        term_sets.append(frozenset().union(*sentence_terms))
+    # one matrix product scores the sentences of every candidate
+    bounds = np.cumsum([0, *(len(x) for x in rows)])
+    all_scores = ranker.sentence_scores(np.concatenate(rows))
+    scores = [all_scores[bounds[i] : bounds[i + 1]] for i in range(len(rows))]
+    cosines = [x[:, 0] for x in rows]
+    best_rows = [
+        x[int(np.argmax(sc))] if len(sc) else np.zeros(len(SENTENCE_FEATURES), np.float32)
+        for x, sc in zip(rows, scores, strict=True)
+    ]
+    captions = [float(x[:, _CAPTION].mean()) if len(x) else 0.0 for x in rows]
     dense = np.array(
         [float(passage_vectors[h.passage.passage_id] @ q) for h in hits], dtype=np.float32
     )
