@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve index test lint eval bench clean
+.PHONY: install serve index test lint eval bench clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+# Hostile input, longer than CI: Hypothesis over every route and schemathesis over the schema.
+fuzz: $(STAMP)
+	HF_HUB_OFFLINE=1 QA_FUZZ_EXAMPLES=$${QA_FUZZ_EXAMPLES:-1000} $(BIN)/pytest -p no:cacheprovider \
+		--hypothesis-show-statistics tests/hostile/test_properties.py tests/hostile/test_schemathesis.py
 
 eval: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/qa eval --mode all

@@ -45,6 +45,8 @@ router = APIRouter(
 )
 
 MAX_DOCUMENTS_PER_WRITE = 1000
+# SQLite integers are 64-bit: a larger offset was a 500 (found by schemathesis).
+MAX_OFFSET = 10**12
 
 
 @public.get("/health")
@@ -81,7 +83,7 @@ async def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
 def documents(
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[DocumentSummary]:
     return [DocumentSummary.model_validate(d) for d in engine.documents(limit, offset)]
 
