@@ -45,7 +45,8 @@ function renderAnswers(result) {
   const status = $("status");
   status.className = "";
   if (result.abstained) {
-    status.textContent = result.message || "No answer in these articles.";
+    status.textContent = (result.message || "No answer in these articles.") +
+      ` (confidence ${result.confidence.toFixed(2)} that the best passage found does not answer)`;
     status.className = "abstained";
     return;
   }
@@ -63,6 +64,7 @@ function renderAnswers(result) {
       document.createTextNode(`${answer.title} — `),
       docLink(answer, h, `[${answer.doc_id}:${h.start_char}-${h.end_char}]`),
       document.createTextNode(byline(answer)),
+      document.createTextNode(` · confidence ${answer.confidence.toFixed(2)}`),
     );
     li.append(quote, cite);
     list.append(li);

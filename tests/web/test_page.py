@@ -68,6 +68,11 @@ def test_ask_shows_the_api_highlights_and_links_to_the_cited_span(page, page_url
     assert marks == [a["highlight"]["text"] for a in api["answers"]]
     passages = page.locator("#answers .passage").all_text_contents()
     assert passages == [a["passage"]["text"] for a in api["answers"]]
+    cites = page.locator("#answers .cite").all_text_contents()
+    assert [
+        c.endswith(f"confidence {a['confidence']:.2f}")
+        for c, a in zip(cites, api["answers"], strict=True)
+    ] == [True] * len(cites)
     page.screenshot(path=str(SCREENSHOTS / "answers.png"), full_page=True)
 
     page.locator("#answers .cite a").first.click()
@@ -83,7 +88,13 @@ def test_ask_shows_the_api_highlights_and_links_to_the_cited_span(page, page_url
 
 
 def test_off_topic_question_shows_abstention(page, page_url: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(page_url + "/?q=" + "What is the capital of Australia?".replace(" ", "+"))
+    question = "What is the capital of Australia?"
+    api = httpx.post(f"{page_url}/ask", json={"question": question}, timeout=60).json()
+    assert api["abstained"]
+    page.goto(page_url + "/?q=" + question.replace(" ", "+"))
     page.wait_for_selector("#status.abstained", timeout=60_000)
-    assert page.locator("#status").text_content() == "No answer in these articles."
+    assert page.locator("#status").text_content() == (
+        f"No answer in these articles. (confidence {api['confidence']:.2f} "
+        "that the best passage found does not answer)"
+    )
     assert page.locator("#answers li").count() == 0
