@@ -30,6 +30,10 @@ T = TypeVar("T")
 
 # The error bodies every route can answer with, as the app's handlers write them (api/app.py).
 ERRORS: dict[int | str, dict[str, object]] = {
+    404: {
+        "model": ErrorOut,
+        "description": "no such document, or no such path (an id with a line break)",
+    },
     405: {"model": ErrorOut, "description": "wrong method for this path"},
     422: {"model": ValidationErrorOut, "description": "a field is missing or bad"},
     503: {"model": ErrorOut, "description": "the index is damaged, or busy with another writer"},
