@@ -13,6 +13,7 @@ from qa.answer.features import (
     Sentence,
     passage_features,
     sentence_features,
+    topic_terms,
 )
 from qa.answer.rank import Ranker
 from qa.answer.select import best_highlight, without_overlaps
@@ -56,11 +57,12 @@ def score_candidates(
     if not hits:
         return []
     rows, scores, cosines, best_rows, term_sets, captions = [], [], [], [], [], []
+    topics = {doc: topic_terms(a) for doc, a in articles.items()}
     for hit in hits:
         p = hit.passage
         article = articles[p.doc_id]
         own = sentences[p.passage_id]
-        x, sentence_terms = sentence_features(info, q, article.text, own)
+        x, sentence_terms = sentence_features(info, q, article.text, own, topics[p.doc_id])
         s = ranker.sentence_scores(x)
         rows.append(x)
         scores.append(s)
