@@ -109,6 +109,21 @@ def fit_linear(
     )
 
 
+def abstention_recall(
+    confidence: np.ndarray, answerable: np.ndarray, max_abstained: float
+) -> float | None:
+    """Share of unanswerable questions refused at the largest threshold that refuses at most
+    ``max_abstained`` of the answerable ones: one set's own trade-off, whatever the default."""
+    if answerable.all() or not answerable.any():
+        return None
+    candidates = np.unique(np.concatenate([[0.0], confidence]))
+    refused = [((confidence < t) & answerable).sum() for t in candidates]
+    threshold = max(
+        t for t, n in zip(candidates, refused, strict=True) if n <= max_abstained * answerable.sum()
+    )
+    return float(((confidence < threshold) & ~answerable).sum() / (~answerable).sum())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_RANKER)
@@ -181,6 +196,8 @@ def main() -> None:
             "oof_abstention_recall": float(((conf < threshold) & none).sum() / none.sum())
             if none.any()
             else None,
+            "oof_abstention_recall@2%": abstention_recall(conf[m], ok[m], 0.02),
+            "oof_abstention_recall@5%": abstention_recall(conf[m], ok[m], 0.05),
         }
     info = {
         "trained": time.strftime("%Y-%m-%d"),

@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +27,7 @@ __all__ = [
     "is_caption",
     "passage_features",
     "sentence_features",
+    "topic_terms",
     "wants",
 ]
 
@@ -113,10 +113,12 @@ class QuestionInfo:
     idf: Mapping[str, float]
     """each distinct term's inverse document frequency over passages (0 if nowhere)"""
     text: str = ""
-    weighted: tuple[tuple[str, float], ...] = ()
-    """each distinct term with its idf, computed once: every candidate sentence is scored"""
-    weight: float = 1.0
-    """the idf sum of the distinct terms (1 when none has any)"""
+    weight: float = field(init=False)
+    """the question's total idf (1 if none): computed once, every cover divides by it"""
+
+    def __post_init__(self) -> None:
+        weight = sum(self.idf.get(t, 0.0) for t in set(self.terms)) or 1.0
+        object.__setattr__(self, "weight", weight)
 
 
 def analyse_question(
@@ -128,9 +130,7 @@ def analyse_question(
         t: math.log(1 + (n - doc_freq[t] + 0.5) / (doc_freq[t] + 0.5)) if doc_freq.get(t) else 0.0
         for t in set(question_terms)
     }
-    weighted = tuple((t, w) for t, w in idf.items() if w > 0)
-    weight = sum(w for _, w in weighted) or 1.0
-    return QuestionInfo(kind, tuple(question_terms), idf, question, weighted, weight)
+    return QuestionInfo(kind, tuple(question_terms), idf, question)
 
 
 def wants(kind: str, text: str, question: str = "") -> bool:
@@ -177,36 +177,113 @@ SENTENCE_FEATURES = (
     "lacks_kind",
     "caption",
     "first",
+    "fresh_cover",
+    "new_numbers",
+    "bm25",
+    "headline",
+    "length",
 )
 
 
-def _cover(info: QuestionInfo, present: AbstractSet[str]) -> float:
-    return sum(w for t, w in info.weighted if t in present) / info.weight
+def _cover(info: QuestionInfo, present: Set[str]) -> float:
+    return sum(w for t, w in info.idf.items() if t in present) / info.weight
+
+
+_OPENING_CHARS = 300
+"""how much of an article's start (headline and lead) says what the article is about"""
+
+
+def topic_terms(article: Article) -> frozenset[str]:
+    """Terms of an article's title and opening: what the article is about.
+
+    The lead restates the question's topic, so it matches most question terms without
+    answering; the answer sentence ("Mr Straw said the move would save £6m a year") holds the
+    question's *other* terms. Those are what ``fresh_cover`` looks for.
+    """
+    return _topic_terms(article.title, article.text[:_OPENING_CHARS])
+
+
+@functools.lru_cache(maxsize=8192)
+def _topic_terms(title: str, opening: str) -> frozenset[str]:
+    """Cached: the same articles come back question after question."""
+    return frozenset(terms(title)) | frozenset(terms(opening))
+
+
+def _fresh_weights(info: QuestionInfo, topic: frozenset[str]) -> tuple[dict[str, float], float]:
+    """The idf of each question term outside ``topic``, and their sum."""
+    fresh = {t: info.idf.get(t, 0.0) for t in set(info.terms) if t not in topic}
+    return fresh, sum(fresh.values())
+
+
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
+def _new_numbers(text: str, asked: str) -> float:
+    """Numbers in ``text`` that the question does not name (at most 3, over 3): what "how
+    many" and "what share" questions ask for, whatever ``kind`` the wording gave."""
+    found = {m.group(0).rstrip(".,") for m in _NUMBER.finditer(text)}
+    return min(sum(f not in asked for f in found), 3) / 3
+
+
+_BM25_K1 = 1.2
+_BM25_B = 0.75
+_SENTENCE_TERMS = 15.0
+"""a typical sentence's number of terms: the length BM25's normalisation is relative to"""
+
+
+def _bm25(idf: Mapping[str, float], words: Sequence[str], weight: float) -> float:
+    """BM25 of one sentence (term frequency saturated, long sentences discounted), over the
+    question's total idf so that questions are comparable. ``term_cover`` ignores both."""
+    if not words:
+        return 0.0
+    norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(words) / _SENTENCE_TERMS)
+    total = 0.0
+    for t, w in idf.items():
+        tf = words.count(t) if w else 0
+        if tf:
+            total += w * tf * (_BM25_K1 + 1) / (tf + norm)
+    return total / weight
+
+
+_LEADING_SPACE = re.compile(r"\s*")
 
 
 @functools.lru_cache(maxsize=200_000)
-def sentence_terms(text: str) -> frozenset[str]:
-    """A sentence's terms, cached by its text: the same sentences come back question after
-    question, and stemming them is most of the cost of their features."""
-    return frozenset(terms(text))
+def sentence_words(text: str) -> tuple[str, ...]:
+    """A sentence's terms in order, cached by its text: the same sentences come back question
+    after question, and stemming them is most of the cost of their features."""
+    return tuple(terms(text))
 
 
 def sentence_features(
-    info: QuestionInfo, q: np.ndarray, text: str, sentences: Sequence[Sentence]
-) -> tuple[np.ndarray, list[frozenset[str]]]:
-    """One row per sentence of a passage (``SENTENCE_FEATURES``), and each sentence's terms."""
+    info: QuestionInfo,
+    q: np.ndarray,
+    text: str,
+    sentences: Sequence[Sentence],
+    topic: frozenset[str] = frozenset(),
+) -> tuple[np.ndarray, list[set[str]]]:
+    """One row per sentence of a passage (``SENTENCE_FEATURES``), and each sentence's terms.
+
+    ``topic`` holds the terms of the sentences' article's title and opening (``topic_terms``).
+    """
     cos = (
         np.stack([s.vector for s in sentences]) @ q if sentences else np.zeros(0, dtype=np.float32)
     )
     top = float(cos.max()) if len(cos) else 0.0
     has_kind = info.kind != "other"
+    asked = info.text.lower()
+    weight = info.weight
+    fresh, fresh_weight = _fresh_weights(info, topic)
+    opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
     rows, term_sets = [], []
     for i, s in enumerate(sentences):
         sentence_text = s.span.of(text)
-        present = sentence_terms(sentence_text)
+        words = sentence_words(sentence_text)
+        present = set(words)
         term_sets.append(present)
         around = [cos[j] for j in (i - 1, i + 1) if 0 <= j < len(cos)]
         match = has_kind and wants(info.kind, sentence_text, info.text)
+        fresh_found = sum(w for t, w in fresh.items() if t in present)
         rows.append(
             (
                 cos[i],
@@ -217,6 +294,11 @@ def sentence_features(
                 float(has_kind and not match),
                 float(is_caption(text, s.span)),
                 float(i == 0),
+                fresh_found / fresh_weight if fresh_weight > 0 else 0.0,
+                _new_numbers(sentence_text, asked),
+                _bm25(info.idf, words, weight),
+                float(s.span.start <= opening),
+                math.log1p(len(words)),
             )
         )
     return np.array(rows, dtype=np.float32).reshape(len(rows), len(SENTENCE_FEATURES)), term_sets
@@ -255,7 +337,7 @@ def passage_features(
     sentence_cosines: Sequence[np.ndarray],
     sentence_scores: Sequence[np.ndarray],
     best_rows: Sequence[np.ndarray],
-    passage_terms: Sequence[AbstractSet[str]],
+    passage_terms: Sequence[Set[str]],
     bm25: np.ndarray,
     articles: Sequence[Article],
     spans: Sequence[Span],
@@ -287,8 +369,8 @@ def passage_features(
     rows = []
     for i in range(n):
         present = passage_terms[i]
-        missing = [w for t, w in info.weighted if t not in present]
-        title_terms = sentence_terms(articles[i].title)
+        missing = [w for t, w in info.idf.items() if w > 0 and t not in present]
+        title_terms = set(sentence_words(articles[i].title))
         length = max(len(articles[i].text), 1)
         rows.append(
             (

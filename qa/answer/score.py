@@ -13,6 +13,7 @@ from qa.answer.features import (
     Sentence,
     passage_features,
     sentence_features,
+    topic_terms,
 )
 from qa.answer.rank import Ranker
 from qa.answer.select import best_highlight, without_overlaps
@@ -58,9 +59,11 @@ def score_candidates(
     if not hits:
         return []
     rows, term_sets = [], []
+    topics = {doc: topic_terms(a) for doc, a in articles.items()}
     for hit in hits:
+        p = hit.passage
         x, sentence_terms = sentence_features(
-            info, q, articles[hit.passage.doc_id].text, sentences[hit.passage.passage_id]
+            info, q, articles[p.doc_id].text, sentences[p.passage_id], topics[p.doc_id]
         )
         rows.append(x)
         term_sets.append(frozenset().union(*sentence_terms))
