@@ -129,6 +129,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_RANKER)
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--max-abstained", type=float, default=0.02)
+    parser.add_argument(
+        "--calibration-weights",
+        choices=("question", "set"),
+        default="set",
+        help="isotonic fit: each candidate counts once, or with its set's training weight",
+    )
     parser.add_argument("--report", type=Path, default=Path("eval/out/train_ranker.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -158,7 +164,8 @@ def main() -> None:
     for qi in np.unique(pq):
         idx = np.flatnonzero(pq == qi)
         top5[idx[np.argsort(-oof[idx])[:5]]] = True
-    cal_x, cal_y = fit_calibration(oof[top5], py[top5], pw[top5])
+    weights = pw[top5] if args.calibration_weights == "set" else None
+    cal_x, cal_y = fit_calibration(oof[top5], py[top5], weights)
 
     # 4. the default threshold, from each training question's best out-of-fold confidence
     best_conf, best_ok, answerable, names = [], [], [], []
@@ -207,6 +214,7 @@ def main() -> None:
         "passages": len(py),
         "c": args.c,
         "max_abstained": args.max_abstained,
+        "calibration_weights": args.calibration_weights,
         **summary,
     }
     ranker = Ranker(sentence, passage, cal_x, cal_y, threshold, info)
