@@ -68,8 +68,8 @@ def health(engine: EngineDep) -> Health:
     )
 
 
-@router.post("/ask", responses=BODY_ERRORS)
-async def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
+@router.post("/ask", response_model=AskResponse, responses=BODY_ERRORS)
+async def ask(request: AskRequest, engine: EngineDep) -> Response:
     filters = request.filters.to_filters() if request.filters else None
     result = await run_in_threadpool(
         lambda: engine.ask(
@@ -80,7 +80,9 @@ async def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
             min_confidence=request.min_confidence,
         )
     )
-    return AskResponse.of(result)
+    # Built and checked once by AskResponse.of; returned as bytes so that FastAPI does not
+    # validate and serialise the same answers a second time (about 1 ms at top_k 50).
+    return Response(AskResponse.of(result).model_dump_json(), media_type="application/json")
 
 
 @router.get("/documents")
