@@ -100,6 +100,20 @@ def assert_verbatim(engine: QAEngine, result) -> None:  # type: ignore[no-untype
         assert text[answer.highlight.start : answer.highlight.end] == answer.highlight_text
 
 
+# Headless Chromium on a machine with no outside network: without the background-networking
+# flags it keeps trying (and failing) to reach Google's hosts.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SEEDS, free_port
+from tests.conftest import CHROMIUM_FLAGS, ROOT, SEEDS, free_port
 
 VENV = Path(
     os.environ.get("OPENWEBUI_VENV", Path.home() / ".cache/extractive-qa/openwebui-venv")
@@ -35,16 +35,6 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 # service's reply to its title task (shortened) or fell back to the question (whole).
 QUESTION = "Where were the secret Hamas documents found, and who found them in the end?"
 NOWHERE = "http://127.0.0.1:9"  # a closed port: every outbound request fails at once
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.openwebui,

@@ -11,7 +11,7 @@ import pytest
 
 from api.app import create_app
 from qa.engine import QAEngine
-from tests.conftest import ROOT, running_server
+from tests.conftest import CHROMIUM_FLAGS, ROOT, running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -40,15 +40,7 @@ def page(page_url: str):  # type: ignore[no-untyped-def]
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=CHROMIUM_FLAGS,
         )
         tab = browser.new_page(viewport={"width": 1000, "height": 900})
         yield tab
