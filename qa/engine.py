@@ -405,7 +405,7 @@ class QAEngine:
         filters: Filters | None = None,
         ranker: Ranker | None = None,
     ) -> Ranked:
-        """Retrieve about ``2 * depth`` passages and score each as an answer (best first).
+        """Retrieve ``depth`` passages and up to 10 spare, and score each as an answer (best first).
 
         ``ask`` builds its answers from these; training and evaluation read their features.
         """
@@ -419,9 +419,12 @@ class QAEngine:
         # One BM25 query, started beside the embedding, serves the lexical ranking and the
         # ranker's lexical features.
         query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
+        stats = self._lexical_pool.submit(self.store.doc_freq, query.terms)
+        # the dense search runs first, while the BM25 query is still going
+        ranked = retriever.rank(query, fetch)
         lexical = self._bm25.top(query, self.settings.candidates)
-        read = self._read(retriever.rank(query, fetch))
-        doc_freq = self.store.doc_freq(query.terms)
+        read = self._read(ranked)
+        doc_freq = stats.result()
         coverage = (
             sum(t in doc_freq for t in query.terms) / len(query.terms) if query.terms else 0.0
         )
