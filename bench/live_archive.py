@@ -186,7 +186,8 @@ def start_server(args: argparse.Namespace, env: dict, port: int) -> tuple[subpro
 
 
 def step_latency(base: str, args: argparse.Namespace) -> dict:
-    """/ask over HTTP against the floor: the same model and vectors, embedding + FAISS only."""
+    """/ask over HTTP against the floor: the same model and vectors, embedding + FAISS only;
+    and ``QAEngine.ask`` in this process, to show what HTTP adds."""
     from qa.config import Settings
     from qa.engine import QAEngine
 
@@ -194,7 +195,7 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
     out: dict = {}
     with httpx.Client(base_url=base, timeout=60) as client:
         for top_k in (5, 50):
-            floor, asked = [], []
+            floor, asked, inproc = [], [], []
             for round_ in range(args.rounds):
                 for q in QUESTIONS:
                     text = f"{q} ({round_}-{top_k})"  # distinct text: no query cache hit
@@ -206,11 +207,16 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
                     r = client.post("/ask", json={"question": text + " ", "top_k": top_k})
                     asked.append((time.perf_counter() - t0) * 1000)
                     r.raise_for_status()
+                    t0 = time.perf_counter()  # the same work without HTTP, in this process
+                    engine.ask(text + "  ", top_k)
+                    inproc.append((time.perf_counter() - t0) * 1000)
             out[f"top_k_{top_k}"] = {
                 "floor_p50_ms": round(pct(floor, 50), 1),
                 "ask_p50_ms": round(pct(asked, 50), 1),
                 "ask_p95_ms": round(pct(asked, 95), 1),
                 "ratio_p50": round(pct(asked, 50) / pct(floor, 50), 2),
+                "in_process_p50_ms": round(pct(inproc, 50), 1),
+                "in_process_ratio_p50": round(pct(inproc, 50) / pct(floor, 50), 2),
             }
             print(f"[ask] top_k {top_k}: {out[f'top_k_{top_k}']}")
     engine.store.close()
