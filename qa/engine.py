@@ -148,7 +148,7 @@ class QAEngine:
         self._write_lock = threading.Lock()
         self._bm25 = BM25Retriever(live)
         self.ranker = ranker or load_ranker()
-        self._lexical_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-bm25")
+        self._lexical_pool = _lexical_pool()
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(live),
             "bm25": self._bm25,
@@ -195,7 +195,9 @@ class QAEngine:
         return engine
 
     def close(self) -> None:
+        """Save and release; the engine stays usable (connections and threads come back on use)."""
         self._lexical_pool.shutdown(wait=True)
+        self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
         self.live.save()
         self.store.close()
 
@@ -377,7 +379,9 @@ class QAEngine:
         if ranked.info.kind == "author":
             answers = with_byline(answers, top_k)
         confidence = answers[0].confidence if answers else 0.0
-        abstained = abstain and confidence < min_confidence
+        # no candidate at all (filters that match nothing, an empty archive) is an abstention
+        # whatever the threshold
+        abstained = abstain and (not answers or confidence < min_confidence)
         took = (time.perf_counter() - started) * 1000
         return AskResult(
             question,
@@ -451,6 +455,10 @@ class QAEngine:
             dense=best_sentence, coverage=coverage, bm25=lexical[0][1] if lexical else 0.0
         )
         return Ranked(mode, info, scored, evidence)
+
+
+def _lexical_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-bm25")
 
 
 def _fetch(depth: int) -> int:

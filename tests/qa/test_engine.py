@@ -7,6 +7,7 @@ from qa.answer.select import best_highlight
 from qa.engine import QAEngine
 from qa.errors import InvalidInputError, NotFoundError
 from qa.records import Span
+from qa.search.filters import Filters
 from tests.conftest import assert_verbatim
 
 
@@ -80,3 +81,20 @@ def test_highlight_joins_a_near_tie_neighbour_only() -> None:
     assert best_highlight(sents, np.array([0.1, 0.8, 0.2])) == (Span(6, 10), pytest.approx(0.8))
     span, _ = best_highlight(sents, np.array([0.1, 0.8, 0.78]))
     assert span == Span(6, 20)
+
+
+def test_no_candidate_is_an_abstention_whatever_the_threshold(tiny_engine: QAEngine) -> None:
+    nothing = Filters(doc_ids=("no-such-article",))
+    result = tiny_engine.ask("What was discovered?", filters=nothing, min_confidence=0.0)
+    assert result.abstained and result.answers == []
+
+
+def test_engine_answers_again_after_close(tiny_engine: QAEngine) -> None:
+    """A server's shutdown closes the engine it was given; a test or an app that starts again
+    with the same engine must still get answers (the BM25 thread pool comes back)."""
+    before = tiny_engine.ask("What was discovered?", min_confidence=0.0)
+    tiny_engine.close()
+    after = tiny_engine.ask("What was discovered?", min_confidence=0.0)
+    assert [a.hit.passage.passage_id for a in after.answers] == [
+        a.hit.passage.passage_id for a in before.answers
+    ]
