@@ -96,7 +96,7 @@ def off_topic(
         for q in data.questions[:limit]
     ]
     return EvalSet(
-        f"off-topic@{archive}", questions, data.weight, lambda q: f"off@{archive}"
+        f"off-topic:{data.name}@{archive}", questions, data.weight, lambda q: f"off@{archive}"
     ), engine
 
 

@@ -418,6 +418,10 @@ class QAEngine:
             raise InvalidInputError("question must not be empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidInputError(f"question is longer than {MAX_QUESTION_CHARS} characters")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates: undecodable bytes in a shell argument
+            raise InvalidInputError(f"question is not valid text ({exc.reason})") from None
         retriever = self.retriever(mode)
         fetch = _fetch(depth)
         # One BM25 query, started beside the embedding, serves the lexical ranking and the
@@ -427,15 +431,18 @@ class QAEngine:
         # the dense search runs first, while the BM25 query is still going
         ranked = retriever.rank(query, fetch)
         lexical = self._bm25.top(query, self.settings.candidates)
-        read = self._read(ranked)
+        # One read transaction for everything the scoring reads: a write landing in between
+        # (a PUT, a watched file re-synced) must not leave a passage without its vectors.
+        with self.store.read():
+            read = self._read(ranked)
+            vectors = self.store.passage_vectors(
+                [h.passage.passage_id for h in read.hits], self.embedder.dimension
+            )
         doc_freq = stats.result()
         coverage = (
             sum(t in doc_freq for t in query.terms) / len(query.terms) if query.terms else 0.0
         )
         info = analyse_question(question, query.terms, doc_freq, self.live.dense.ntotal)
-        vectors = self.store.passage_vectors(
-            [h.passage.passage_id for h in read.hits], self.embedder.dimension
-        )
         sentences = {
             pid: [Sentence(span, v) for span, v in rows] for pid, rows in read.sentences.items()
         }

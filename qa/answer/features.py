@@ -31,6 +31,10 @@ __all__ = [
     "wants",
 ]
 
+CACHE_SENTENCES = 30_000
+"""sentences whose terms and answer-kind tokens are kept (the most recently asked about): a few
+tens of MB, enough for the candidates of thousands of recent questions"""
+
 # -- the question ------------------------------------------------------------------------------
 # What kind of answer a question asks for, from its wording. Order matters: the first match wins.
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -140,7 +144,7 @@ def wants(kind: str, text: str, question: str = "") -> bool:
     return any(token not in asked for token in _evidence(kind, text))
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=CACHE_SENTENCES)
 def _evidence(kind: str, text: str) -> tuple[str, ...]:
     """The lower-cased tokens of ``kind`` in ``text`` (cached: sentences come back often)."""
     pattern = _EVIDENCE.get("who" if kind == "author" else kind)
@@ -248,7 +252,7 @@ def _bm25(idf: Mapping[str, float], words: Sequence[str], weight: float) -> floa
 _LEADING_SPACE = re.compile(r"\s*")
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=CACHE_SENTENCES)
 def sentence_words(text: str) -> tuple[str, ...]:
     """A sentence's terms in order, cached by its text: the same sentences come back question
     after question, and stemming them is most of the cost of their features."""

@@ -21,6 +21,7 @@ from qa.answer.features import PASSAGE_FEATURES, SENTENCE_FEATURES
 __all__ = ["DEFAULT_RANKER", "Linear", "Ranker"]
 
 DEFAULT_RANKER = Path(__file__).with_name("ranker.json")
+CONFIDENCE_RANGE = (0.001, 0.999)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ class Ranker:
         return self.passage.score(x) if len(x) else np.zeros(0, dtype=np.float32)
 
     def confidence(self, scores: np.ndarray) -> np.ndarray:
-        """The calibrated probability that a passage with this score answers the question."""
-        return np.interp(scores, self.calibration_x, self.calibration_y)
+        """The calibrated probability that a passage with this score answers the question, kept
+        within [0.001, 0.999]: isotonic regression's end bins can be all right or all wrong, but
+        no finite training sample makes an answer certain."""
+        return np.clip(np.interp(scores, self.calibration_x, self.calibration_y), *CONFIDENCE_RANGE)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RANKER) -> Ranker:

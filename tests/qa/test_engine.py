@@ -98,3 +98,9 @@ def test_engine_answers_again_after_close(tiny_engine: QAEngine) -> None:
     assert [a.hit.passage.passage_id for a in after.answers] == [
         a.hit.passage.passage_id for a in before.answers
     ]
+
+
+def test_a_question_that_is_not_valid_text_is_a_clear_error(tiny_engine: QAEngine) -> None:
+    # what Python makes of undecodable bytes in a shell argument
+    with pytest.raises(InvalidInputError, match="not valid text"):
+        tiny_engine.ask("Who found \udcff it?")

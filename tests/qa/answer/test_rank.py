@@ -66,3 +66,12 @@ def test_isotonic_calibration_recovers_known_probabilities() -> None:
 def test_ece_of_a_perfect_and_a_wrong_forecaster() -> None:
     assert expected_calibration_error([1.0, 1.0, 0.0], [True, True, False]) == 0.0
     assert expected_calibration_error([0.9, 0.9], [False, False]) == pytest.approx(0.9)
+
+
+def test_confidence_never_claims_certainty() -> None:
+    ranker = replace(
+        Ranker.untrained(), calibration_x=np.array([-1.0, 1.0]), calibration_y=np.array([0.0, 1.0])
+    )
+    assert list(ranker.confidence(np.array([-50.0, 0.0, 50.0]))) == pytest.approx(
+        [0.001, 0.5, 0.999]
+    )
