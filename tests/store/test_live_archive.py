@@ -50,9 +50,10 @@ def live(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
         watch=True,
     )
     engine = QAEngine.open(settings, HashingEmbedder())
-    with running_server(create_app(settings, engine)) as url, httpx.Client(
-        base_url=url, timeout=30
-    ) as http:
+    with (
+        running_server(create_app(settings, engine)) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
         yield http, corpus
 
 

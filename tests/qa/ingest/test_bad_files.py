@@ -81,7 +81,10 @@ def test_bad_jsonl_lines_are_skipped_and_good_lines_read(tmp_path: Path) -> None
     ]
     assert read.articles[1].published == "2024-10-12T08:30:00"
     assert [(s.path.rsplit("/", 1)[-1], s.reason) for s in read.skipped] == [
-        ("mixed.jsonl:2", "line 2: not valid JSON (Expecting property name enclosed in double quotes)"),
+        (
+            "mixed.jsonl:2",
+            "line 2: not valid JSON (Expecting property name enclosed in double quotes)",
+        ),
         ("mixed.jsonl:3", "line 3: needs a non-empty 'id'"),
         ("mixed.jsonl:4", "line 4: needs a string 'text'"),
         ("mixed.jsonl:5", "line 5: expected a JSON object"),

@@ -245,7 +245,9 @@ def test_bbc_news_folder() -> None:
     assert "sport/199" not in by_id and "sport/200" in by_id
 
 
-_KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).map(lambda k: "k_" + k)
+_KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).map(
+    lambda k: "k_" + k
+)
 # One-line values: YAML folds line breaks (\n, NEL, U+2028) in plain scalars, a YAML matter.
 _LINE = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85")
 _VALUES = st.one_of(st.text(_LINE, max_size=20), st.integers(), st.booleans(), st.none())
