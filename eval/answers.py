@@ -26,6 +26,7 @@ __all__ = [
     "highlight_correct",
     "passage_correct",
     "reliability",
+    "verbatim_count",
 ]
 
 
@@ -112,7 +113,9 @@ class AnswerReport:
         return rows
 
 
-def _verbatim(engine: QAEngine, answers: Sequence[Answer]) -> int:
+def verbatim_count(engine: QAEngine, answers: Sequence[Answer]) -> int:
+    """How many answers are verbatim: the passage and its highlight are the stored article's
+    text at their offsets, and the highlight lies inside the passage."""
     good = 0
     for a in answers:
         text = engine.document(a.article.doc_id).text
@@ -144,7 +147,7 @@ def evaluate_answers(
         result = engine.ask(q.question, top_k=top_k, abstain=False)
         latencies.append(result.took_ms)
         answers = result.answers
-        verbatim += _verbatim(engine, answers)
+        verbatim += verbatim_count(engine, answers)
         returned += len(answers)
         first = answers[0] if answers else None
         right = first is not None and passage_correct(

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from eval.answers import verbatim_count
 from eval.dataset import EvalQuestion
 from eval.metrics import abstention_scores, label_ranking, percentile, ranking_metrics
 from qa.config import Mode
-from qa.engine import AskResult, QAEngine
+from qa.engine import QAEngine
 
 __all__ = ["ModeReport", "evaluate_seeds"]
 
@@ -24,19 +25,6 @@ class ModeReport:
     metrics: dict[str, float]
     confidence: list[tuple[float, bool]] = field(repr=False)
     """(first answer's confidence, answerable) per question, to study other thresholds"""
-
-
-def _verbatim(engine: QAEngine, result: AskResult) -> tuple[int, int]:
-    good = 0
-    for a in result.answers:
-        text = engine.document(a.article.doc_id).text
-        p = a.hit.passage
-        good += (
-            text[p.span.start : p.span.end] == p.text
-            and p.span.contains(a.highlight)
-            and a.highlight.of(text) == a.highlight_text
-        )
-    return good, len(result.answers)
 
 
 def evaluate_seeds(
@@ -62,7 +50,7 @@ def evaluate_seeds(
             started = time.perf_counter()
             result = engine.ask(q.question, top_k=depth, mode=mode, abstain=False)
             latencies.append((time.perf_counter() - started) * 1000)
-            good, n = _verbatim(engine, result)
+            good, n = verbatim_count(engine, result.answers), len(result.answers)
             verbatim, total = verbatim + good, total + n
             would_abstain = result.confidence < threshold
             abstained.append(would_abstain)

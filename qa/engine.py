@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from qa.answer.features import QuestionInfo, Sentence, analyse_question
@@ -23,7 +22,7 @@ from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoun
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import prepare
-from qa.records import Answer, Article, Hit, Passage, Span
+from qa.records import Answer, Article, Hit, Passage
 from qa.search.filters import Filters
 from qa.search.retrieve import (
     BM25Retriever,
@@ -51,7 +50,7 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 50
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
-# Candidates whose sentences abstention looks at (eval/RESULTS.md measured its thresholds at 10).
+# Answers the ranker scores at least (plus SPARE): the depth it was trained and calibrated at.
 EVIDENCE_DEPTH = 10
 HIGHLIGHT_JOIN_MARGIN = 0.5
 """a neighbouring sentence scoring within this (log-odds) of the best joins the highlight"""
@@ -107,7 +106,7 @@ class _Read:
 
     hits: list[Hit]
     articles: dict[str, Article]
-    sentences: dict[int, list[tuple[Span, np.ndarray]]]
+    sentences: dict[int, list[Sentence]]
     """passage id -> its sentences' spans and stored vectors"""
 
 
@@ -336,8 +335,8 @@ class QAEngine:
                 continue  # deleted between ranking and reading: never shown
             article = by_row[p.article_row]
             read.articles[article.doc_id] = article
-            read.sentences[c.passage_id] = [sentence_rows[s] for s in p.sentence_ids]
-            spans = tuple(span for span, _ in read.sentences[c.passage_id])
+            read.sentences[c.passage_id] = [Sentence(*sentence_rows[s]) for s in p.sentence_ids]
+            spans = tuple(s.span for s in read.sentences[c.passage_id])
             passage = Passage(c.passage_id, p.doc_id, p.span, spans, p.span.of(article.text))
             read.hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
         return read
@@ -443,15 +442,12 @@ class QAEngine:
             sum(t in doc_freq for t in query.terms) / len(query.terms) if query.terms else 0.0
         )
         info = analyse_question(question, query.terms, doc_freq, self.live.dense.ntotal)
-        sentences = {
-            pid: [Sentence(span, v) for span, v in rows] for pid, rows in read.sentences.items()
-        }
         scored = score_candidates(
             info,
             query.vector,
             read.hits,
             read.articles,
-            sentences,
+            read.sentences,
             vectors,
             dict(lexical),
             coverage,

@@ -188,6 +188,9 @@ SENTENCE_FEATURES = (
     "length",
 )
 
+_WANTS_KIND = SENTENCE_FEATURES.index("wants_kind")
+_LACKS_KIND = SENTENCE_FEATURES.index("lacks_kind")
+
 
 def _cover(info: QuestionInfo, present: Set[str]) -> float:
     return sum(w for t, w in info.idf.items() if t in present) / info.weight
@@ -384,15 +387,15 @@ def passage_features(
                 best[i] - best.max(),
                 score[i],
                 score[i] - score.max(),
-                bm25[i] / top_bm25 if top_bm25 > 0 else 0.0,
+                bm25_norm[i],
                 math.log1p(i),
                 _cover(info, present),
                 max(missing, default=0.0) / max_idf,
                 _cover(info, title_terms),
                 spans[i].start / length,
                 captions[i],
-                best_rows[i][SENTENCE_FEATURES.index("wants_kind")],
-                best_rows[i][SENTENCE_FEATURES.index("lacks_kind")],
+                best_rows[i][_WANTS_KIND],
+                best_rows[i][_LACKS_KIND],
                 float(info.kind == "author" and bool(articles[i].author)),
                 question_coverage,
                 max(dense[j] for j in by_article[articles[i].doc_id]) - dense.max(),

@@ -17,7 +17,7 @@ class Evidence:
     """Retrieval signals of a question's best candidates (reported beside ``confidence``)."""
 
     dense: float
-    """cosine between the question and the best highlighted sentence"""
+    """cosine between the question and the best sentence of any candidate"""
     coverage: float
     """share of the question's terms that occur anywhere in the collection"""
     bm25: float

@@ -156,11 +156,8 @@ def extract_byline(text: str) -> str | None:
     its byline in the middle (seeds/000_fcec8ea6051c7915.txt, line 26). A byline line is chrome,
     so it never appears in a passage.
     """
-    for line in text.splitlines():
-        names = _byline_names(line)
-        if names is not None:
-            return names
-    return None
+    span = byline_span(text)
+    return None if span is None else _byline_names(span.of(text))
 
 
 def byline_span(text: str) -> Span | None:

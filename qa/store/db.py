@@ -389,13 +389,6 @@ class Store:
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
-    def coverage(self, query_terms: list[str]) -> float:
-        """Share of the query's terms that occur in some passage."""
-        if not query_terms:
-            return 0.0
-        found = self.doc_freq(query_terms)
-        return sum(t in found for t in query_terms) / len(query_terms)
-
     # -- consistency ------------------------------------------------------------------------------
     def problems(self) -> list[str]:
         """What is inconsistent in the store (empty when whole): SQLite's own quick check, then

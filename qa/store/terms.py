@@ -67,16 +67,22 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
-def terms(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+def _stem(words: list[str]) -> list[str]:
     return list(_stemmer().stemWords(words)) if words else []
+
+
+def terms(text: str) -> list[str]:
+    return _stem(_words(text))
 
 
 def query_terms(question: str) -> list[str]:
     """``terms`` of a question, without ``QUESTION_WORDS``; all of them if only those are left."""
-    words = [w for w in _WORD.findall(question.lower()) if w not in _STOP]
-    kept = [w for w in words if w not in QUESTION_WORDS] or words
-    return list(_stemmer().stemWords(kept)) if kept else []
+    words = _words(question)
+    return _stem([w for w in words if w not in QUESTION_WORDS] or words)
 
 
 def fts_query(question_terms: list[str]) -> str | None:
