@@ -107,7 +107,9 @@ class _Read:
     hits: list[Hit]
     articles: dict[str, Article]
     sentences: dict[int, list[Sentence]]
-    """passage id -> its sentences' spans and stored vectors"""
+    """passage id -> its sentences' spans, stored vectors and terms"""
+    topics: dict[str, str | None]
+    """doc id -> the article's stored topic terms"""
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -328,13 +330,14 @@ class QAEngine:
         sentence_rows = self.store.sentences(
             [s for p in stored.values() for s in p.sentence_ids], self.embedder.dimension
         )
-        read = _Read([], {}, {})
+        read = _Read([], {}, {}, {})
         for c in candidates:
             p = stored.get(c.passage_id)
             if p is None or p.article_row not in by_row:
                 continue  # deleted between ranking and reading: never shown
-            article = by_row[p.article_row]
+            article, topic = by_row[p.article_row]
             read.articles[article.doc_id] = article
+            read.topics[article.doc_id] = topic
             read.sentences[c.passage_id] = [Sentence(*sentence_rows[s]) for s in p.sentence_ids]
             spans = tuple(s.span for s in read.sentences[c.passage_id])
             passage = Passage(c.passage_id, p.doc_id, p.span, spans, p.span.of(article.text))
@@ -452,6 +455,7 @@ class QAEngine:
             dict(lexical),
             coverage,
             ranker or self.ranker,
+            topics=read.topics,
         )
         best_sentence = max((float(c.sentence_rows[:, 0].max()) for c in scored), default=0.0)
         evidence = Evidence(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from qa.records import Article, Span
-from qa.store.terms import terms
+from qa.store.terms import OPENING_CHARS, terms
+from qa.store.terms import topic_terms as stored_topic_terms
 
 __all__ = [
     "PASSAGE_FEATURES",
@@ -170,6 +171,8 @@ def is_caption(text: str, span: Span) -> bool:
 class Sentence:
     span: Span
     vector: np.ndarray
+    terms: str | None = None
+    """its stemmed terms, space-separated, as stored at ingest (None: stem the text)"""
 
 
 SENTENCE_FEATURES = (
@@ -188,48 +191,26 @@ SENTENCE_FEATURES = (
     "length",
 )
 
-_WANTS_KIND = SENTENCE_FEATURES.index("wants_kind")
-_LACKS_KIND = SENTENCE_FEATURES.index("lacks_kind")
+_COL = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+_FLAG_COLUMNS = ("wants_kind", "lacks_kind", "caption", "first", "new_numbers", "headline")
+_WANTS_KIND = _COL["wants_kind"]
+_LACKS_KIND = _COL["lacks_kind"]
 
 
-def _cover(info: QuestionInfo, present: Set[str]) -> float:
-    return sum(w for t, w in info.idf.items() if t in present) / info.weight
-
-
-_OPENING_CHARS = 300
-"""how much of an article's start (headline and lead) says what the article is about"""
-
-
-def topic_terms(article: Article) -> frozenset[str]:
-    """Terms of an article's title and opening: what the article is about.
-
-    The lead restates the question's topic, so it matches most question terms without
-    answering; the answer sentence ("Mr Straw said the move would save £6m a year") holds the
-    question's *other* terms. Those are what ``fresh_cover`` looks for.
-    """
-    return _topic_terms(article.title, article.text[:_OPENING_CHARS])
+def topic_terms(article: Article, stored: str | None = None) -> frozenset[str]:
+    """What ``article`` is about (``qa.store.terms.topic_terms``): its ``stored`` terms, or
+    stemmed now for a store written before they were stored."""
+    if stored is not None:
+        return frozenset(stored.split())
+    return _topic_terms(article.title, article.text[:OPENING_CHARS])
 
 
 @functools.lru_cache(maxsize=8192)
 def _topic_terms(title: str, opening: str) -> frozenset[str]:
-    """Cached: the same articles come back question after question."""
-    return frozenset(terms(title)) | frozenset(terms(opening))
-
-
-def _fresh_weights(info: QuestionInfo, topic: frozenset[str]) -> tuple[dict[str, float], float]:
-    """The idf of each question term outside ``topic``, and their sum."""
-    fresh = {t: info.idf.get(t, 0.0) for t in set(info.terms) if t not in topic}
-    return fresh, sum(fresh.values())
+    return stored_topic_terms(title, opening)
 
 
 _NUMBER = re.compile(r"\d[\d,.]*")
-
-
-def _new_numbers(text: str, asked: str) -> float:
-    """Numbers in ``text`` that the question does not name (at most 3, over 3): what "how
-    many" and "what share" questions ask for, whatever ``kind`` the wording gave."""
-    found = {m.group(0).rstrip(".,") for m in _NUMBER.finditer(text)}
-    return min(sum(f not in asked for f in found), 3) / 3
 
 
 _BM25_K1 = 1.2
@@ -238,77 +219,143 @@ _SENTENCE_TERMS = 15.0
 """a typical sentence's number of terms: the length BM25's normalisation is relative to"""
 
 
-def _bm25(idf: Mapping[str, float], words: Sequence[str], weight: float) -> float:
-    """BM25 of one sentence (term frequency saturated, long sentences discounted), over the
-    question's total idf so that questions are comparable. ``term_cover`` ignores both."""
-    if not words:
-        return 0.0
-    norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(words) / _SENTENCE_TERMS)
-    total = 0.0
-    for t, w in idf.items():
-        tf = words.count(t) if w else 0
-        if tf:
-            total += w * tf * (_BM25_K1 + 1) / (tf + norm)
-    return total / weight
-
-
 _LEADING_SPACE = re.compile(r"\s*")
 
 
 @functools.lru_cache(maxsize=CACHE_SENTENCES)
 def sentence_words(text: str) -> tuple[str, ...]:
-    """A sentence's terms in order, cached by its text: the same sentences come back question
-    after question, and stemming them is most of the cost of their features."""
+    """A text's terms in order, cached by the text: the same sentences and titles come back
+    question after question, and stemming them is most of the cost of their features."""
     return tuple(terms(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """What a sentence's features need of its text alone, whatever the question."""
+
+    counts: Mapping[str, int]
+    """each term's count"""
+    n_words: int
+    numbers: tuple[str, ...]
+    """the distinct numbers it writes (``_new_numbers``)"""
+
+
+@functools.lru_cache(maxsize=CACHE_SENTENCES)
+def _static(text: str, stored: str | None = None) -> _Static:
+    """``stored``: the text's terms as stored at ingest (stemmed now when None)."""
+    words = stored.split() if stored is not None else sentence_words(text)
+    counts: dict[str, int] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+    numbers = tuple({m.group(0).rstrip(".,") for m in _NUMBER.finditer(text)})
+    return _Static(counts, len(words), numbers)
+
+
+def _segment_max(values: np.ndarray, bounds: np.ndarray, empty: float) -> np.ndarray:
+    """The maximum of each segment ``values[bounds[i]:bounds[i + 1]]`` (``empty`` if none)."""
+    counts = np.diff(bounds)
+    out = np.full(len(counts), empty, dtype=np.float64)
+    full = counts > 0
+    if full.any():
+        out[full] = np.maximum.reduceat(values, bounds[:-1][full], axis=0)
+    return out
+
+
+@dataclass(frozen=True)
+class SentenceBatch:
+    """The sentence rows of every candidate passage of one question, stacked in passage order:
+    passage ``p`` owns rows ``bounds[p]:bounds[p + 1]``."""
+
+    rows: np.ndarray
+    """one row per sentence (``SENTENCE_FEATURES``)"""
+    bounds: np.ndarray
+    has: np.ndarray
+    """(sentences, question terms): whether the sentence holds each term of ``info.idf``"""
+
+    def of(self, p: int) -> np.ndarray:
+        return self.rows[self.bounds[p] : self.bounds[p + 1]]
 
 
 def sentence_features(
     info: QuestionInfo,
     q: np.ndarray,
-    text: str,
-    sentences: Sequence[Sentence],
-    topic: frozenset[str] = frozenset(),
-) -> tuple[np.ndarray, list[set[str]]]:
-    """One row per sentence of a passage (``SENTENCE_FEATURES``), and each sentence's terms.
+    passages: Sequence[tuple[str, Sequence[Sentence], frozenset[str]]],
+) -> SentenceBatch:
+    """The rows of every sentence of every passage, computed together.
 
-    ``topic`` holds the terms of the sentences' article's title and opening (``topic_terms``).
+    Each passage comes as its article's text, its sentences (spans and stored vectors) and its
+    article's topic terms (``topic_terms``). One matrix product gives every cosine; per sentence
+    only dictionary look-ups of the question's few terms are left to Python.
     """
-    cos = (
-        np.stack([s.vector for s in sentences]) @ q if sentences else np.zeros(0, dtype=np.float32)
-    )
-    top = float(cos.max()) if len(cos) else 0.0
+    sizes = [len(s) for _, s, _ in passages]
+    bounds = np.cumsum([0, *sizes])
+    n = int(bounds[-1])
+    names = list(info.idf)
+    idf = np.array([info.idf[t] for t in names], dtype=np.float64)
+    if n == 0:
+        empty = np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
+        return SentenceBatch(empty, bounds, np.zeros((0, len(names)), dtype=bool))
+    cos = (np.stack([s.vector for _, ss, _ in passages for s in ss]) @ q).astype(np.float64)
+    owner = np.repeat(np.arange(len(passages)), sizes)
     has_kind = info.kind != "other"
     asked = info.text.lower()
-    weight = info.weight
-    fresh, fresh_weight = _fresh_weights(info, topic)
-    opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
-    rows, term_sets = [], []
-    for i, s in enumerate(sentences):
-        sentence_text = s.span.of(text)
-        words = sentence_words(sentence_text)
-        present = set(words)
-        term_sets.append(present)
-        around = [cos[j] for j in (i - 1, i + 1) if 0 <= j < len(cos)]
-        match = has_kind and wants(info.kind, sentence_text, info.text)
-        fresh_found = sum(w for t, w in fresh.items() if t in present)
-        rows.append(
-            (
-                cos[i],
-                cos[i] - top,
-                max(around) if around else cos[i],
-                _cover(info, present),
-                float(match),
-                float(has_kind and not match),
-                float(is_caption(text, s.span)),
-                float(i == 0),
-                fresh_found / fresh_weight if fresh_weight > 0 else 0.0,
-                _new_numbers(sentence_text, asked),
-                _bm25(info.idf, words, weight),
-                float(s.span.start <= opening),
-                math.log1p(len(words)),
+    # per sentence, in one list each: term counts, then the columns below
+    counts: list[list[int]] = []
+    flags: list[tuple[bool, bool, bool, bool, float, bool, int]] = []
+    fresh_idf = np.zeros((len(passages), len(names)), dtype=np.float64)
+    for p, (text, sentences, topic) in enumerate(passages):
+        fresh_idf[p] = [0.0 if t in topic else w for t, w in zip(names, idf, strict=True)]
+        opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
+        for k, s in enumerate(sentences):
+            span = s.span
+            sentence_text = text[span.start : span.end]
+            st = _static(sentence_text, s.terms)
+            got = st.counts.get
+            counts.append([got(t, 0) for t in names])
+            match = has_kind and wants(info.kind, sentence_text, info.text)
+            flags.append(
+                (
+                    match,
+                    has_kind and not match,
+                    is_caption(text, span),
+                    k == 0,
+                    # numbers the question does not name (at most 3, over 3): what "how many"
+                    # and "what share" questions ask for, whatever ``kind`` the wording gave
+                    min(sum(f not in asked for f in st.numbers), 3) / 3,
+                    span.start <= opening,
+                    st.n_words,
+                )
             )
-        )
-    return np.array(rows, dtype=np.float32).reshape(len(rows), len(SENTENCE_FEATURES)), term_sets
+    tf = np.array(counts, dtype=np.float64).reshape(n, len(names))
+    columns = np.array(flags, dtype=np.float64)
+    n_words = columns[:, 6]
+    out = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float64)
+    out[:, [_COL[c] for c in _FLAG_COLUMNS]] = columns[:, :6]
+    has = tf > 0
+    top = _segment_max(cos, bounds, 0.0)
+    first = np.zeros(n, dtype=bool)
+    first[bounds[:-1][np.diff(bounds) > 0]] = True
+    last = np.zeros(n, dtype=bool)
+    last[bounds[1:][np.diff(bounds) > 0] - 1] = True
+    before = np.where(first, -np.inf, np.roll(cos, 1))
+    after = np.where(last, -np.inf, np.roll(cos, -1))
+    around = np.maximum(before, after)
+    fresh = fresh_idf[owner]  # the idf of the question terms outside the sentence's topic
+    fresh_weight = fresh.sum(axis=1)
+    # BM25 of each sentence (term frequency saturated, long sentences discounted), over the
+    # question's total idf so that questions are comparable; ``term_cover`` ignores both
+    out[:, _COL["length"]] = np.log1p(n_words)
+    saturation = _BM25_K1 * (1 - _BM25_B + _BM25_B * n_words / _SENTENCE_TERMS)
+    bm25 = (idf * tf * (_BM25_K1 + 1) / (tf + saturation[:, None])).sum(axis=1)
+    out[:, _COL["cosine"]] = cos
+    out[:, _COL["cosine_gap"]] = cos - top[owner]
+    out[:, _COL["neighbour_cosine"]] = np.where(np.isfinite(around), around, cos)
+    out[:, _COL["term_cover"]] = has @ idf / info.weight
+    out[:, _COL["fresh_cover"]] = np.divide(
+        (has * fresh).sum(axis=1), fresh_weight, out=np.zeros(n), where=fresh_weight > 0
+    )
+    out[:, _COL["bm25"]] = bm25 / info.weight
+    return SentenceBatch(out.astype(np.float32), bounds, has)
 
 
 # -- passages ----------------------------------------------------------------------------------
@@ -336,72 +383,98 @@ PASSAGE_FEATURES = (
     "article_candidates",
 )
 
+REFERENCE_POOL = 20
+"""the first-stage candidates every passage is compared with (its gaps to the best, its
+article's other candidates): a fixed pool, so a passage's features, score and confidence are
+the same whatever ``top_k`` asked for"""
+
 
 def passage_features(
     info: QuestionInfo,
     *,
     dense: np.ndarray,
-    sentence_cosines: Sequence[np.ndarray],
-    sentence_scores: Sequence[np.ndarray],
-    best_rows: Sequence[np.ndarray],
-    passage_terms: Sequence[Set[str]],
+    sentences: SentenceBatch,
+    sentence_scores: np.ndarray,
     bm25: np.ndarray,
     articles: Sequence[Article],
     spans: Sequence[Span],
-    captions: Sequence[float],
     question_coverage: float,
+    pool: int = REFERENCE_POOL,
 ) -> np.ndarray:
     """One row per candidate passage, in first-stage order (``PASSAGE_FEATURES``).
 
-    ``best_rows`` are the sentence-feature rows of each passage's best sentence, ``bm25`` its
-    BM25 score (0 when outside the lexical list).
+    ``sentence_scores`` are the sentence model's scores of ``sentences.rows``; ``bm25`` each
+    passage's BM25 score (0 when outside the lexical list). Whatever compares a passage with the
+    others (the gaps to the best, what its article's other candidates hold) compares it with the
+    first ``pool`` candidates only, and with itself.
     """
     n = len(dense)
     if n == 0:
         return np.zeros((0, len(PASSAGE_FEATURES)), dtype=np.float32)
-    best = np.array([float(c.max()) if len(c) else 0.0 for c in sentence_cosines])
-    score = np.array([float(s.max()) if len(s) else -10.0 for s in sentence_scores])
-    top_bm25 = float(bm25.max()) if n else 0.0
-    max_idf = max(info.idf.values(), default=0.0) or 1.0
-    # What the article as a whole offers: its best passage, its terms over all its candidates.
-    # The passage that answers often names nobody ("He said it would save £6m a year"): the
-    # article's other passages say who and what it is about.
-    bm25_norm = bm25 / top_bm25 if top_bm25 > 0 else np.zeros_like(bm25)
-    by_article: dict[str, list[int]] = {}
+    bounds = sentences.bounds
+    sizes = np.diff(bounds)
+    owner = np.repeat(np.arange(n), sizes)
+    cos = sentences.rows[:, _COL["cosine"]].astype(np.float64)
+    best = _segment_max(cos, bounds, 0.0)
+    score = _segment_max(sentence_scores.astype(np.float64), bounds, -10.0)
+    nonempty = sizes > 0
+    # each passage's best sentence (the first of equals): sort by passage, then score
+    by_score = np.lexsort((-sentence_scores, owner))
+    best_rows = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float64)
+    best_rows[nonempty] = sentences.rows[by_score[bounds[:-1][nonempty]]]
+    captions = np.divide(
+        np.bincount(owner, sentences.rows[:, _COL["caption"]], minlength=n),
+        sizes,
+        out=np.zeros(n),
+        where=nonempty,
+    )
+    has = np.zeros((n, sentences.has.shape[1]), dtype=bool)
+    if nonempty.any() and has.shape[1]:
+        has[nonempty] = np.logical_or.reduceat(sentences.has, bounds[:-1][nonempty], axis=0)
+    idf = np.array(list(info.idf.values()), dtype=np.float64)
+    dense = dense.astype(np.float64)
+    ref = slice(0, min(pool, n))
+    top_bm25 = float(bm25[ref].max())
+    bm25_norm = bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n)
+    max_idf = float(idf.max(initial=0.0)) or 1.0
+    missing = np.where((idf > 0) & ~has, idf, 0.0).max(axis=1, initial=0.0) / max_idf
+    # what each article's passages among the first ``pool`` hold together
+    article: dict[str, tuple[float, float, np.ndarray, int]] = {}
+    for i in range(ref.stop):
+        doc = articles[i].doc_id
+        d, b, h, c = article.get(doc, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
+        article[doc] = (max(d, dense[i]), max(b, bm25_norm[i]), h | has[i], c + 1)
+    titles = [_static(a.title).counts for a in articles]
+    out = np.zeros((n, len(PASSAGE_FEATURES)), dtype=np.float64)
     for i, a in enumerate(articles):
-        by_article.setdefault(a.doc_id, []).append(i)
-    article_terms = {
-        doc: set().union(*(passage_terms[i] for i in idx)) for doc, idx in by_article.items()
-    }
-    rows = []
-    for i in range(n):
-        present = passage_terms[i]
-        missing = [w for t, w in info.idf.items() if w > 0 and t not in present]
-        title_terms = set(sentence_words(articles[i].title))
-        length = max(len(articles[i].text), 1)
-        rows.append(
-            (
-                dense[i],
-                dense[i] - dense.max(),
-                best[i],
-                best[i] - best.max(),
-                score[i],
-                score[i] - score.max(),
-                bm25_norm[i],
-                math.log1p(i),
-                _cover(info, present),
-                max(missing, default=0.0) / max_idf,
-                _cover(info, title_terms),
-                spans[i].start / length,
-                captions[i],
-                best_rows[i][_WANTS_KIND],
-                best_rows[i][_LACKS_KIND],
-                float(info.kind == "author" and bool(articles[i].author)),
-                question_coverage,
-                max(dense[j] for j in by_article[articles[i].doc_id]) - dense.max(),
-                max(bm25_norm[j] for j in by_article[articles[i].doc_id]),
-                _cover(info, article_terms[articles[i].doc_id]),
-                math.log(len(by_article[articles[i].doc_id])),
-            )
-        )
-    return np.array(rows, dtype=np.float32)
+        d, b, h, c = article.get(a.doc_id, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
+        if i >= ref.stop:  # a deeper hit joins its article's pool passages
+            d, b, h, c = max(d, dense[i]), max(b, bm25_norm[i]), h | has[i], c + 1
+        out[i, _P["article_dense"]] = d
+        out[i, _P["article_bm25"]] = b
+        out[i, _P["article_term_cover"]] = h @ idf
+        out[i, _P["article_candidates"]] = math.log(c)
+        out[i, _P["title_cover"]] = sum(w for t, w in info.idf.items() if t in titles[i])
+        out[i, _P["position"]] = spans[i].start / max(len(a.text), 1)
+        out[i, _P["author_question"]] = info.kind == "author" and bool(a.author)
+    out[:, _P["article_dense"]] -= dense[ref].max()
+    out[:, _P["article_term_cover"]] /= info.weight
+    out[:, _P["title_cover"]] /= info.weight
+    out[:, _P["missing_idf"]] = missing
+    out[:, _P["dense"]] = dense
+    out[:, _P["dense_gap"]] = dense - dense[ref].max()
+    out[:, _P["best_sentence"]] = best
+    out[:, _P["best_sentence_gap"]] = best - best[ref].max()
+    out[:, _P["sentence_score"]] = score
+    out[:, _P["sentence_score_gap"]] = score - score[ref].max()
+    out[:, _P["bm25"]] = bm25_norm
+    out[:, _P["first_stage_rank"]] = np.log1p(np.arange(n))
+    out[:, _P["term_cover"]] = has @ idf / info.weight
+    out[:, _P["caption_share"]] = captions
+    out[:, _P["wants_kind"]] = best_rows[:, _WANTS_KIND]
+    out[:, _P["lacks_kind"]] = best_rows[:, _LACKS_KIND]
+    out[:, _P["question_coverage"]] = question_coverage
+    return out.astype(np.float32)
+
+
+_P = {name: i for i, name in enumerate(PASSAGE_FEATURES)}

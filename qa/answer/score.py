@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer.features import (
-    SENTENCE_FEATURES,
+    PASSAGE_FEATURES,
+    REFERENCE_POOL,
     QuestionInfo,
     Sentence,
     passage_features,
@@ -22,7 +23,6 @@ from qa.records import Answer, Article, Hit, Passage
 
 __all__ = ["BYLINE_PASSAGE_ID", "Scored", "answers_from", "score_candidates", "with_byline"]
 
-_CAPTION = SENTENCE_FEATURES.index("caption")
 CAPTION_MARGIN = 0.15
 """a body passage whose best sentence is this close (cosine) to a caption's says the same"""
 BYLINE_PASSAGE_ID = -1
@@ -36,7 +36,7 @@ class Scored:
     hit: Hit
     """the passage; ``score`` is the ranker's score, ``dense``/``bm25`` the retrieval scores"""
     article: Article
-    sentences: list[Sentence]
+    sentences: Sequence[Sentence]
     sentence_rows: np.ndarray
     sentence_scores: np.ndarray
     features: np.ndarray
@@ -54,86 +54,93 @@ def score_candidates(
     bm25: Mapping[int, float],
     question_coverage: float,
     ranker: Ranker,
+    pool: int = REFERENCE_POOL,
+    topics: Mapping[str, str | None] | None = None,
 ) -> list[Scored]:
-    """Every hit scored, best first (ties keep the retrieval order)."""
+    """Every hit scored: the first ``pool`` hits best first, then the rest best first.
+
+    The ranker reorders the first ``pool`` retrieved passages only (ties keep the retrieval
+    order), as a re-ranking window does: deeper hits, which a smaller ``top_k`` never reads, can
+    neither displace them nor change their features, so the first answer and its confidence do
+    not depend on ``top_k``. ``topics`` holds each article's stored topic terms
+    (``qa.store.terms.topic_terms``), stemmed here where missing.
+    """
     if not hits:
         return []
-    rows, term_sets = [], []
-    topics = {doc: topic_terms(a) for doc, a in articles.items()}
-    for hit in hits:
-        p = hit.passage
-        x, sentence_terms = sentence_features(
-            info, q, articles[p.doc_id].text, sentences[p.passage_id], topics[p.doc_id]
-        )
-        rows.append(x)
-        term_sets.append(frozenset().union(*sentence_terms))
-    # one matrix product scores the sentences of every candidate
-    bounds = np.cumsum([0, *(len(x) for x in rows)])
-    all_scores = ranker.sentence_scores(np.concatenate(rows))
-    scores = [all_scores[bounds[i] : bounds[i + 1]] for i in range(len(rows))]
-    cosines = [x[:, 0] for x in rows]
-    best_rows = [
-        x[int(np.argmax(sc))] if len(sc) else np.zeros(len(SENTENCE_FEATURES), np.float32)
-        for x, sc in zip(rows, scores, strict=True)
-    ]
-    captions = [float(x[:, _CAPTION].mean()) if len(x) else 0.0 for x in rows]
-    dense = np.array(
-        [float(passage_vectors[h.passage.passage_id] @ q) for h in hits], dtype=np.float32
+    stored = topics or {}
+    topic = {doc: topic_terms(a, stored.get(doc)) for doc, a in articles.items()}
+    batch = sentence_features(
+        info,
+        q,
+        [
+            (
+                articles[h.passage.doc_id].text,
+                sentences[h.passage.passage_id],
+                topic[h.passage.doc_id],
+            )
+            for h in hits
+        ],
     )
+    sentence_scores = ranker.sentence_scores(batch.rows)
+    bounds = batch.bounds
+    dense = np.stack([passage_vectors[h.passage.passage_id] for h in hits]) @ q
     features = passage_features(
         info,
         dense=dense,
-        sentence_cosines=cosines,
-        sentence_scores=scores,
-        best_rows=best_rows,
-        passage_terms=term_sets,
-        bm25=np.array([bm25.get(h.passage.passage_id, 0.0) for h in hits], dtype=np.float32),
+        sentences=batch,
+        sentence_scores=sentence_scores,
+        bm25=np.array([bm25.get(h.passage.passage_id, 0.0) for h in hits], dtype=np.float64),
         articles=[articles[h.passage.doc_id] for h in hits],
         spans=[h.passage.span for h in hits],
-        captions=captions,
         question_coverage=question_coverage,
+        pool=pool,
     )
+    best = features[:, PASSAGE_FEATURES.index("best_sentence")]
+    captions = features[:, PASSAGE_FEATURES.index("caption_share")]
     passage_scores = _captions_after_body(
-        ranker.passage_scores(features), hits, np.array(captions), cosines
+        ranker.passage_scores(features), hits, captions, best, pool
     )
     confidence = ranker.confidence(passage_scores)
     scored = [
         Scored(
-            replace(
-                hit,
-                score=float(passage_scores[i]),
+            Hit(
+                hit.passage,
+                float(passage_scores[i]),
                 dense=float(dense[i]),
                 bm25=bm25.get(hit.passage.passage_id),
             ),
             articles[hit.passage.doc_id],
-            list(sentences[hit.passage.passage_id]),
-            rows[i],
-            scores[i],
+            sentences[hit.passage.passage_id],
+            batch.of(i),
+            sentence_scores[bounds[i] : bounds[i + 1]],
             features[i],
             i,
             float(confidence[i]),
         )
         for i, hit in enumerate(hits)
     ]
-    return sorted(scored, key=lambda c: (-c.hit.score, c.first_stage_rank))
+    return sorted(
+        scored, key=lambda c: (c.first_stage_rank >= pool, -c.hit.score, c.first_stage_rank)
+    )
 
 
 def _captions_after_body(
     scores: np.ndarray,
     hits: Sequence[Hit],
     captions: np.ndarray,
-    cosines: Sequence[np.ndarray],
+    best: np.ndarray,
+    pool: int,
 ) -> np.ndarray:
     """A photo caption restates its article's body in fewer words: a passage that is mostly
     captions ranks just below the body passage of its article that says about the same (best
-    sentence within ``CAPTION_MARGIN``). A caption nothing in the body matches keeps its score.
+    sentence cosine ``best`` within ``CAPTION_MARGIN``). A caption nothing in the body matches
+    keeps its score. A caption in the first ``pool`` hits is compared with those only.
     The training data holds too few captions for the model to learn this, so it is a rule."""
     out = scores.astype(np.float64).copy()
-    best = [float(c.max()) if len(c) else -1.0 for c in cosines]
     for i in (int(k) for k in np.flatnonzero(captions >= 0.5)):
         body = [
             j
-            for j, h in enumerate(hits)
+            for j, h in enumerate(hits[: pool if i < pool else len(hits)])
             if captions[j] < 0.5
             and h.passage.doc_id == hits[i].passage.doc_id
             and best[j] >= best[i] - CAPTION_MARGIN

@@ -17,7 +17,7 @@ from qa.ingest.corpus import article_hash
 from qa.ingest.passages import Chunking, segment
 from qa.records import Article
 from qa.store.db import Prepared
-from qa.store.terms import terms
+from qa.store.terms import terms, topic_terms
 
 __all__ = ["PassageVectors", "prepare"]
 
@@ -71,6 +71,8 @@ def prepare(
                 sentence_vectors=sv,
                 passage_vectors=np.ascontiguousarray(pv, dtype=np.float32),
                 passage_terms=[" ".join(terms(t)) for t in ptexts],
+                sentence_terms=[" ".join(terms(s.of(article.text))) for s in c.sentences],
+                topic=" ".join(sorted(topic_terms(article.title, article.text))),
             )
         )
     return out

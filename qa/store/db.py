@@ -22,6 +22,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,12 @@ from qa.store.terms import fts_query
 __all__ = ["DB_FILE", "SCHEMA_VERSION", "Prepared", "Store", "StoredPassage"]
 
 DB_FILE = "store.sqlite3"
-SCHEMA_VERSION = 1
+ARTICLE_CACHE = 2048
+"""decoded article rows kept in memory, the most recently read: a few MB of text"""
+SCHEMA_VERSION = 2
+"""2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
+stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
+rows without them are stemmed at question time"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,7 +55,8 @@ CREATE TABLE IF NOT EXISTS articles (
     source TEXT, url TEXT, published TEXT, author TEXT, origin TEXT,
     metadata TEXT NOT NULL DEFAULT '{}',
     content_hash TEXT NOT NULL,
-    written_at REAL NOT NULL
+    written_at REAL NOT NULL,
+    topic TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
@@ -58,7 +65,8 @@ CREATE TABLE IF NOT EXISTS sentences (
     article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    terms TEXT
 );
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article);
 CREATE TABLE IF NOT EXISTS passages (
@@ -99,6 +107,10 @@ class Prepared:
     passage_vectors: np.ndarray
     passage_terms: list[str]
     """each passage's stemmed terms, space-separated"""
+    sentence_terms: list[str]
+    """each sentence's stemmed terms, space-separated"""
+    topic: str
+    """the stemmed terms of the title and opening (what the article is about), space-separated"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,8 @@ class Store:
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._article_cache: OrderedDict[int, tuple[Article, str | None]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def open(cls, folder: Path, *, create: bool = True) -> Store:
@@ -148,7 +162,7 @@ class Store:
         try:
             conn = store._conn()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise IndexStateError(
                     f"{store.path} has schema version {version}, this version reads "
                     f"{SCHEMA_VERSION}: move it away and run `qa index` to rebuild"
@@ -156,6 +170,11 @@ class Store:
             if version == 0:
                 with store.write() as w:
                     w.executescript_in_tx(_SCHEMA)
+                    w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:
+                with store.write() as w:
+                    w.conn.execute("ALTER TABLE sentences ADD COLUMN terms TEXT")
+                    w.conn.execute("ALTER TABLE articles ADD COLUMN topic TEXT")
                     w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise IndexStateError(f"{store.path} is not a readable database ({exc})") from exc
@@ -185,6 +204,8 @@ class Store:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+        with self._cache_lock:  # the file may be set aside or replaced before the next use
+            self._article_cache.clear()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -253,13 +274,34 @@ class Store:
             row = conn.execute("SELECT * FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
         return _article(row) if row else None
 
-    def articles_by_row(self, rows: Sequence[int]) -> dict[int, Article]:
+    def articles_by_row(self, rows: Sequence[int]) -> dict[int, tuple[Article, str | None]]:
+        """Articles by row id, each with its stored topic terms (None in a version 1 row).
+
+        Recently read ones come from memory: a row id is never reused (AUTOINCREMENT) and an
+        article row is never updated (a replace is a delete and a new row), so a cached row is
+        the stored one for as long as it exists. Callers only ask for rows they just read in the
+        same transaction, so a deleted article is never asked for.
+        """
         if not rows:
             return {}
-        marks = ",".join("?" * len(rows))
-        with self.read() as conn:
-            found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", list(rows))
-            return {r["id"]: _article(r) for r in found}
+        out = {}
+        with self._cache_lock:
+            for r in rows:
+                if (hit := self._article_cache.get(r)) is not None:
+                    self._article_cache.move_to_end(r)
+                    out[r] = hit
+        missing = [r for r in rows if r not in out]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            with self.read() as conn:
+                found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", missing)
+                read = {r["id"]: (_article(r), r["topic"]) for r in found}
+            out.update(read)
+            with self._cache_lock:
+                self._article_cache.update(read)
+                while len(self._article_cache) > ARTICLE_CACHE:
+                    self._article_cache.popitem(last=False)
+        return out
 
     def list_articles(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         with self.read() as conn:
@@ -291,7 +333,9 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         with self.read() as conn:
-            rows = conn.execute(
+            cur = conn.cursor()
+            cur.row_factory = None
+            rows = cur.execute(
                 "SELECT p.id, p.article, p.first_sentence, p.n_sentences, p.start, p.end, a.doc_id "
                 f"FROM passages p JOIN articles a ON a.id = p.article WHERE p.id IN ({marks})",
                 [int(i) for i in ids],
@@ -311,22 +355,27 @@ class Store:
             ).fetchall()
         return {r[0]: np.frombuffer(r[1], dtype=np.float32, count=dimension) for r in rows}
 
-    def sentences(self, ids: Sequence[int], dimension: int) -> dict[int, tuple[Span, np.ndarray]]:
+    def sentences(
+        self, ids: Sequence[int], dimension: int
+    ) -> dict[int, tuple[Span, np.ndarray, str | None]]:
+        """Sentences by id: span, vector and stored terms (None in a version 1 row)."""
         if not ids:
             return {}
-        out: dict[int, tuple[Span, np.ndarray]] = {}
+        rows: list[tuple[int, int, int, bytes, str | None]] = []
         with self.read() as conn:
+            cur = conn.cursor()
+            cur.row_factory = None  # plain tuples: a question reads hundreds of these
             for i in range(0, len(ids), 900):
                 chunk = [int(x) for x in ids[i : i + 900]]
                 marks = ",".join("?" * len(chunk))
-                for r in conn.execute(
-                    f"SELECT id, start, end, vector FROM sentences WHERE id IN ({marks})", chunk
-                ):
-                    out[r[0]] = (
-                        Span(r[1], r[2]),
-                        np.frombuffer(r[3], dtype=np.float32, count=dimension),
-                    )
-        return out
+                rows += cur.execute(
+                    f"SELECT id, start, end, vector, terms FROM sentences WHERE id IN ({marks})",
+                    chunk,
+                ).fetchall()
+        vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(
+            len(rows), dimension
+        )
+        return {r[0]: (Span(r[1], r[2]), vectors[k], r[4]) for k, r in enumerate(rows)}
 
     def iter_passage_vectors(
         self, dimension: int, batch: int = 20_000
@@ -474,7 +523,8 @@ class Writer:
             raise ConflictError(f"a document with id {a.doc_id!r} already exists (use PUT)")
         cur = self.conn.execute(
             "INSERT INTO articles(doc_id, title, text, source, url, published, author, origin, "
-            "metadata, content_hash, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "metadata, content_hash, written_at, topic) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 a.doc_id,
                 a.title,
@@ -487,14 +537,17 @@ class Writer:
                 json.dumps(a.metadata, ensure_ascii=False, sort_keys=True),
                 prepared.content_hash,
                 time.time(),
+                prepared.topic,
             ),
         )
         row = cur.lastrowid
         sentence_ids = []
-        for span, vector in zip(prepared.sentences, prepared.sentence_vectors, strict=True):
+        for span, vector, words in zip(
+            prepared.sentences, prepared.sentence_vectors, prepared.sentence_terms, strict=True
+        ):
             c = self.conn.execute(
-                "INSERT INTO sentences(article, start, end, vector) VALUES (?, ?, ?, ?)",
-                (row, span.start, span.end, _blob(vector)),
+                "INSERT INTO sentences(article, start, end, vector, terms) VALUES (?, ?, ?, ?, ?)",
+                (row, span.start, span.end, _blob(vector), words),
             )
             sentence_ids.append(c.lastrowid)
         for (first, count), vector, terms in zip(

@@ -14,7 +14,7 @@ import re
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-__all__ = ["QUESTION_WORDS", "fts_query", "query_terms", "terms"]
+__all__ = ["OPENING_CHARS", "QUESTION_WORDS", "fts_query", "query_terms", "terms", "topic_terms"]
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _STOP = frozenset(STOPWORDS_EN)
@@ -91,3 +91,17 @@ def fts_query(question_terms: list[str]) -> str | None:
     if not unique:
         return None
     return " OR ".join(f'"{t}"' for t in unique)
+
+
+OPENING_CHARS = 300
+"""how much of an article's start (headline and lead) says what the article is about"""
+
+
+def topic_terms(title: str, text: str) -> frozenset[str]:
+    """Terms of an article's title and opening: what the article is about.
+
+    The lead restates a question's topic, so it matches most question terms without answering;
+    the answer sentence ("Mr Straw said the move would save £6m a year") holds the question's
+    *other* terms. Stemmed once at ingest and stored (``articles.topic``).
+    """
+    return frozenset(terms(title)) | frozenset(terms(text[:OPENING_CHARS]))

@@ -1,14 +1,19 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qa.answer.features import REFERENCE_POOL
 from qa.answer.select import best_highlight
+from qa.config import Settings
+from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
 from qa.errors import InvalidInputError, NotFoundError
 from qa.records import Span
 from qa.search.filters import Filters
-from tests.conftest import assert_verbatim
+from tests.conftest import assert_verbatim, open_synced, write_corpus
 
 
 def test_answers_are_verbatim_cited_and_highlighted(tiny_engine: QAEngine) -> None:
@@ -104,3 +109,39 @@ def test_a_question_that_is_not_valid_text_is_a_clear_error(tiny_engine: QAEngin
     # what Python makes of undecodable bytes in a shell argument
     with pytest.raises(InvalidInputError, match="not valid text"):
         tiny_engine.ask("Who found \udcff it?")
+
+
+def test_the_first_answer_and_its_confidence_do_not_depend_on_top_k(
+    tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    """The ranker re-orders a fixed window of first-stage candidates: asking for 50 answers
+    reads deeper, but cannot change the first answer or its confidence."""
+    sizes = ["small", "large", "green", "blue", "old", "new"]
+    files = {
+        f"harbour-{i}.txt": (
+            f"Harbour report {i}\n"
+            + " ".join(
+                f"The {sizes[(i + j) % 6]} harbour of Port {i} handled {1000 + i + j} ships in "
+                f"year {j}, and its boats landed {50 + j} tonnes of cod."
+                for j in range(12)
+            )
+            + "\n"
+        )
+        for i in range(12)
+    }
+    settings = Settings(
+        corpus=write_corpus(tmp_path / "corpus", files), index_dir=tmp_path / "index", watch=False
+    )
+    engine = open_synced(settings, fake_embedder)
+    try:
+        assert engine.counts()[1] > 2 * REFERENCE_POOL  # deeper than the window
+        question = "How many ships did the small harbour handle?"
+        results = [engine.ask(question, top_k=k, abstain=False) for k in (1, 5, 20, 50)]
+        firsts = {(r.answers[0].hit.passage.passage_id, r.answers[0].confidence) for r in results}
+        assert len(firsts) == 1
+        assert len(results[-1].answers) > REFERENCE_POOL
+        # the window's answers keep their order whatever top_k
+        five = [a.hit.passage.passage_id for a in results[1].answers]
+        assert [a.hit.passage.passage_id for a in results[-1].answers][:5] == five
+    finally:
+        engine.close()

@@ -14,6 +14,7 @@ from qa.answer.features import (
     wants,
 )
 from qa.records import Article, Span
+from qa.store.terms import terms
 
 
 @pytest.mark.parametrize(
@@ -89,33 +90,78 @@ def test_sentence_rows_mark_the_sentence_with_the_answer_kind() -> None:
     info = analyse_question(
         "How much will the closures save?", ["closur", "save"], {"closur": 1, "save": 3}, 50
     )
-    rows, terms = sentence_features(info, q, text, sentences)
+    batch = sentence_features(info, q, [(text, sentences, frozenset())])
+    rows = batch.of(0)
     assert rows.shape == (2, len(SENTENCE_FEATURES))
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
     assert rows[0, col["cosine"]] == pytest.approx(0.9)
     assert rows[1, col["cosine_gap"]] == pytest.approx(-0.4)
+    assert rows[0, col["neighbour_cosine"]] == pytest.approx(0.5)
     assert rows[1, col["wants_kind"]] == 1.0 and rows[0, col["lacks_kind"]] == 1.0
     assert rows[0, col["first"]] == 1.0 and rows[1, col["first"]] == 0.0
-    assert "save" in terms[1] and "closur" in terms[0]
+    assert rows[1, col["new_numbers"]] == pytest.approx(1 / 3)  # "6" is not in the question
+    names = list(info.idf)
+    assert batch.has[1, names.index("save")] and batch.has[0, names.index("closur")]
+    assert not batch.has[0, names.index("save")]
+
+
+def test_stored_sentence_terms_give_the_same_rows_as_stemming_the_text() -> None:
+    text = "Jack Straw announced the closures. He said they would save £6m a year."
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    stemmed = _sentences(text, [[0.9, 0.1], [0.5, 0.5]])
+    stored = [Sentence(s.span, s.vector, " ".join(terms(s.span.of(text)))) for s in stemmed]
+    info = analyse_question("How much will the closures save?", ["closur", "save"], {}, 50)
+    a = sentence_features(info, q, [(text, stemmed, frozenset())])
+    b = sentence_features(info, q, [(text, stored, frozenset())])
+    np.testing.assert_array_equal(a.rows, b.rows)
+    np.testing.assert_array_equal(a.has, b.has)
+
+
+def test_sentence_rows_of_several_passages_stay_within_their_passage() -> None:
+    """cosine_gap, neighbour and ``first`` look at a sentence's own passage only."""
+    text = "One thing. Two things. Three things."
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    s = _sentences(text, [[0.2, 0.9], [0.9, 0.1], [0.5, 0.5]])
+    info = analyse_question("q", ["thing"], {"thing": 2}, 10)
+    batch = sentence_features(info, q, [(text, s[:1], frozenset()), (text, s[1:], frozenset())])
+    col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    assert list(batch.bounds) == [0, 1, 3]
+    # the lone sentence of passage 0 is its passage's best, and has no neighbour
+    assert batch.of(0)[0, col["cosine_gap"]] == pytest.approx(0.0)
+    assert batch.of(0)[0, col["neighbour_cosine"]] == pytest.approx(0.2)
+    assert batch.of(1)[0, col["neighbour_cosine"]] == pytest.approx(0.5)
+    assert list(batch.rows[:, col["first"]]) == [1.0, 1.0, 0.0]
+
+
+def _passage_rows(n_tail: int = 0, pool: int = 20) -> np.ndarray:
+    a = Article("a", "Embassy closures", "x" * 100)
+    b = Article("b", "Other", "y" * 100)
+    text = "x" * 100
+    info = analyse_question("q", ["embassi", "save"], {"embassi": 2, "save": 5}, 100)
+    vectors = [[0.8, 0.0], [0.5, 0.0], [0.3, 0.0], *([[0.95, 0.0]] * n_tail)]
+    passages = [
+        (text, [Sentence(Span(0, 10), np.array(v, np.float32))], frozenset()) for v in vectors
+    ]
+    batch = sentence_features(info, np.array([1.0, 0.0], np.float32), passages)
+    batch.has[:] = False
+    batch.has[0, 0] = True  # passage 0 holds "embassi"
+    batch.has[1, 1] = True  # passage 1 holds "save"
+    n = len(vectors)
+    return passage_features(
+        info,
+        dense=np.array([0.8, 0.5, 0.3, *([0.95] * n_tail)], dtype=np.float32),
+        sentences=batch,
+        sentence_scores=np.array([1.0, 0.0, -1.0, *([2.0] * n_tail)]),
+        bm25=np.array([5.0, 0.0, 2.5, *([9.0] * n_tail)]),
+        articles=[a, a, b, *([a] * n_tail)],
+        spans=[Span(0, 10), Span(50, 60), Span(0, 10), *([Span(20, 30)] * n_tail)],
+        question_coverage=1.0,
+        pool=pool,
+    )[:n]
 
 
 def test_passage_rows_carry_article_context() -> None:
-    a = Article("a", "Embassy closures", "x" * 100)
-    b = Article("b", "Other", "y" * 100)
-    info = analyse_question("q", ["embassi", "save"], {"embassi": 2, "save": 5}, 100)
-    rows = passage_features(
-        info,
-        dense=np.array([0.8, 0.5, 0.3], dtype=np.float32),
-        sentence_cosines=[np.array([0.8]), np.array([0.5]), np.array([0.3])],
-        sentence_scores=[np.array([1.0]), np.array([0.0]), np.array([-1.0])],
-        best_rows=[np.zeros(len(SENTENCE_FEATURES))] * 3,
-        passage_terms=[{"embassi"}, {"save"}, set()],
-        bm25=np.array([5.0, 0.0, 2.5], dtype=np.float32),
-        articles=[a, a, b],
-        spans=[Span(0, 10), Span(50, 60), Span(0, 10)],
-        captions=[0.0, 0.0, 1.0],
-        question_coverage=1.0,
-    )
+    rows = _passage_rows()
     col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
     assert rows.shape == (3, len(PASSAGE_FEATURES))
     # the second passage of article a lacks "embassi", but its article has it
@@ -123,6 +169,19 @@ def test_passage_rows_carry_article_context() -> None:
     assert rows[1, col["article_dense"]] == pytest.approx(0.0)  # a holds the best passage
     assert rows[2, col["article_dense"]] == pytest.approx(0.3 - 0.8)
     assert rows[0, col["bm25"]] == 1.0 and rows[2, col["bm25"]] == 0.5
-    assert rows[2, col["caption_share"]] == 1.0
     assert rows[1, col["position"]] == pytest.approx(0.5)
     assert rows[0, col["title_cover"]] > 0
+    assert rows[1, col["article_candidates"]] == pytest.approx(np.log(2))
+
+
+def test_deeper_candidates_change_no_feature_of_the_reference_pool() -> None:
+    """Hits past the pool (what a larger top_k reads) are compared with the pool, never the
+    other way round: the pool's rows, so its scores and confidences, stay the same."""
+    alone = _passage_rows(pool=3)
+    with_tail = _passage_rows(n_tail=4, pool=3)
+    np.testing.assert_array_equal(alone, with_tail[:3])
+    col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
+    # a deeper hit is measured against the pool's best and joins its article's pool passages
+    assert with_tail[3, col["dense_gap"]] == pytest.approx(0.95 - 0.8)
+    assert with_tail[3, col["article_candidates"]] == pytest.approx(np.log(3))
+    assert with_tail[3, col["bm25"]] == pytest.approx(9.0 / 5.0)
