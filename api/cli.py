@@ -485,6 +485,7 @@ def _eval_seeds(
 
     engine = QAEngine.open(settings, rebuild=True)
     sync_folder(engine, settings.corpus, progress=True)
+    engine.live.start_lexical(wait=True)  # rank as a server does
     articles = {str(d["doc_id"]): engine.document(str(d["doc_id"])) for d in engine.documents()}
     problems = validate(questions, articles)
     if problems:
@@ -533,6 +534,7 @@ def _eval_beir(
     data = load_beir(beir, split)
     engine = QAEngine.open(settings, rebuild=True)
     engine.add(data.articles, replace=True, progress=True)  # only new or changed are embedded
+    engine.live.start_lexical(wait=True)  # rank as a server does
     results = run_beir(engine, data, modes)  # type: ignore[arg-type]
     if plot:
         from eval.beir import RECALL_CUTOFFS

@@ -43,6 +43,7 @@ def _folder_engine(corpus: Path, cache: str) -> QAEngine:
     settings = Settings(corpus=corpus, index_dir=CACHE / cache, watch=False)
     engine = QAEngine.open(settings, rebuild=True)
     sync_folder(engine, corpus, progress=True)
+    engine.live.start_lexical(wait=True)  # rank as a server does
     return engine
 
 
@@ -70,6 +71,7 @@ def eval_set(name: str, part: str) -> tuple[EvalSet, QAEngine]:
         settings = Settings(index_dir=CACHE / "squad2-part", watch=False)
         engine = QAEngine.open(settings, rebuild=True)
         engine.add(articles, replace=True, progress=True)
+        engine.live.start_lexical(wait=True)
         chosen = [q for q in questions if split_of(paragraph_of[q.id]) == part]
         return (
             EvalSet(

@@ -36,6 +36,7 @@ def main() -> None:
     data = load_beir(args.beir, args.split)
     engine = QAEngine.open(settings, rebuild=True)
     engine.add(data.articles, replace=True, progress=True)
+    engine.live.start_lexical(wait=True)
     rows = []
     for rrf_k in (float(v) for v in args.rrf_k.split(",")):
         for weight in (float(v) for v in args.dense_weight.split(",")):

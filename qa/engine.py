@@ -429,7 +429,7 @@ class QAEngine:
         # One BM25 query, started beside the embedding, serves the lexical ranking and the
         # ranker's lexical features.
         query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
-        stats = self._lexical_pool.submit(self.store.doc_freq, query.terms)
+        stats = self._lexical_pool.submit(self.live.doc_freq, query.terms)
         # the dense search runs first, while the BM25 query is still going
         ranked = retriever.rank(query, fetch)
         lexical = self._bm25.top(query, self.settings.candidates)

@@ -48,6 +48,7 @@ class Service:
             if self._watch:
                 self.watcher = FolderWatcher(self.corpus, self.sync).start()
                 self.watcher.poke()
+        self.engine.live.start_lexical()  # BM25 in memory, built in the background
         self._snapshots.start()
         return self
 

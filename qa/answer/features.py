@@ -21,9 +21,12 @@ from qa.store.terms import topic_terms as stored_topic_terms
 
 __all__ = [
     "PASSAGE_FEATURES",
+    "REFERENCE_POOL",
     "SENTENCE_FEATURES",
     "QuestionInfo",
     "Sentence",
+    "SentenceBatch",
+    "Topic",
     "analyse_question",
     "is_caption",
     "passage_features",
@@ -197,16 +200,26 @@ _WANTS_KIND = _COL["wants_kind"]
 _LACKS_KIND = _COL["lacks_kind"]
 
 
-def topic_terms(article: Article, stored: str | None = None) -> frozenset[str]:
-    """What ``article`` is about (``qa.store.terms.topic_terms``): its ``stored`` terms, or
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """What an article is about: its title's terms, and those with its opening's."""
+
+    title: frozenset[str]
+    terms: frozenset[str]
+
+
+def topic_terms(article: Article, stored: str | None = None) -> Topic:
+    """``article``'s topic from its ``stored`` terms (``qa.store.terms.topic_terms``), or
     stemmed now for a store written before they were stored."""
-    if stored is not None:
-        return frozenset(stored.split())
-    return _topic_terms(article.title, article.text[:OPENING_CHARS])
+    if stored is None or "\t" not in stored:
+        stored = _topic_text(article.title, article.text[:OPENING_CHARS])
+    title, _, opening = stored.partition("\t")
+    words = frozenset(title.split())
+    return Topic(words, words | frozenset(opening.split()))
 
 
 @functools.lru_cache(maxsize=8192)
-def _topic_terms(title: str, opening: str) -> frozenset[str]:
+def _topic_text(title: str, opening: str) -> str:
     return stored_topic_terms(title, opening)
 
 
@@ -279,7 +292,7 @@ class SentenceBatch:
 def sentence_features(
     info: QuestionInfo,
     q: np.ndarray,
-    passages: Sequence[tuple[str, Sequence[Sentence], frozenset[str]]],
+    passages: Sequence[tuple[str, Sequence[Sentence], Topic]],
 ) -> SentenceBatch:
     """The rows of every sentence of every passage, computed together.
 
@@ -304,7 +317,7 @@ def sentence_features(
     flags: list[tuple[bool, bool, bool, bool, float, bool, int]] = []
     fresh_idf = np.zeros((len(passages), len(names)), dtype=np.float64)
     for p, (text, sentences, topic) in enumerate(passages):
-        fresh_idf[p] = [0.0 if t in topic else w for t, w in zip(names, idf, strict=True)]
+        fresh_idf[p] = [0.0 if t in topic.terms else w for t, w in zip(names, idf, strict=True)]
         opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
         for k, s in enumerate(sentences):
             span = s.span
@@ -400,6 +413,7 @@ def passage_features(
     spans: Sequence[Span],
     question_coverage: float,
     pool: int = REFERENCE_POOL,
+    titles: Sequence[frozenset[str]] | None = None,
 ) -> np.ndarray:
     """One row per candidate passage, in first-stage order (``PASSAGE_FEATURES``).
 
@@ -444,7 +458,8 @@ def passage_features(
         doc = articles[i].doc_id
         d, b, h, c = article.get(doc, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
         article[doc] = (max(d, dense[i]), max(b, bm25_norm[i]), h | has[i], c + 1)
-    titles = [_static(a.title).counts for a in articles]
+    if titles is None:
+        titles = [frozenset(_static(a.title).counts) for a in articles]
     out = np.zeros((n, len(PASSAGE_FEATURES)), dtype=np.float64)
     for i, a in enumerate(articles):
         d, b, h, c = article.get(a.doc_id, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))

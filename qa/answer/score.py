@@ -94,6 +94,7 @@ def score_candidates(
         spans=[h.passage.span for h in hits],
         question_coverage=question_coverage,
         pool=pool,
+        titles=[topic[h.passage.doc_id].title for h in hits],
     )
     best = features[:, PASSAGE_FEATURES.index("best_sentence")]
     captions = features[:, PASSAGE_FEATURES.index("caption_share")]

@@ -72,7 +72,7 @@ def prepare(
                 passage_vectors=np.ascontiguousarray(pv, dtype=np.float32),
                 passage_terms=[" ".join(terms(t)) for t in ptexts],
                 sentence_terms=[" ".join(terms(s.of(article.text))) for s in c.sentences],
-                topic=" ".join(sorted(topic_terms(article.title, article.text))),
+                topic=topic_terms(article.title, article.text),
             )
         )
     return out

@@ -1,4 +1,4 @@
-"""Retrievers over the live store: dense (FAISS), lexical (FTS5 BM25) and hybrid (weighted RRF).
+"""Retrievers over the live store: dense (FAISS), lexical (BM25) and hybrid (weighted RRF).
 
 They rank passage ids; filters restrict both lists inside retrieval (a FAISS id selector, an SQL
 condition on the FTS5 query), so ``k`` filtered candidates come back when that many exist.
@@ -80,7 +80,7 @@ class Query:
         pending, depth = None, 0
         if lexical is not None:
             pool, depth = lexical
-            pending = pool.submit(live.store.bm25, words, depth, filters)
+            pending = pool.submit(live.bm25, words, depth, filters, allowed)
         try:
             vector = encoder.encode(text)
         except BaseException:
@@ -121,7 +121,7 @@ class BM25Retriever:
         if query.bm25_pending is not None:
             query.bm25_top, query.bm25_pending = query.bm25_pending.result(), None
         if query.bm25_top is None or query.bm25_depth < k:
-            query.bm25_top = self.live.store.bm25(query.terms, k, query.filters)
+            query.bm25_top = self.live.bm25(query.terms, k, query.filters, query.allowed)
             query.bm25_depth = k
         return query.bm25_top[:k]
 

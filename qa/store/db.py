@@ -426,6 +426,24 @@ class Store:
             rows = conn.execute(sql, [*params, k]).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def passage_terms(self, ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(passage id, its stemmed terms) of the passages still stored."""
+        out: list[tuple[int, str]] = []
+        with self.read() as conn:
+            for i in range(0, len(ids), 900):
+                chunk = [int(x) for x in ids[i : i + 900]]
+                marks = ",".join("?" * len(chunk))
+                out += conn.execute(
+                    f"SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})", chunk
+                ).fetchall()
+        return [(int(r[0]), r[1]) for r in out]
+
+    def all_passage_terms(self) -> list[tuple[int, str]]:
+        with self.read() as conn:
+            cur = conn.cursor()
+            cur.row_factory = None
+            return cur.execute("SELECT rowid, terms FROM passage_terms").fetchall()
+
     def doc_freq(self, query_terms: Sequence[str]) -> dict[str, int]:
         """How many passages hold each of the terms (terms held by none are left out)."""
         unique = list(dict.fromkeys(query_terms))

@@ -1,4 +1,4 @@
-"""The store and its dense index kept in step.
+"""The store and its derived indexes kept in step: FAISS, and BM25 in memory.
 
 ``LiveIndex.sync()`` replays the database's change log into the in-memory FAISS index: after this
 process's own writes, and before every search, so writes made by other processes (``qa add`` beside
@@ -7,6 +7,10 @@ a running server) are seen by the next question. Checking costs one indexed read
 On open, the newest ``dense.<seq>.faiss`` snapshot is loaded and caught up; without a usable
 snapshot (none yet, damaged, or the log no longer reaches back to it) the index is rebuilt from the
 vectors in the database, which needs no model.
+
+The in-memory lexical index (``qa/store/lexical.py``) is built from the stored terms in a
+background thread by ``start_lexical`` (a server does this when it starts); until it is ready,
+``bm25`` and ``doc_freq`` ask SQLite FTS5, which ranks alike.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import IndexStateError
+from qa.search.filters import Filters
 from qa.store.db import Store
 from qa.store.dense import DenseIndex, latest_snapshot
+from qa.store.lexical import LexicalIndex
 
 __all__ = ["LiveIndex"]
 
@@ -36,6 +42,9 @@ class LiveIndex:
         self.seq = seq
         self.saved_seq = seq
         self._lock = threading.Lock()
+        self.lexical: LexicalIndex | None = None
+        """BM25 in memory once ``start_lexical`` has built it (None: FTS5 answers)"""
+        self._lexical_thread: threading.Thread | None = None
 
     @property
     def folder(self) -> Path:
@@ -98,6 +107,7 @@ class LiveIndex:
             removed = np.array([p for p, op in final.items() if op == "del"], dtype=np.int64)
             added = [p for p, op in final.items() if op == "add"]
             self.dense.remove(removed)
+            self._apply_lexical(self.lexical, removed, added)
             if added:
                 vectors = self.store.passage_vectors(added, self.dense.dimension)
                 present = [p for p in added if p in vectors]  # deleted again since: skip
@@ -115,8 +125,81 @@ class LiveIndex:
         fresh = LiveIndex.open(self.store, self.dense.dimension)
         with self._lock:
             self.dense, self.seq, self.saved_seq = fresh.dense, fresh.seq, fresh.saved_seq
+            rebuild_lexical = self._lexical_thread is not None
+            self.lexical, self._lexical_thread = None, None
+        if rebuild_lexical:
+            self.start_lexical()
         if not self.sync():
             raise IndexStateError("the dense index cannot be caught up with the store")
+
+    # -- the lexical index in memory ---------------------------------------------------------------
+    def start_lexical(self, *, wait: bool = False) -> None:
+        """Build the in-memory BM25 index in a background thread (``wait``: until it is ready)."""
+        with self._lock:
+            thread = self._lexical_thread
+            if thread is None:
+                thread = threading.Thread(
+                    target=self._build_lexical, name="qa-lexical-build", daemon=True
+                )
+                self._lexical_thread = thread
+                thread.start()
+        if wait:
+            thread.join()
+
+    def _build_lexical(self) -> None:
+        try:
+            with self.store.read():  # the terms and the log position of one committed state
+                seq = self.store.last_seq()
+                rows = self.store.all_passage_terms()
+            index = LexicalIndex.build(rows)
+            del rows
+            with self._lock:
+                # Catch up with what was committed meanwhile. Applying a change twice (here and
+                # by the next sync) is harmless: adds replace, removes of absent ids do nothing.
+                changes, first, _ = self.store.changes_since(seq)
+                if changes and first > seq + 1:
+                    log.warning("change log pruned while building the lexical index: rebuilding")
+                    self._lexical_thread = None
+                else:
+                    final: dict[int, str] = {}
+                    for _, op, pid in changes:
+                        final[pid] = op
+                    removed = np.array([p for p, op in final.items() if op == "del"], np.int64)
+                    self._apply_lexical(
+                        index, removed, [p for p, op in final.items() if op == "add"]
+                    )
+                    self.lexical = index
+                    log.info("lexical index in memory: %d passages", len(index))
+                    return
+            self.start_lexical()
+        except Exception:  # FTS5 keeps answering: slower, never wrong
+            log.exception("building the in-memory lexical index failed; FTS5 answers instead")
+
+    def _apply_lexical(
+        self, index: LexicalIndex | None, removed: np.ndarray, added: list[int]
+    ) -> None:
+        if index is None:
+            return
+        index.remove([int(p) for p in removed])
+        if added:
+            index.add(self.store.passage_terms(added))
+
+    def bm25(
+        self,
+        terms: list[str],
+        k: int,
+        filters: Filters | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """Best ``k`` passages by BM25; ``allowed``: the passage ids ``filters`` keep."""
+        lexical = self.lexical
+        if lexical is None or (filters is not None and not filters.empty and allowed is None):
+            return self.store.bm25(terms, k, filters)
+        return lexical.search(terms, k, allowed)
+
+    def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        lexical = self.lexical
+        return self.store.doc_freq(terms) if lexical is None else lexical.doc_freq(terms)
 
     def problems(self) -> list[str]:
         """The store's problems, and whether the dense index holds exactly its passages."""
@@ -127,6 +210,11 @@ class LiveIndex:
             missing = np.setdiff1d(stored, indexed).size
             extra = np.setdiff1d(indexed, stored).size
             found.append(f"dense index: {missing} passages missing, {extra} extra vectors")
+        lexical = self.lexical
+        if lexical is not None and not np.array_equal(stored, lexical.ids()):
+            missing = np.setdiff1d(stored, lexical.ids()).size
+            extra = np.setdiff1d(lexical.ids(), stored).size
+            found.append(f"lexical index: {missing} passages missing, {extra} extra")
         return found
 
     def save(self, *, prune_log: bool = True) -> bool:

@@ -97,11 +97,12 @@ OPENING_CHARS = 300
 """how much of an article's start (headline and lead) says what the article is about"""
 
 
-def topic_terms(title: str, text: str) -> frozenset[str]:
-    """Terms of an article's title and opening: what the article is about.
+def topic_terms(title: str, text: str) -> str:
+    """Terms of an article's title and opening, what the article is about, as stored in
+    ``articles.topic``: the title's terms, a tab, the opening's terms (space-separated).
 
     The lead restates a question's topic, so it matches most question terms without answering;
     the answer sentence ("Mr Straw said the move would save £6m a year") holds the question's
-    *other* terms. Stemmed once at ingest and stored (``articles.topic``).
+    *other* terms. Stemmed once at ingest, so questions need not.
     """
-    return frozenset(terms(title)) | frozenset(terms(text[:OPENING_CHARS]))
+    return " ".join(terms(title)) + "\t" + " ".join(terms(text[:OPENING_CHARS]))

@@ -7,6 +7,7 @@ from qa.answer.features import (
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
     Sentence,
+    Topic,
     analyse_question,
     is_caption,
     passage_features,
@@ -15,6 +16,8 @@ from qa.answer.features import (
 )
 from qa.records import Article, Span
 from qa.store.terms import terms
+
+NO_TOPIC = Topic(frozenset(), frozenset())
 
 
 @pytest.mark.parametrize(
@@ -90,7 +93,7 @@ def test_sentence_rows_mark_the_sentence_with_the_answer_kind() -> None:
     info = analyse_question(
         "How much will the closures save?", ["closur", "save"], {"closur": 1, "save": 3}, 50
     )
-    batch = sentence_features(info, q, [(text, sentences, frozenset())])
+    batch = sentence_features(info, q, [(text, sentences, NO_TOPIC)])
     rows = batch.of(0)
     assert rows.shape == (2, len(SENTENCE_FEATURES))
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
@@ -111,8 +114,8 @@ def test_stored_sentence_terms_give_the_same_rows_as_stemming_the_text() -> None
     stemmed = _sentences(text, [[0.9, 0.1], [0.5, 0.5]])
     stored = [Sentence(s.span, s.vector, " ".join(terms(s.span.of(text)))) for s in stemmed]
     info = analyse_question("How much will the closures save?", ["closur", "save"], {}, 50)
-    a = sentence_features(info, q, [(text, stemmed, frozenset())])
-    b = sentence_features(info, q, [(text, stored, frozenset())])
+    a = sentence_features(info, q, [(text, stemmed, NO_TOPIC)])
+    b = sentence_features(info, q, [(text, stored, NO_TOPIC)])
     np.testing.assert_array_equal(a.rows, b.rows)
     np.testing.assert_array_equal(a.has, b.has)
 
@@ -123,7 +126,7 @@ def test_sentence_rows_of_several_passages_stay_within_their_passage() -> None:
     q = np.array([1.0, 0.0], dtype=np.float32)
     s = _sentences(text, [[0.2, 0.9], [0.9, 0.1], [0.5, 0.5]])
     info = analyse_question("q", ["thing"], {"thing": 2}, 10)
-    batch = sentence_features(info, q, [(text, s[:1], frozenset()), (text, s[1:], frozenset())])
+    batch = sentence_features(info, q, [(text, s[:1], NO_TOPIC), (text, s[1:], NO_TOPIC)])
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
     assert list(batch.bounds) == [0, 1, 3]
     # the lone sentence of passage 0 is its passage's best, and has no neighbour
@@ -139,9 +142,7 @@ def _passage_rows(n_tail: int = 0, pool: int = 20) -> np.ndarray:
     text = "x" * 100
     info = analyse_question("q", ["embassi", "save"], {"embassi": 2, "save": 5}, 100)
     vectors = [[0.8, 0.0], [0.5, 0.0], [0.3, 0.0], *([[0.95, 0.0]] * n_tail)]
-    passages = [
-        (text, [Sentence(Span(0, 10), np.array(v, np.float32))], frozenset()) for v in vectors
-    ]
+    passages = [(text, [Sentence(Span(0, 10), np.array(v, np.float32))], NO_TOPIC) for v in vectors]
     batch = sentence_features(info, np.array([1.0, 0.0], np.float32), passages)
     batch.has[:] = False
     batch.has[0, 0] = True  # passage 0 holds "embassi"

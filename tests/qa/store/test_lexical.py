@@ -1,0 +1,157 @@
+"""The in-memory BM25 index ranks and scores exactly as SQLite FTS5's bm25(), through adds and
+deletes, and the live index keeps it in step with the store."""
+
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.engine import QAEngine
+from qa.records import Article
+from qa.store.lexical import LexicalIndex
+
+VOCAB = ["storm", "flood", "river", "bank", "rate", "vote", "mayor", "ship", "port", "cod"]
+
+
+class Fts5:
+    """The oracle: an FTS5 table queried the way ``Store.bm25`` queries it."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:")
+        self.conn.execute("CREATE VIRTUAL TABLE t USING fts5(terms, tokenize = 'unicode61')")
+
+    def add(self, pid: int, text: str) -> None:
+        self.conn.execute("INSERT INTO t(rowid, terms) VALUES (?, ?)", (pid, text))
+
+    def remove(self, pid: int) -> None:
+        self.conn.execute("DELETE FROM t WHERE rowid = ?", (pid,))
+
+    def search(self, terms: list[str], k: int) -> dict[int, float]:
+        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        rows = self.conn.execute(
+            "SELECT rowid, -bm25(t) FROM t WHERE t MATCH ? ORDER BY rank LIMIT ?", (match, k)
+        ).fetchall()
+        return {int(r[0]): float(r[1]) for r in rows}
+
+
+def assert_same(index: LexicalIndex, oracle: Fts5, terms: list[str], k: int = 1000) -> None:
+    got = dict(index.search(terms, k))
+    want = oracle.search(terms, k)
+    assert set(got) == set(want)
+    for pid, score in want.items():
+        assert got[pid] == pytest.approx(score, rel=1e-9, abs=1e-12)
+    ranked = [s for _, s in index.search(terms, k)]
+    assert ranked == sorted(ranked, reverse=True)
+
+
+def assert_equal_ranking(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> None:
+    assert [p for p, _ in got] == [p for p, _ in want]
+    assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-9)
+
+
+docs = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=30).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.lists(docs, min_size=1, max_size=25),
+    ops=st.lists(st.tuples(st.booleans(), docs, st.integers(0, 60)), max_size=30),
+    query=st.lists(st.sampled_from([*VOCAB, "absent"]), min_size=1, max_size=5),
+)
+def test_scores_match_fts5_through_adds_and_deletes(
+    first: list[str], ops: list[tuple[bool, str, int]], query: list[str]
+) -> None:
+    oracle = Fts5()
+    rows = list(enumerate(first, start=1))
+    for pid, text in rows:
+        oracle.add(pid, text)
+    index = LexicalIndex.build(rows)
+    live = dict(rows)
+    next_id = len(rows) + 1
+    for is_add, text, pick in ops:
+        if is_add or not live:
+            oracle.add(next_id, text)
+            index.add([(next_id, text)])
+            live[next_id] = text
+            next_id += 1
+        else:
+            pid = sorted(live)[pick % len(live)]
+            oracle.remove(pid)
+            index.remove([pid])
+            del live[pid]
+    assert_same(index, oracle, query)
+    assert index.doc_freq(query) == {
+        t: sum(t in text.split() for text in live.values())
+        for t in dict.fromkeys(query)
+        if any(t in text.split() for text in live.values())
+    }
+
+
+def test_top_k_and_allowed_ids() -> None:
+    rows = [(i, "storm " * (i % 4 + 1) + "river") for i in range(1, 41)]
+    index = LexicalIndex.build(rows)
+    oracle = Fts5()
+    for pid, text in rows:
+        oracle.add(pid, text)
+    top = index.search(["storm"], 5)
+    assert len(top) == 5
+    assert [s for _, s in top] == sorted(oracle.search(["storm"], 5).values(), reverse=True)
+    allowed = np.array([3, 7, 11, 999], dtype=np.int64)  # 999 is no passage
+    assert {p for p, _ in index.search(["storm", "river"], 10, allowed)} == {3, 7, 11}
+    assert index.search(["absent"], 5) == []
+    assert index.search(["storm"], 0) == []
+
+
+def test_segments_merge_and_drop_deleted_postings() -> None:
+    index = LexicalIndex()
+    for pid in range(1, 30):
+        index.add([(pid, "port cod")])
+    index.remove(list(range(1, 20)))
+    assert {p for p, _ in index.search(["port"], 100)} == set(range(20, 30))
+    assert index.doc_freq(["port", "cod"]) == {"port": 10, "cod": 10}
+    index.remove(list(range(20, 30)))
+    assert index.search(["port"], 10) == [] and index.doc_freq(["port"]) == {}
+
+
+def test_the_live_index_keeps_it_in_step_with_writes(tiny_engine: QAEngine) -> None:
+    live = tiny_engine.live
+    assert live.lexical is None  # FTS5 answers until it is built
+    before = live.bm25(["evacu"], 10)
+    live.start_lexical(wait=True)
+    assert live.lexical is not None
+    assert_equal_ranking(live.bm25(["evacu"], 10), before)
+    tiny_engine.add([Article("ferry", "Ferry", "The ferry evacuated forty passengers at dawn.")])
+    found = {p for p, _ in live.bm25(["evacu", "ferri"], 10)}
+    ferry = {
+        h.passage.passage_id
+        for h in tiny_engine.search("ferry evacuated", 10, mode="bm25")
+        if h.passage.doc_id == "ferry"
+    }
+    assert ferry and ferry <= found
+    tiny_engine.delete(["ferry"])
+    assert not ferry & {p for p, _ in live.bm25(["evacu", "ferri"], 10)}
+    assert live.problems() == []
+    # the store's own FTS5 ranking agrees with the one in memory
+    terms = ["evacu", "volcano", "mayor"]
+    assert_equal_ranking(live.bm25(terms, 10), tiny_engine.store.bm25(terms, 10))
+
+
+def test_writes_during_the_build_are_not_lost(tiny_engine: QAEngine) -> None:
+    """Articles written while the index is being built are in it once it is ready."""
+    live = tiny_engine.live
+    writer = threading.Thread(
+        target=lambda: [
+            tiny_engine.add([Article(f"late-{i}", f"Late {i}", f"Late news number {i} arrived.")])
+            for i in range(15)
+        ]
+    )
+    writer.start()
+    live.start_lexical()
+    writer.join()
+    live.start_lexical(wait=True)
+    live.ensure_synced()
+    assert live.problems() == []
+    assert len(live.bm25(["late"], 50)) == 15
