@@ -61,13 +61,15 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Question = Field(description="the question, 1 to 2000 characters")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many answers at most")
+    # strict: JSON true is not 1, "5" is not 5 (a client sending them has a bug worth a 422)
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="how many answers at most")
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     filters: FiltersIn | None = Field(None, description="restrict the articles searched")
     min_confidence: float | None = Field(
         None,
         ge=0,
         le=1,
+        strict=True,
         description="abstain when the first answer's confidence is below this "
         "[default: the server's, see /health]",
     )

@@ -7,10 +7,14 @@ Training data: the seeds eval set (``eval/seeds_eval.jsonl``), the news dev ques
 articles (``eval/squad.py``). The test parts (seeds held-out, news test, SQuAD test articles) are
 never read here.
 
+Questions are split into 5 folds by group (SQuAD article, news topic, seeds, each off-topic
+crossing); a figure called out of fold comes from models that never saw the question's group.
+
 1. The sentence model: which sentence of a passage holds the answer (logistic regression).
 2. The passage model: does this passage answer the question (logistic regression over
-   ``PASSAGE_FEATURES``, with the sentence model's scores among them), fitted with grouped
-   cross-validation (groups: SQuAD article, news topic, seeds) to get out-of-fold scores.
+   ``PASSAGE_FEATURES``, with the sentence model's scores among them). Cross-fitted: a
+   question's passage features come from a sentence model fitted without its fold, as a new
+   question's do; the passage model's out-of-fold scores come from models fitted without it.
 3. Calibration: isotonic regression from out-of-fold score to probability.
 4. The default abstention threshold: the largest at which at most ``--max-abstained`` of the
    answerable training questions are refused, judged on out-of-fold confidences.
@@ -22,7 +26,7 @@ import argparse
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +44,8 @@ from qa.answer.rank import DEFAULT_RANKER, Linear, Ranker
 from qa.engine import EVIDENCE_DEPTH, QAEngine
 
 log = logging.getLogger(__name__)
+
+FOLDS = 5
 
 
 @dataclass
@@ -66,16 +72,17 @@ class Rows:
 
 
 def collect(
-    sets: Sequence[tuple[EvalSet, QAEngine]], ranker: Ranker
+    sets: Sequence[tuple[EvalSet, QAEngine]], ranker: Callable[[int], Ranker]
 ) -> tuple[Rows, Rows, list[tuple[EvalQuestion, str]]]:
-    """Sentence rows and passage rows (with labels) of every training question's candidates."""
+    """Sentence rows and passage rows (with labels) of every training question's candidates,
+    question ``i`` scored by ``ranker(i)``."""
     sentences, passages = Rows.empty(), Rows.empty()
     asked: list[tuple[EvalQuestion, str]] = []
     for data, engine in sets:
         for q in tqdm(data.questions, desc=f"features {data.name}", unit="q"):
             qi = len(asked)
             asked.append((q, data.name))
-            ranked = engine.candidates(q.question, EVIDENCE_DEPTH, ranker=ranker)
+            ranked = engine.candidates(q.question, EVIDENCE_DEPTH, ranker=ranker(qi))
             ys = []
             for c in ranked.scored:
                 doc, text = c.article.doc_id, c.article.text
@@ -94,6 +101,12 @@ def collect(
                 passages.weight.append(data.weight)
                 passages.question.append(qi)
     return sentences, passages, asked
+
+
+def _without(
+    held: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return x[~held], y[~held], w[~held]
 
 
 def fit_linear(
@@ -141,21 +154,35 @@ def main() -> None:
     started = time.time()
     sets = training_sets()
 
-    # 1. sentences, ranked by cosine alone while the sentence model does not exist yet
+    # Folds of questions, grouped (SQuAD article, news topic, seeds, each off-topic crossing):
+    # every model below is judged on questions whose group it never saw.
+    groups = [data.group(q) for data, _ in sets for q in data.questions]
+    fold_of = np.zeros(len(groups), dtype=int)
+    for f, (_, held) in enumerate(GroupKFold(n_splits=FOLDS).split(groups, groups=groups)):
+        fold_of[held] = f
+
+    # 1. sentences: their features do not depend on any model, so one pass collects them
     base = Ranker.untrained()
-    sent, _, _ = collect(sets, base)
-    sx, sy, _, sw, _ = sent.arrays()
+    sent, _, _ = collect(sets, lambda qi: base)
+    sx, sy, _, sw, sq = sent.arrays()
     sentence = fit_linear(sx, sy, sw, SENTENCE_FEATURES, args.c)
     log.info("sentence model on %d sentences (%d answering)", len(sy), int(sy.sum()))
 
-    # 2. passages, with the sentence model's scores as features
-    staged = replace(base, sentence=sentence)
-    _, pas, asked = collect(sets, staged)
-    px, py, pg, pw, pq = pas.arrays()
+    # 2. passages, cross-fitted: a question's passage features (its best sentence, sentence
+    # scores) come from a sentence model fitted without its fold, as they will for new questions
+    staged = [
+        replace(
+            base,
+            sentence=fit_linear(*_without(fold_of[sq] == f, sx, sy, sw), SENTENCE_FEATURES, args.c),
+        )
+        for f in range(FOLDS)
+    ]
+    _, pas, asked = collect(sets, lambda qi: staged[fold_of[qi]])
+    px, py, _, pw, pq = pas.arrays()
     oof = np.zeros(len(py))
-    folds = GroupKFold(n_splits=5)
-    for train, held in folds.split(px, py, pg):
-        model = fit_linear(px[train], py[train], pw[train], PASSAGE_FEATURES, args.c)
+    for f in range(FOLDS):
+        held = fold_of[pq] == f
+        model = fit_linear(px[~held], py[~held], pw[~held], PASSAGE_FEATURES, args.c)
         oof[held] = model.score(px[held])
     passage = fit_linear(px, py, pw, PASSAGE_FEATURES, args.c)
 

@@ -63,6 +63,11 @@ def test_abstention_has_no_answers(client: TestClient) -> None:
         ({"question": "ok", "extra": 1}, "Extra inputs are not permitted"),
         ({}, "Field required"),
         ({"question": 3}, "valid string"),
+        # JSON true is no number, "5" no integer: strict, not coerced to 1 or 5
+        ({"question": "ok", "top_k": True}, "valid integer"),
+        ({"question": "ok", "top_k": "5"}, "valid integer"),
+        ({"question": "ok", "min_confidence": True}, "valid number"),
+        ({"question": "ok", "min_confidence": "0.5"}, "valid number"),
     ],
 )
 def test_bad_input_is_a_422_with_a_message(
