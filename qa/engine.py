@@ -370,7 +370,13 @@ class QAEngine:
         depth = max(top_k, EVIDENCE_DEPTH)
         while True:
             ranked = self.candidates(question, depth, mode, filters=filters)
-            answers = answers_from(ranked.scored, top_k, join_margin=HIGHLIGHT_JOIN_MARGIN)
+            answers = answers_from(
+                ranked.scored,
+                top_k,
+                join_margin=HIGHLIGHT_JOIN_MARGIN,
+                info=ranked.info,
+                ranker=self.ranker,
+            )
             if (
                 len(answers) >= top_k
                 or len(ranked.scored) < _fetch(depth)

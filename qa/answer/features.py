@@ -32,6 +32,7 @@ __all__ = [
     "passage_features",
     "sentence_features",
     "topic_terms",
+    "trimmed_features",
     "wants",
 ]
 
@@ -493,3 +494,41 @@ def passage_features(
 
 
 _P = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
+
+
+def trimmed_features(
+    info: QuestionInfo,
+    row: np.ndarray,
+    sentences: np.ndarray,
+    has: np.ndarray,
+    sentence_scores: np.ndarray,
+    start: int,
+    length: int,
+) -> np.ndarray:
+    """A passage's row recomputed for the run of its sentences an overlap left it.
+
+    ``sentences``, ``has`` and ``sentence_scores`` are those sentences' rows, term flags and
+    sentence-model scores; ``start`` the run's offset in an article of ``length`` characters.
+    What its sentences decide is recomputed (best sentence, terms, captions, answer kind,
+    position) with the same pool as before; the passage's retrieval scores and its article's
+    features stay as they were (the model is not called at question time for the shorter text).
+    """
+    out = row.astype(np.float64).copy()
+    idf = np.array(list(info.idf.values()), dtype=np.float64)
+    best = float(sentences[:, _COL["cosine"]].max())
+    out[_P["best_sentence_gap"]] += best - out[_P["best_sentence"]]
+    out[_P["best_sentence"]] = best
+    score = float(sentence_scores.max())
+    out[_P["sentence_score_gap"]] += score - out[_P["sentence_score"]]
+    out[_P["sentence_score"]] = score
+    present = has.any(axis=0)
+    out[_P["term_cover"]] = present @ idf / info.weight
+    max_idf = float(idf.max(initial=0.0)) or 1.0
+    out[_P["missing_idf"]] = float(np.where((idf > 0) & ~present, idf, 0.0).max(initial=0.0))
+    out[_P["missing_idf"]] /= max_idf
+    out[_P["caption_share"]] = float(sentences[:, _COL["caption"]].mean())
+    answering = sentences[int(np.argmax(sentence_scores))]
+    out[_P["wants_kind"]] = answering[_WANTS_KIND]
+    out[_P["lacks_kind"]] = answering[_LACKS_KIND]
+    out[_P["position"]] = start / max(length, 1)
+    return out.astype(np.float32)

@@ -15,6 +15,7 @@ from qa.answer.features import (
     passage_features,
     sentence_features,
     topic_terms,
+    trimmed_features,
 )
 from qa.answer.rank import Ranker
 from qa.answer.select import best_highlight, without_overlaps
@@ -42,6 +43,8 @@ class Scored:
     features: np.ndarray
     first_stage_rank: int
     confidence: float
+    sentence_has: np.ndarray
+    """(sentences, question terms): which question terms each sentence holds"""
 
 
 def score_candidates(
@@ -117,6 +120,7 @@ def score_candidates(
             features[i],
             i,
             float(confidence[i]),
+            batch.has[bounds[i] : bounds[i + 1]],
         )
         for i, hit in enumerate(hits)
     ]
@@ -151,10 +155,20 @@ def _captions_after_body(
     return out
 
 
-def answers_from(scored: Sequence[Scored], limit: int, *, join_margin: float) -> list[Answer]:
+def answers_from(
+    scored: Sequence[Scored],
+    limit: int,
+    *,
+    join_margin: float,
+    info: QuestionInfo | None = None,
+    ranker: Ranker | None = None,
+) -> list[Answer]:
     """The best ``limit`` non-overlapping answers, each with its answering sentence highlighted.
 
-    A passage trimmed by an overlap keeps its best remaining sentence as the highlight.
+    A passage trimmed by an overlap keeps its best remaining sentence as the highlight and,
+    given ``info`` and ``ranker``, is scored again for what is left of it
+    (``trimmed_features``): its confidence is for the text it shows, and never above its whole
+    passage's. Answers keep the order their whole passages were ranked in.
     """
     texts = {c.article.doc_id: c.article.text for c in scored}
     by_id = {c.hit.passage.passage_id: c for c in scored}
@@ -170,7 +184,21 @@ def answers_from(scored: Sequence[Scored], limit: int, *, join_margin: float) ->
         span, score = best_highlight(
             [sp for sp, _ in inside], np.array([sc for _, sc in inside]), join_margin
         )
-        answers.append(Answer(rank, hit, c.article, span, score, c.confidence))
+        confidence = c.confidence
+        if hit.passage.span != c.hit.passage.span and info is not None and ranker is not None:
+            keep = [hit.passage.span.contains(s.span) for s in c.sentences]
+            row = trimmed_features(
+                info,
+                c.features,
+                c.sentence_rows[keep],
+                c.sentence_has[keep],
+                c.sentence_scores[keep],
+                hit.passage.span.start,
+                len(c.article.text),
+            )
+            again = float(ranker.confidence(ranker.passage_scores(row[None, :]))[0])
+            confidence = min(confidence, again)
+        answers.append(Answer(rank, hit, c.article, span, score, confidence))
     return answers
 
 

@@ -143,5 +143,15 @@ def test_the_first_answer_and_its_confidence_do_not_depend_on_top_k(
         # the window's answers keep their order whatever top_k
         five = [a.hit.passage.passage_id for a in results[1].answers]
         assert [a.hit.passage.passage_id for a in results[-1].answers][:5] == five
+        # an answer trimmed by an overlap is judged on what it shows, never above its passage
+        whole = {c.hit.passage.passage_id: c for c in engine.candidates(question, 50).scored}
+        trimmed = []
+        for a in results[-1].answers:
+            c = whole[a.hit.passage.passage_id]
+            assert a.confidence <= c.confidence
+            if a.hit.passage.span != c.hit.passage.span:
+                trimmed.append((a.confidence, c.confidence))
+        assert trimmed
+        assert any(shown < passage for shown, passage in trimmed)
     finally:
         engine.close()

@@ -12,6 +12,7 @@ from qa.answer.features import (
     is_caption,
     passage_features,
     sentence_features,
+    trimmed_features,
     wants,
 )
 from qa.records import Article, Span
@@ -186,3 +187,39 @@ def test_deeper_candidates_change_no_feature_of_the_reference_pool() -> None:
     assert with_tail[3, col["dense_gap"]] == pytest.approx(0.95 - 0.8)
     assert with_tail[3, col["article_candidates"]] == pytest.approx(np.log(3))
     assert with_tail[3, col["bm25"]] == pytest.approx(9.0 / 5.0)
+
+
+def test_a_trimmed_passage_is_judged_on_the_sentences_it_keeps() -> None:
+    text = "Jack Straw announced the closures. He said they would save £6m a year. Rain fell."
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    sentences = _sentences(text, [[0.6, 0.8], [0.9, 0.1], [0.1, 0.9]])
+    info = analyse_question(
+        "How much will the closures save?", ["closur", "save"], {"closur": 1, "save": 3}, 50
+    )
+    batch = sentence_features(info, q, [(text, sentences, NO_TOPIC)])
+    scores = np.array([0.0, 2.0, -1.0])
+    row = passage_features(
+        info,
+        dense=np.array([0.7], dtype=np.float32),
+        sentences=batch,
+        sentence_scores=scores,
+        bm25=np.array([1.0]),
+        articles=[Article("a", "Closures", text)],
+        spans=[Span(0, len(text))],
+        question_coverage=1.0,
+    )[0]
+    col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
+    # the answering sentence (the second) was shown by a better answer: the rest is kept
+    keep = [True, False, False]
+    trimmed = trimmed_features(
+        info, row, batch.rows[keep], batch.has[keep], scores[keep], 0, len(text)
+    )
+    assert trimmed[col["best_sentence"]] == pytest.approx(0.6)
+    assert trimmed[col["best_sentence_gap"]] == pytest.approx(0.6 - 0.9)
+    assert trimmed[col["sentence_score"]] == pytest.approx(0.0)
+    assert trimmed[col["term_cover"]] < row[col["term_cover"]]  # "save" is gone
+    assert trimmed[col["wants_kind"]] == 0.0 and row[col["wants_kind"]] == 1.0
+    for name in ("dense", "bm25", "article_dense", "article_term_cover"):
+        assert trimmed[col[name]] == row[col[name]]
+    untouched = trimmed_features(info, row, batch.rows, batch.has, scores, 0, len(text))
+    np.testing.assert_allclose(untouched, row, rtol=1e-6)
