@@ -173,32 +173,35 @@ def answers_from(
     texts = {c.article.doc_id: c.article.text for c in scored}
     by_id = {c.hit.passage.passage_id: c for c in scored}
     kept = without_overlaps([c.hit for c in scored], limit, texts)
-    answers = []
+    answers, trimmed, rows = [], [], []
     for rank, hit in enumerate(kept, start=1):
         c = by_id[hit.passage.passage_id]
-        inside = [
-            (s.span, float(score))
-            for s, score in zip(c.sentences, c.sentence_scores, strict=True)
-            if hit.passage.span.contains(s.span)
-        ]
+        keep = np.array([hit.passage.span.contains(s.span) for s in c.sentences], dtype=bool)
         span, score = best_highlight(
-            [sp for sp, _ in inside], np.array([sc for _, sc in inside]), join_margin
+            [s.span for s, k in zip(c.sentences, keep, strict=True) if k],
+            c.sentence_scores[keep],
+            join_margin,
         )
-        confidence = c.confidence
-        if hit.passage.span != c.hit.passage.span and info is not None and ranker is not None:
-            keep = [hit.passage.span.contains(s.span) for s in c.sentences]
-            row = trimmed_features(
-                info,
-                c.features,
-                c.sentence_rows[keep],
-                c.sentence_has[keep],
-                c.sentence_scores[keep],
-                hit.passage.span.start,
-                len(c.article.text),
+        answers.append(Answer(rank, hit, c.article, span, score, c.confidence))
+        if hit.passage.span != c.hit.passage.span and info is not None:
+            trimmed.append(rank - 1)
+            rows.append(
+                trimmed_features(
+                    info,
+                    c.features,
+                    c.sentence_rows[keep],
+                    c.sentence_has[keep],
+                    c.sentence_scores[keep],
+                    hit.passage.span.start,
+                    len(c.article.text),
+                )
             )
-            again = float(ranker.confidence(ranker.passage_scores(row[None, :]))[0])
-            confidence = min(confidence, again)
-        answers.append(Answer(rank, hit, c.article, span, score, confidence))
+    if rows and ranker is not None:  # one product for every trimmed answer
+        again = ranker.confidence(ranker.passage_scores(np.stack(rows)))
+        for i, confidence in zip(trimmed, again, strict=True):
+            answers[i] = replace(
+                answers[i], confidence=min(answers[i].confidence, float(confidence))
+            )
     return answers
 
 
