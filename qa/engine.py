@@ -21,7 +21,7 @@ from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoundError
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
-from qa.ingest.prepare import prepare
+from qa.ingest.prepare import Cut, cut, prepare
 from qa.records import Answer, Article, Hit, Passage
 from qa.search.filters import Filters
 from qa.search.retrieve import (
@@ -249,17 +249,26 @@ class QAEngine:
                 unit_scale=True,
                 disable=not progress or not todo,
             )
-            for start in range(0, len(todo), WRITE_BATCH):
-                batch = todo[start : start + WRITE_BATCH]
-                self._store_batch(batch, replace=replace)
-                for a in batch:
-                    (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
-                bar.update(sum(len(a.text) for a in batch))
+            batches = [todo[i : i + WRITE_BATCH] for i in range(0, len(todo), WRITE_BATCH)]
+            # The next batch is cut (sentences, passages, stemmed terms: Python) while this one
+            # is embedded (ONNX Runtime or torch, which release the GIL) and written.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-cut") as cutter:
+                chunking = self.settings.chunking()
+                pending = cutter.submit(cut, batches[0], chunking) if batches else None
+                for i, batch in enumerate(batches):
+                    assert pending is not None
+                    done = pending.result()
+                    if i + 1 < len(batches):
+                        pending = cutter.submit(cut, batches[i + 1], chunking)
+                    self._store_batch(done, replace=replace)
+                    for a in batch:
+                        (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
+                    bar.update(sum(len(a.text) for a in batch))
             bar.close()
             self.live.ensure_synced()
         return result
 
-    def _store_batch(self, batch: Sequence[Article], *, replace: bool) -> None:
+    def _store_batch(self, batch: Sequence[Article] | Cut, *, replace: bool) -> None:
         """Embed outside the transaction, then write the whole batch in one."""
         prepared = prepare(
             batch,

@@ -8,18 +8,19 @@ saves that model call, but scored lower on both the seeds eval set and SciFact (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from qa.embed import Embedder
 from qa.ingest.corpus import article_hash
-from qa.ingest.passages import Chunking, segment
+from qa.ingest.passages import Chunking, Segmented, segment
 from qa.records import Article
 from qa.store.db import Prepared
 from qa.store.terms import terms, topic_terms
 
-__all__ = ["PassageVectors", "prepare"]
+__all__ = ["Cut", "PassageVectors", "cut", "prepare"]
 
 PassageVectors = Literal["mean", "embed"]
 
@@ -29,28 +30,62 @@ def _normalise(rows: np.ndarray) -> np.ndarray:
     return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
+@dataclass(frozen=True)
+class Cut:
+    """Articles cut into sentences and passages, their texts and stemmed terms: everything
+    ``prepare`` does before the model is called (pure Python, so it can run beside it)."""
+
+    articles: Sequence[Article]
+    segments: list[Segmented]
+    sentence_texts: list[str]
+    passage_texts: list[str]
+    sentence_terms: list[str]
+    passage_terms: list[str]
+    topics: list[str]
+
+
+def cut(articles: Sequence[Article], chunking: Chunking) -> Cut:
+    segments = [segment(a.text, chunking) for a in articles]
+    sentence_texts = [
+        s.of(a.text) for a, c in zip(articles, segments, strict=True) for s in c.sentences
+    ]
+    passage_texts = [
+        c.passage_span(w).of(a.text)
+        for a, c in zip(articles, segments, strict=True)
+        for w in c.windows
+    ]
+    return Cut(
+        articles,
+        segments,
+        sentence_texts,
+        passage_texts,
+        [" ".join(terms(t)) for t in sentence_texts],
+        [" ".join(terms(t)) for t in passage_texts],
+        [topic_terms(a.title, a.text) for a in articles],
+    )
+
+
 def prepare(
-    articles: Sequence[Article],
+    articles: Sequence[Article] | Cut,
     embedder: Embedder,
     chunking: Chunking,
     *,
     passage_vectors: PassageVectors = "embed",
     progress: bool = False,
 ) -> list[Prepared]:
-    """Cut and embed ``articles`` in one batch (sentences of all articles in one model call)."""
-    cut = [segment(a.text, chunking) for a in articles]
-    texts = [s.of(a.text) for a, c in zip(articles, cut, strict=True) for s in c.sentences]
+    """Cut and embed ``articles`` in one batch (sentences of all articles in one model call);
+    ``articles`` may already be ``cut``."""
+    done = articles if isinstance(articles, Cut) else cut(articles, chunking)
+    texts = done.sentence_texts
     vectors = embedder.embed(texts, progress=progress)
     if vectors.shape != (len(texts), embedder.dimension):
         raise ValueError(f"embedder returned shape {vectors.shape} for {len(texts)} sentences")
-    passage_texts = [
-        c.passage_span(w).of(a.text) for a, c in zip(articles, cut, strict=True) for w in c.windows
-    ]
-    embedded = embedder.embed(passage_texts) if passage_vectors == "embed" else None
+    embedded = embedder.embed(done.passage_texts) if passage_vectors == "embed" else None
     out: list[Prepared] = []
     row = prow = 0
-    for article, c in zip(articles, cut, strict=True):
+    for k, (article, c) in enumerate(zip(done.articles, done.segments, strict=True)):
         sv = vectors[row : row + len(c.sentences)]
+        sterms = done.sentence_terms[row : row + len(c.sentences)]
         row += len(c.sentences)
         if embedded is not None:
             pv = embedded[prow : prow + len(c.windows)]
@@ -60,7 +95,7 @@ def prepare(
                 if c.windows
                 else np.zeros((0, embedder.dimension), dtype=np.float32)
             )
-        ptexts = passage_texts[prow : prow + len(c.windows)]
+        pterms = done.passage_terms[prow : prow + len(c.windows)]
         prow += len(c.windows)
         out.append(
             Prepared(
@@ -70,9 +105,9 @@ def prepare(
                 windows=c.windows,
                 sentence_vectors=sv,
                 passage_vectors=np.ascontiguousarray(pv, dtype=np.float32),
-                passage_terms=[" ".join(terms(t)) for t in ptexts],
-                sentence_terms=[" ".join(terms(s.of(article.text))) for s in c.sentences],
-                topic=topic_terms(article.title, article.text),
+                passage_terms=pterms,
+                sentence_terms=sterms,
+                topic=done.topics[k],
             )
         )
     return out
