@@ -1,6 +1,6 @@
 """Plot the live-archive benchmark: /ask p50 against its floor, ingest against the previous release.
 
-    .venv/bin/python bench/plot.py [bench/out/live_archive.json] [bench/live_archive.png]
+.venv/bin/python bench/plot.py [bench/out/live_archive.json] [bench/live_archive.png]
 """
 
 from __future__ import annotations
@@ -19,18 +19,37 @@ def main() -> None:
     source = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/out/live_archive.json")
     target = Path(sys.argv[2] if len(sys.argv) > 2 else "bench/live_archive.png")
     r = json.loads(source.read_text())
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    names = ["top_k 5", "top_k 50"]
-    floor = [r["ask"][f"top_k_{k}"]["floor_p50_ms"] for k in (5, 50)]
-    ask = [r["ask"][f"top_k_{k}"]["ask_p50_ms"] for k in (5, 50)]
-    xs = range(len(names))
-    left.bar([x - 0.2 for x in xs], floor, 0.4, label="floor: embed question + FAISS")
-    left.bar([x + 0.2 for x in xs], ask, 0.4, label="/ask over HTTP")
-    left.plot([-0.5, 1.5], [2 * floor[0]] * 2, "k:", label="2x floor (top_k 5)")
-    left.set_xticks(list(xs), names)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2, 1]})
+    passes = [
+        (f"top_k {k}\n{label}", r["ask"][key])
+        for k in (5, 50)
+        for label, key in (("cold", f"top_k_{k}_cold"), ("warm", f"top_k_{k}"))
+        if key in r["ask"]
+    ]
+    rtt = r["ask"].get("health_p50_ms", 0.0)
+    xs = list(range(len(passes)))
+    bars = [
+        ("floor: embed + FAISS", "floor_p50_ms", "grey"),
+        ("QAEngine.ask", "in_process_p50_ms", "tab:blue"),
+        ("/ask over HTTP", "ask_p50_ms", "tab:orange"),
+    ]
+    for j, (label, key, color) in enumerate(bars):
+        left.bar(
+            [x + (j - 1) * 0.27 for x in xs],
+            [row[key] for _, row in passes],
+            0.27,
+            label=label,
+            color=color,
+        )
+    for x, (_, row) in zip(xs, passes, strict=True):
+        left.plot([x - 0.13, x + 0.13], [2 * row["floor_p50_ms"]] * 2, "k:")
+        left.plot([x + 0.13, x + 0.42], [2 * (row["floor_p50_ms"] + rtt)] * 2, "k--")
+    left.plot([], [], "k:", label="2x floor")
+    left.plot([], [], "k--", label="2x (floor + HTTP round trip)")
+    left.set_xticks(xs, [name for name, _ in passes])
     left.set_ylabel("p50 ms")
     left.set_title("/ask on 2,224 BBC articles")
-    left.legend(fontsize=8)
+    left.legend(fontsize=7)
     if "ingest" in r:
         sub = r["ingest"]["subset"]
         right.bar(
