@@ -9,6 +9,7 @@ trained on); scoring is a dot product, a few microseconds a passage.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,10 @@ class Ranker:
                 "x": [round(float(v), 6) for v in self.calibration_x],
                 "y": [round(float(v), 6) for v in self.calibration_y],
             },
-            "min_confidence": round(self.min_confidence, 4),
+            # rounded down: a confidence equal to the threshold is answered, and the stored
+            # calibration values are rounded to 6 places too (0.0582 here once refused a whole
+            # plateau of confidence 0.058187 that the rule answers)
+            "min_confidence": math.floor(self.min_confidence * 1e6) / 1e6,
             "info": self.info,
         }
         path.write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")

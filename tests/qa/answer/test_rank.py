@@ -75,3 +75,15 @@ def test_confidence_never_claims_certainty() -> None:
     assert list(ranker.confidence(np.array([-50.0, 0.0, 50.0]))) == pytest.approx(
         [0.001, 0.5, 0.999]
     )
+
+
+def test_a_saved_threshold_never_rises_above_the_one_chosen(tmp_path: Path) -> None:
+    """A confidence equal to the chosen threshold is answered: rounding it up on save once
+    refused a whole isotonic plateau that the training rule answers."""
+    base = Ranker.untrained()
+    chosen = 0.058186738836265225
+    path = tmp_path / "r.json"
+    replace(base, min_confidence=chosen).save(path)
+    loaded = Ranker.load(path)
+    assert loaded.min_confidence <= chosen
+    assert chosen - loaded.min_confidence < 1e-6
