@@ -332,7 +332,12 @@ class QAEngine:
         return self._read(candidates).hits
 
     def _read(self, candidates: list[Candidate]) -> _Read:
-        """One read of the candidates' passages, articles and stored sentence vectors."""
+        """One read of the candidates' passages, articles and stored sentence vectors, in one
+        read transaction (a delete in between must not leave a passage without its sentences)."""
+        with self.store.read():
+            return self._read_in_tx(candidates)
+
+    def _read_in_tx(self, candidates: list[Candidate]) -> _Read:
         stored = self.store.passages([c.passage_id for c in candidates])
         rows = sorted({p.article_row for p in stored.values()})
         by_row = self.store.articles_by_row(rows)

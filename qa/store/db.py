@@ -172,13 +172,18 @@ class Store:
                     w.executescript_in_tx(_SCHEMA)
                     w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version == 1:
-                with store.write() as w:
-                    w.conn.execute("ALTER TABLE sentences ADD COLUMN terms TEXT")
-                    w.conn.execute("ALTER TABLE articles ADD COLUMN topic TEXT")
-                    w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                store.upgrade_from_1()
         except sqlite3.DatabaseError as exc:
             raise IndexStateError(f"{store.path} is not a readable database ({exc})") from exc
         return store
+
+    def upgrade_from_1(self) -> None:
+        """Add version 2's columns, unless another process did since this one looked."""
+        with self.write() as w:
+            if w.conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+                w.conn.execute("ALTER TABLE sentences ADD COLUMN terms TEXT")
+                w.conn.execute("ALTER TABLE articles ADD COLUMN topic TEXT")
+                w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- connections ----------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

@@ -11,7 +11,8 @@ terms in a background thread when a server starts (FTS5 answers until it is read
 does not wait on archive size) and kept current from the change log by ``LiveIndex.sync``.
 
 Scores are FTS5's ``bm25()`` (k1 1.2, b 0.75, idf ``log((N - n + 0.5) / (n + 0.5))``, at least
-1e-6) over the same space-separated stemmed terms, so the two rank alike; ``tests`` check it.
+1e-6) over the same stored terms, read as FTS5's ``unicode61`` tokenizer reads them (diacritics
+removed, ``_`` a separator), so the two rank alike; tests check it against a real FTS5 table.
 
 Postings are kept Lucene-style: per term, a few immutable arrays (segments) of (passage, term
 frequency); an add appends a small segment, a delete marks the passage dead; a term's segments are
@@ -21,12 +22,28 @@ merged, dropping dead postings, when they grow numerous.
 from __future__ import annotations
 
 import math
+import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["LexicalIndex"]
+__all__ = ["LexicalIndex", "tokens"]
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def tokens(text: str) -> list[str]:
+    """``text`` split as FTS5's unicode61 tokenizer splits it: on anything but letters and
+    digits (``_`` included), lower-cased, diacritics removed ("José" -> "jose")."""
+    if text.isascii():
+        return text.lower().split() if "_" not in text else _TOKEN.findall(text.lower())
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+    )
+    return _TOKEN.findall(stripped.lower())
+
 
 K1 = 1.2
 B = 0.75
@@ -38,8 +55,10 @@ class LexicalIndex:
     def __init__(self) -> None:
         self._segments: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._df: dict[str, int] = {}
-        self._terms_of: dict[int, str] = {}
-        """each live passage's terms, as stored (a delete needs them to correct the statistics)"""
+        self._terms_of: dict[int, list[str]] = {}
+        """each live passage's tokens (a delete needs them to correct the statistics)"""
+        self._gone: set[int] = set()
+        """removed ids: ids are never reused, so one coming back is a replayed change"""
         self._length = np.zeros(0, dtype=np.float64)
         self._alive = np.zeros(0, dtype=bool)
         self._total = 0
@@ -71,16 +90,16 @@ class LexicalIndex:
             self._length, self._alive = length, alive
 
     def add(self, rows: Iterable[tuple[int, str]]) -> None:
-        """Add passages (an id already present is replaced)."""
-        rows = list(rows)
-        if not rows:
-            return
+        """Add passages from (id, stored terms). A passage's id and terms never change, so an
+        id already held, or removed before, is a change applied twice: it is ignored."""
         with self._lock:
-            self._remove([pid for pid, _ in rows if pid in self._terms_of])
+            rows = [(p, t) for p, t in rows if p not in self._terms_of and p not in self._gone]
+            if not rows:
+                return
             self._grow(max(pid for pid, _ in rows))
             postings: dict[str, tuple[list[int], list[int]]] = {}
             for pid, text in rows:
-                words = text.split()
+                words = tokens(text)
                 counts: dict[str, int] = {}
                 for w in words:
                     counts[w] = counts.get(w, 0) + 1
@@ -89,7 +108,7 @@ class LexicalIndex:
                     entry[0].append(pid)
                     entry[1].append(tf)
                     self._df[w] = self._df.get(w, 0) + 1
-                self._terms_of[pid] = text
+                self._terms_of[pid] = words
                 self._length[pid] = len(words)
                 self._alive[pid] = True
                 self._total += len(words)
@@ -105,10 +124,10 @@ class LexicalIndex:
 
     def _remove(self, pids: Sequence[int]) -> None:
         for pid in pids:
-            text = self._terms_of.pop(int(pid), None)
-            if text is None:
+            words = self._terms_of.pop(int(pid), None)
+            self._gone.add(int(pid))
+            if words is None:
                 continue
-            words = text.split()
             for w in set(words):
                 self._df[w] -= 1
                 if self._df[w] == 0:
@@ -125,8 +144,15 @@ class LexicalIndex:
 
     # -- questions ------------------------------------------------------------------------------
     def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many passages hold each term (terms held by none are left out)."""
-        return {t: self._df[t] for t in dict.fromkeys(terms) if t in self._df}
+        """How many passages hold each term (terms held by none are left out; a term that is
+        not one token, such as ``a_b``, has no count, as in FTS5's vocabulary)."""
+        out = {}
+        with self._lock:
+            for t in dict.fromkeys(terms):
+                words = tokens(t)
+                if len(words) == 1 and (df := self._df.get(words[0])):
+                    out[t] = df
+        return out
 
     def search(
         self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None
@@ -141,7 +167,10 @@ class LexicalIndex:
                 return []
             avgdl = self._total / n
             ids, contributions = [], []
-            for t in dict.fromkeys(terms):
+            # one contribution per distinct query term, as FTS5 scores each phrase of an OR
+            # query ("josé" and "jose" both count); a term of several tokens ("a_b"), a phrase to
+            # FTS5, counts here as its tokens, adjacent or not (stemmed words never hold "_")
+            for t in (w for term in dict.fromkeys(terms) for w in tokens(term)):
                 df = self._df.get(t)
                 if not df:
                     continue
@@ -173,8 +202,8 @@ class LexicalIndex:
             keep[allowed[allowed < len(alive)]] = True
             hit &= keep
         matched = np.flatnonzero(hit)
-        if len(matched) > k:
-            best = np.argpartition(-scores[matched], k - 1)[:k]
-            matched = matched[best]
-        order = np.lexsort((matched, -scores[matched]))
+        if len(matched) > k:  # the k best, and every passage tied with the k-th
+            kth = np.partition(-scores[matched], k - 1)[k - 1]
+            matched = matched[-scores[matched] <= kth]
+        order = np.lexsort((matched, -scores[matched]))[:k]
         return [(int(p), float(scores[p])) for p in matched[order]]

@@ -143,8 +143,12 @@ class LiveIndex:
                 )
                 self._lexical_thread = thread
                 thread.start()
-        if wait:
+        while wait:  # a build that had to start over hands on to a new thread
             thread.join()
+            with self._lock:
+                if self.lexical is not None or self._lexical_thread in (None, thread):
+                    return
+                thread = self._lexical_thread
 
     def _build_lexical(self) -> None:
         try:
@@ -174,6 +178,8 @@ class LiveIndex:
             self.start_lexical()
         except Exception:  # FTS5 keeps answering: slower, never wrong
             log.exception("building the in-memory lexical index failed; FTS5 answers instead")
+            with self._lock:
+                self._lexical_thread = None  # a later start_lexical tries again
 
     def _apply_lexical(
         self, index: LexicalIndex | None, removed: np.ndarray, added: list[int]

@@ -58,3 +58,14 @@ def test_a_version_1_store_is_upgraded_and_answers_the_same(
     finally:
         engine.close()
     assert Store.open(Path(tiny_settings.index_dir)) is not None  # opens again, already v2
+
+
+def test_an_upgrade_another_process_already_made_is_not_made_again(
+    tiny_engine: QAEngine,
+) -> None:
+    """Two processes can both read version 1; the second to take the write lock finds version 2
+    and must not add the columns again (a duplicate-column error made the store look damaged)."""
+    tiny_engine.store.upgrade_from_1()  # the store is already version 2
+    with tiny_engine.store.read() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert tiny_engine.ask("How many residents were evacuated?", abstain=False).answers
