@@ -254,12 +254,11 @@ class QAEngine:
             # is embedded (ONNX Runtime or torch, which release the GIL) and written.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-cut") as cutter:
                 chunking = self.settings.chunking()
-                pending = cutter.submit(cut, batches[0], chunking) if batches else None
+                ahead = None
                 for i, batch in enumerate(batches):
-                    assert pending is not None
-                    done = pending.result()
+                    done = (ahead or cutter.submit(cut, batch, chunking)).result()
                     if i + 1 < len(batches):
-                        pending = cutter.submit(cut, batches[i + 1], chunking)
+                        ahead = cutter.submit(cut, batches[i + 1], chunking)
                     self._store_batch(done, replace=replace)
                     for a in batch:
                         (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
@@ -268,14 +267,9 @@ class QAEngine:
             self.live.ensure_synced()
         return result
 
-    def _store_batch(self, batch: Sequence[Article] | Cut, *, replace: bool) -> None:
+    def _store_batch(self, batch: Cut, *, replace: bool) -> None:
         """Embed outside the transaction, then write the whole batch in one."""
-        prepared = prepare(
-            batch,
-            self.embedder,
-            self.settings.chunking(),
-            passage_vectors=self.settings.passage_vectors,
-        )
+        prepared = prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
         with self.store.write() as w:
             for p in prepared:
                 w.insert(p, replace=replace)
@@ -301,7 +295,7 @@ class QAEngine:
         with self._write_lock:
             for start in range(0, len(doc_ids), WRITE_BATCH):
                 batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
-                self._store_batch(batch, replace=True)
+                self._store_batch(cut(batch, self.settings.chunking()), replace=True)
             with self.store.write() as w:
                 w.set_meta(meta)
             self.live.ensure_synced()

@@ -236,13 +236,6 @@ _SENTENCE_TERMS = 15.0
 _LEADING_SPACE = re.compile(r"\s*")
 
 
-@functools.lru_cache(maxsize=CACHE_SENTENCES)
-def sentence_words(text: str) -> tuple[str, ...]:
-    """A text's terms in order, cached by the text: the same sentences and titles come back
-    question after question, and stemming them is most of the cost of their features."""
-    return tuple(terms(text))
-
-
 @dataclass(frozen=True, slots=True)
 class _Static:
     """What a sentence's features need of its text alone, whatever the question."""
@@ -251,13 +244,14 @@ class _Static:
     """each term's count"""
     n_words: int
     numbers: tuple[str, ...]
-    """the distinct numbers it writes (``_new_numbers``)"""
+    """the distinct numbers it writes (the ``new_numbers`` feature)"""
 
 
 @functools.lru_cache(maxsize=CACHE_SENTENCES)
 def _static(text: str, stored: str | None = None) -> _Static:
-    """``stored``: the text's terms as stored at ingest (stemmed now when None)."""
-    words = stored.split() if stored is not None else sentence_words(text)
+    """Cached by the text: the same sentences and titles come back question after question.
+    ``stored``: the text's terms as stored at ingest (stemmed now when None)."""
+    words = stored.split() if stored is not None else terms(text)
     counts: dict[str, int] = {}
     for w in words:
         counts[w] = counts.get(w, 0) + 1

@@ -66,16 +66,13 @@ def cut(articles: Sequence[Article], chunking: Chunking) -> Cut:
 
 
 def prepare(
-    articles: Sequence[Article] | Cut,
+    done: Cut,
     embedder: Embedder,
-    chunking: Chunking,
     *,
     passage_vectors: PassageVectors = "embed",
     progress: bool = False,
 ) -> list[Prepared]:
-    """Cut and embed ``articles`` in one batch (sentences of all articles in one model call);
-    ``articles`` may already be ``cut``."""
-    done = articles if isinstance(articles, Cut) else cut(articles, chunking)
+    """Embed ``cut`` articles in one batch (sentences of all articles in one model call)."""
     texts = done.sentence_texts
     vectors = embedder.embed(texts, progress=progress)
     if vectors.shape != (len(texts), embedder.dimension):

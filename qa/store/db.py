@@ -122,6 +122,14 @@ class StoredPassage:
     sentence_ids: tuple[int, ...]
 
 
+def _in_chunks(values: Sequence[Any], size: int = 900) -> Iterator[tuple[list[Any], str]]:
+    """``values`` in chunks of at most ``size`` (SQLite's limit on bound parameters was 999 before
+    3.32), each with its ``?,?,...`` placeholders."""
+    for i in range(0, len(values), size):
+        chunk = list(values[i : i + size])
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
@@ -323,9 +331,7 @@ class Store:
                 rows = conn.execute("SELECT doc_id, content_hash FROM articles").fetchall()
             else:
                 rows = []
-                for i in range(0, len(doc_ids), 500):
-                    chunk = list(doc_ids[i : i + 500])
-                    marks = ",".join("?" * len(chunk))
+                for chunk, marks in _in_chunks(doc_ids):
                     rows += conn.execute(
                         f"SELECT doc_id, content_hash FROM articles WHERE doc_id IN ({marks})",
                         chunk,
@@ -370,9 +376,7 @@ class Store:
         with self.read() as conn:
             cur = conn.cursor()
             cur.row_factory = None  # plain tuples: a question reads hundreds of these
-            for i in range(0, len(ids), 900):
-                chunk = [int(x) for x in ids[i : i + 900]]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks([int(x) for x in ids]):
                 rows += cur.execute(
                     f"SELECT id, start, end, vector, terms FROM sentences WHERE id IN ({marks})",
                     chunk,
@@ -435,9 +439,7 @@ class Store:
         """(passage id, its stemmed terms) of the passages still stored."""
         out: list[tuple[int, str]] = []
         with self.read() as conn:
-            for i in range(0, len(ids), 900):
-                chunk = [int(x) for x in ids[i : i + 900]]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks([int(x) for x in ids]):
                 out += conn.execute(
                     f"SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})", chunk
                 ).fetchall()

@@ -138,9 +138,15 @@ class LexicalIndex:
             self._alive[pid] = False
             self._total -= len(words)
 
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """A term's (passage ids, term frequencies), its segments joined."""
+        segments = self._segments[term]
+        if len(segments) == 1:
+            return segments[0]
+        return np.concatenate([p for p, _ in segments]), np.concatenate([f for _, f in segments])
+
     def _merge(self, term: str) -> None:
-        pids = np.concatenate([p for p, _ in self._segments[term]])
-        tfs = np.concatenate([t for _, t in self._segments[term]])
+        pids, tfs = self._postings(term)
         live = self._alive[pids]
         self._segments[term] = [(pids[live], tfs[live])]
 
@@ -177,17 +183,7 @@ class LexicalIndex:
                 if not df:
                     continue
                 idf = max(math.log((n - df + 0.5) / (df + 0.5)), 1e-6)
-                segments = self._segments[t]
-                pids = (
-                    segments[0][0]
-                    if len(segments) == 1
-                    else np.concatenate([p for p, _ in segments])
-                )
-                tfs = (
-                    segments[0][1]
-                    if len(segments) == 1
-                    else np.concatenate([f for _, f in segments])
-                )
+                pids, tfs = self._postings(t)
                 norm = K1 * (1 - B + B * self._length[pids] / avgdl)
                 ids.append(pids)
                 contributions.append(idf * tfs * (K1 + 1) / (tfs + norm))

@@ -100,12 +100,7 @@ class LiveIndex:
                 return last == self.seq  # else the entries after our seq were pruned
             if first > self.seq + 1:
                 return False  # pruned past us: reload a snapshot
-            # Net effect in order: a passage added then deleted within the batch is never added.
-            final: dict[int, str] = {}
-            for _, op, pid in changes:
-                final[pid] = op
-            removed = np.array([p for p, op in final.items() if op == "del"], dtype=np.int64)
-            added = [p for p, op in final.items() if op == "add"]
+            removed, added = _net_effect(changes)
             self.dense.remove(removed)
             self._apply_lexical(self.lexical, removed, added)
             if added:
@@ -159,19 +154,13 @@ class LiveIndex:
             del rows
             with self._lock:
                 # Catch up with what was committed meanwhile. Applying a change twice (here and
-                # by the next sync) is harmless: adds replace, removes of absent ids do nothing.
+                # by the next sync) is harmless: the index ignores ids it holds or has removed.
                 changes, first, _ = self.store.changes_since(seq)
                 if changes and first > seq + 1:
                     log.warning("change log pruned while building the lexical index: rebuilding")
                     self._lexical_thread = None
                 else:
-                    final: dict[int, str] = {}
-                    for _, op, pid in changes:
-                        final[pid] = op
-                    removed = np.array([p for p, op in final.items() if op == "del"], np.int64)
-                    self._apply_lexical(
-                        index, removed, [p for p, op in final.items() if op == "add"]
-                    )
+                    self._apply_lexical(index, *_net_effect(changes))
                     self.lexical = index
                     log.info("lexical index in memory: %d passages", len(index))
                     return
@@ -211,16 +200,15 @@ class LiveIndex:
         """The store's problems, and whether the dense index holds exactly its passages."""
         found = self.store.problems()
         self.sync()
-        stored, indexed = self.store.passage_ids(), self.dense.ids()
-        if not np.array_equal(stored, indexed):
-            missing = np.setdiff1d(stored, indexed).size
-            extra = np.setdiff1d(indexed, stored).size
-            found.append(f"dense index: {missing} passages missing, {extra} extra vectors")
-        lexical = self.lexical
-        if lexical is not None and not np.array_equal(stored, lexical.ids()):
-            missing = np.setdiff1d(stored, lexical.ids()).size
-            extra = np.setdiff1d(lexical.ids(), stored).size
-            found.append(f"lexical index: {missing} passages missing, {extra} extra")
+        stored = self.store.passage_ids()
+        held = {"dense index": (self.dense.ids(), "extra vectors")}
+        if self.lexical is not None:
+            held["lexical index"] = (self.lexical.ids(), "extra")
+        for name, (ids, extras) in held.items():
+            if not np.array_equal(stored, ids):
+                missing = np.setdiff1d(stored, ids).size
+                extra = np.setdiff1d(ids, stored).size
+                found.append(f"{name}: {missing} passages missing, {extra} {extras}")
         return found
 
     def save(self, *, prune_log: bool = True) -> bool:
@@ -236,3 +224,13 @@ class LiveIndex:
             # tail so that they rarely have to reload a whole snapshot instead.
             self.store.prune_changes(seq - LOG_KEEP)
         return True
+
+
+def _net_effect(changes: list[tuple[int, str, int]]) -> tuple[np.ndarray, list[int]]:
+    """The passages removed and added by ``changes`` taken in order: a passage added then
+    deleted within them is never added."""
+    final: dict[int, str] = {}
+    for _, op, pid in changes:
+        final[pid] = op
+    removed = np.array([p for p, op in final.items() if op == "del"], dtype=np.int64)
+    return removed, [p for p, op in final.items() if op == "add"]
