@@ -87,7 +87,7 @@ def collect(
             for c in ranked.scored:
                 doc, text = c.article.doc_id, c.article.text
                 ys.append(passage_correct(q, doc, c.hit.passage.span))
-                labels = [highlight_correct(q, doc, s.span, s.span.of(text)) for s in c.sentences]
+                labels = [highlight_correct(q, doc, s, s.of(text)) for s in c.sentences.spans]
                 if len(labels):
                     sentences.x.append(c.sentence_rows)
                     sentences.y.append(np.array(labels))

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         "embed",
         description="passage vector: mean of its sentence vectors, or the passage text embedded",
     )
+    sentence_cache: int = Field(
+        8192,
+        ge=0,
+        le=10_000_000,
+        description="articles whose sentences (vectors, text features) are kept in memory, "
+        "about 30 KB each for news articles; a server prepares them when it starts",
+    )
     watch: bool = Field(True, description="`qa serve`: pick up file changes in the corpus folder")
     snapshot_seconds: float = Field(
         30.0, gt=0, description="`qa serve`: write the dense index snapshot at most this often"

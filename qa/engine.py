@@ -12,10 +12,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qa.answer.features import QuestionInfo, Sentence, analyse_question
+from qa.answer.features import QuestionInfo, Run, analyse_question
 from qa.answer.rank import DEFAULT_RANKER, Ranker
 from qa.answer.score import Scored, answers_from, score_candidates, with_byline
 from qa.answer.select import Evidence
+from qa.answer.sentences import SentenceCache
 from qa.config import Mode, Settings
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoundError
@@ -106,8 +107,8 @@ class _Read:
 
     hits: list[Hit]
     articles: dict[str, Article]
-    sentences: dict[int, list[Sentence]]
-    """passage id -> its sentences' spans, stored vectors and terms"""
+    sentences: dict[int, Run]
+    """passage id -> its sentences (spans, stored vectors, what their text decides)"""
     topics: dict[str, str | None]
     """doc id -> the article's stored topic terms"""
 
@@ -150,6 +151,7 @@ class QAEngine:
         self._bm25 = BM25Retriever(live)
         self.ranker = ranker or load_ranker()
         self._lexical_pool = _lexical_pool()
+        self.sentences = SentenceCache(self.store, embedder.dimension, settings.sentence_cache)
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(live),
             "bm25": self._bm25,
@@ -203,8 +205,9 @@ class QAEngine:
         self.store.close()
 
     def clear_caches(self) -> None:
-        """Forget cached query vectors (for cold-start latency measurements)."""
+        """Forget cached query vectors and sentences (for cold-start latency measurements)."""
         self.encoder.encode.cache_clear()
+        self.sentences.clear()
 
     # -- documents ---------------------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
@@ -333,22 +336,23 @@ class QAEngine:
 
     def _read_in_tx(self, candidates: list[Candidate]) -> _Read:
         stored = self.store.passages([c.passage_id for c in candidates])
-        rows = sorted({p.article_row for p in stored.values()})
-        by_row = self.store.articles_by_row(rows)
-        sentence_rows = self.store.sentences(
-            [s for p in stored.values() for s in p.sentence_ids], self.embedder.dimension
-        )
+        by_row = self.store.articles_by_row(sorted({p.article_row for p in stored.values()}))
+        sentences = self.sentences.get({row: a.text for row, (a, _) in by_row.items()})
         read = _Read([], {}, {}, {})
         for c in candidates:
             p = stored.get(c.passage_id)
             if p is None or p.article_row not in by_row:
                 continue  # deleted between ranking and reading: never shown
             article, topic = by_row[p.article_row]
+            first_id, held = sentences[p.article_row]
+            lo = p.sentence_ids[0] - first_id if p.sentence_ids else 0
+            run = Run(held, lo, lo + len(p.sentence_ids))
+            if lo < 0 or run.hi > len(held):
+                raise IndexStateError(f"passage {c.passage_id}: its sentences are not stored")
             read.articles[article.doc_id] = article
             read.topics[article.doc_id] = topic
-            read.sentences[c.passage_id] = [Sentence(*sentence_rows[s]) for s in p.sentence_ids]
-            spans = tuple(s.span for s in read.sentences[c.passage_id])
-            passage = Passage(c.passage_id, p.doc_id, p.span, spans, p.span.of(article.text))
+            read.sentences[c.passage_id] = run
+            passage = Passage(c.passage_id, p.doc_id, p.span, run.spans, p.span.of(article.text))
             read.hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
         return read
 

@@ -49,6 +49,7 @@ class Service:
                 self.watcher = FolderWatcher(self.corpus, self.sync).start()
                 self.watcher.poke()
         self.engine.live.start_lexical()  # BM25 in memory, built in the background
+        self.engine.sentences.start_warming()  # the articles' sentences, prepared likewise
         self._snapshots.start()
         return self
 

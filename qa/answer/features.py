@@ -23,7 +23,9 @@ __all__ = [
     "PASSAGE_FEATURES",
     "REFERENCE_POOL",
     "SENTENCE_FEATURES",
+    "ArticleSentences",
     "QuestionInfo",
+    "Run",
     "Sentence",
     "SentenceBatch",
     "Topic",
@@ -36,9 +38,8 @@ __all__ = [
     "wants",
 ]
 
-CACHE_SENTENCES = 30_000
-"""sentences whose terms and answer-kind tokens are kept (the most recently asked about): a few
-tens of MB, enough for the candidates of thousands of recent questions"""
+CACHE_TEXTS = 8192
+"""titles and article topics whose terms are kept parsed (the most recently asked about)"""
 
 # -- the question ------------------------------------------------------------------------------
 # What kind of answer a question asks for, from its wording. Order matters: the first match wins.
@@ -149,13 +150,17 @@ def wants(kind: str, text: str, question: str = "") -> bool:
     return any(token not in asked for token in _evidence(kind, text))
 
 
-@functools.lru_cache(maxsize=CACHE_SENTENCES)
 def _evidence(kind: str, text: str) -> tuple[str, ...]:
-    """The lower-cased tokens of ``kind`` in ``text`` (cached: sentences come back often)."""
-    pattern = _EVIDENCE.get("who" if kind == "author" else kind)
+    """The lower-cased tokens of ``kind`` in ``text``."""
+    pattern = _EVIDENCE.get(_pattern_kind(kind))
     if pattern is None:
         return ()
     return tuple(m.group(0).strip().lower() for m in pattern.finditer(text))
+
+
+def _pattern_kind(kind: str) -> str:
+    """The evidence pattern an answer kind looks for (an author is a name)."""
+    return "who" if kind == "author" else kind
 
 
 # Photo captions of web exports end in WordPress's ``[/caption]`` shortcode (dropped from passages
@@ -214,14 +219,24 @@ def topic_terms(article: Article, stored: str | None = None) -> Topic:
     stemmed now for a store written before they were stored."""
     if stored is None or "\t" not in stored:
         stored = _topic_text(article.title, article.text[:OPENING_CHARS])
+    return _topic(stored)
+
+
+@functools.lru_cache(maxsize=CACHE_TEXTS)
+def _topic(stored: str) -> Topic:
     title, _, opening = stored.partition("\t")
     words = frozenset(title.split())
     return Topic(words, words | frozenset(opening.split()))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=CACHE_TEXTS)
 def _topic_text(title: str, opening: str) -> str:
     return stored_topic_terms(title, opening)
+
+
+@functools.lru_cache(maxsize=CACHE_TEXTS)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(terms(title))
 
 
 _NUMBER = re.compile(r"\d[\d,.]*")
@@ -236,27 +251,101 @@ _SENTENCE_TERMS = 15.0
 _LEADING_SPACE = re.compile(r"\s*")
 
 
+_VOCABULARY: dict[str, int] = {}
+"""every term ever prepared, numbered (terms are compared as numbers); it only grows, by the
+archive's distinct terms (tens of thousands), and a dict's setdefault is atomic under the GIL"""
+
+
+def _term_ids(words: Sequence[str]) -> list[int]:
+    vocabulary = _VOCABULARY
+    return [vocabulary.setdefault(w, len(vocabulary)) for w in words]
+
+
 @dataclass(frozen=True, slots=True)
-class _Static:
-    """What a sentence's features need of its text alone, whatever the question."""
+class ArticleSentences:
+    """An article's sentences as the features need them, whatever the question.
 
-    counts: Mapping[str, int]
-    """each term's count"""
-    n_words: int
-    numbers: tuple[str, ...]
-    """the distinct numbers it writes (the ``new_numbers`` feature)"""
+    Their spans, stored vectors and terms, and what their text alone decides: whether each is a
+    caption or opens the article, its length, the numbers it writes and its tokens of every
+    answer kind. Built once per article row (``build``) and cached by the engine: a stored row
+    never changes, so nothing of this is recomputed question after question, and a question's
+    features are a few array operations plus look-ups of its own few terms.
+    """
+
+    spans: tuple[Span, ...]
+    vectors: np.ndarray
+    """(sentences, dimension) float32"""
+    term_ids: np.ndarray
+    """every sentence's terms, in order, as numbers; sentence ``i`` holds
+    ``term_ids[term_bounds[i]:term_bounds[i + 1]]``"""
+    term_bounds: np.ndarray
+    static: np.ndarray
+    """(sentences, 3): caption, headline (starts the article's text), number of terms"""
+    numbers: tuple[tuple[str, ...], ...]
+    """the distinct numbers each sentence writes (the ``new_numbers`` feature)"""
+    evidence: Mapping[str, tuple[tuple[str, ...], ...]]
+    """for each answer kind with a pattern, each sentence's lower-cased tokens of that kind"""
+
+    @classmethod
+    def build(
+        cls,
+        text: str,
+        spans: Sequence[Span],
+        vectors: np.ndarray,
+        stored: Sequence[str | None],
+    ) -> ArticleSentences:
+        """``stored``: each sentence's terms as stored at ingest (None: stem its text now)."""
+        opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
+        ids: list[int] = []
+        static, numbers = [], []
+        evidence: dict[str, list[tuple[str, ...]]] = {kind: [] for kind in _EVIDENCE}
+        for span, words in zip(spans, stored, strict=True):
+            sentence = text[span.start : span.end]
+            split = words.split() if words is not None else terms(sentence)
+            ids += _term_ids(split)
+            static.append((is_caption(text, span), span.start <= opening, len(split)))
+            numbers.append(tuple({m.group(0).rstrip(".,") for m in _NUMBER.finditer(sentence)}))
+            for kind, tokens in evidence.items():
+                tokens.append(_evidence(kind, sentence))
+        table = np.array(static, dtype=np.float64).reshape(len(spans), 3)
+        return cls(
+            tuple(spans),
+            np.asarray(vectors, dtype=np.float32).reshape(len(spans), -1),
+            np.array(ids, dtype=np.int32),
+            np.concatenate([[0], np.cumsum(table[:, 2])]).astype(np.int64),
+            table,
+            tuple(numbers),
+            {kind: tuple(tokens) for kind, tokens in evidence.items()},
+        )
+
+    def __len__(self) -> int:
+        return len(self.spans)
 
 
-@functools.lru_cache(maxsize=CACHE_SENTENCES)
-def _static(text: str, stored: str | None = None) -> _Static:
-    """Cached by the text: the same sentences and titles come back question after question.
-    ``stored``: the text's terms as stored at ingest (stemmed now when None)."""
-    words = stored.split() if stored is not None else terms(text)
-    counts: dict[str, int] = {}
-    for w in words:
-        counts[w] = counts.get(w, 0) + 1
-    numbers = tuple({m.group(0).rstrip(".,") for m in _NUMBER.finditer(text)})
-    return _Static(counts, len(words), numbers)
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A passage's sentences: sentences ``lo:hi`` of its article."""
+
+    article: ArticleSentences
+    lo: int
+    hi: int
+
+    @property
+    def spans(self) -> tuple[Span, ...]:
+        return self.article.spans[self.lo : self.hi]
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    @classmethod
+    def of(cls, text: str, sentences: Sequence[Sentence]) -> Run:
+        """A passage given as its sentences alone (tests, and callers without a store)."""
+        dimension = len(sentences[0].vector) if sentences else 0
+        vectors = np.array([s.vector for s in sentences], dtype=np.float32).reshape(-1, dimension)
+        article = ArticleSentences.build(
+            text, [s.span for s in sentences], vectors, [s.terms for s in sentences]
+        )
+        return cls(article, 0, len(sentences))
 
 
 def _segment_max(values: np.ndarray, bounds: np.ndarray, empty: float) -> np.ndarray:
@@ -285,17 +374,16 @@ class SentenceBatch:
 
 
 def sentence_features(
-    info: QuestionInfo,
-    q: np.ndarray,
-    passages: Sequence[tuple[str, Sequence[Sentence], Topic]],
+    info: QuestionInfo, q: np.ndarray, passages: Sequence[tuple[Run, Topic]]
 ) -> SentenceBatch:
     """The rows of every sentence of every passage, computed together.
 
-    Each passage comes as its article's text, its sentences (spans and stored vectors) and its
-    article's topic terms (``topic_terms``). One matrix product gives every cosine; per sentence
-    only dictionary look-ups of the question's few terms are left to Python.
+    Each passage comes as its run of sentences and its article's topic terms (``topic_terms``).
+    What a sentence's text alone decides is precomputed (``ArticleSentences``); one matrix
+    product gives every cosine, and per sentence only the question's few terms are counted.
     """
-    sizes = [len(s) for _, s, _ in passages]
+    runs = [r for r, _ in passages]
+    sizes = [len(r) for r in runs]
     bounds = np.cumsum([0, *sizes])
     n = int(bounds[-1])
     names = list(info.idf)
@@ -303,48 +391,62 @@ def sentence_features(
     if n == 0:
         empty = np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
         return SentenceBatch(empty, bounds, np.zeros((0, len(names)), dtype=bool))
-    cos = (np.stack([s.vector for _, ss, _ in passages for s in ss]) @ q).astype(np.float64)
+    cos = (np.concatenate([r.article.vectors[r.lo : r.hi] for r in runs]) @ q).astype(np.float64)
+    static = np.concatenate([r.article.static[r.lo : r.hi] for r in runs])
     owner = np.repeat(np.arange(len(passages)), sizes)
-    has_kind = info.kind != "other"
     asked = info.text.lower()
-    # per sentence, in one list each: term counts, then the columns below
-    counts: list[list[int]] = []
-    flags: list[tuple[bool, bool, bool, bool, float, bool, int]] = []
-    fresh_idf = np.zeros((len(passages), len(names)), dtype=np.float64)
-    for p, (text, sentences, topic) in enumerate(passages):
-        fresh_idf[p] = [0.0 if t in topic.terms else w for t, w in zip(names, idf, strict=True)]
-        opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
-        for k, s in enumerate(sentences):
-            span = s.span
-            sentence_text = text[span.start : span.end]
-            st = _static(sentence_text, s.terms)
-            got = st.counts.get
-            counts.append([got(t, 0) for t in names])
-            match = has_kind and wants(info.kind, sentence_text, info.text)
-            flags.append(
-                (
-                    match,
-                    has_kind and not match,
-                    is_caption(text, span),
-                    k == 0,
-                    # numbers the question does not name (at most 3, over 3): what "how many"
-                    # and "what share" questions ask for, whatever ``kind`` the wording gave
-                    min(sum(f not in asked for f in st.numbers), 3) / 3,
-                    span.start <= opening,
-                    st.n_words,
-                )
-            )
-    tf = np.array(counts, dtype=np.float64).reshape(n, len(names))
-    columns = np.array(flags, dtype=np.float64)
-    n_words = columns[:, 6]
+    # each sentence's count of each question term: its term numbers compared with theirs, summed
+    # between sentence bounds
+    question_ids = np.array([_VOCABULARY.get(t, -1) for t in names], dtype=np.int32)
+    tokens = np.concatenate(
+        [a.term_ids[a.term_bounds[r.lo] : a.term_bounds[r.hi]] for r in runs for a in (r.article,)]
+    )
+    found = np.zeros((len(tokens) + 1, len(names)), dtype=np.int64)
+    np.cumsum(tokens[:, None] == question_ids[None, :], axis=0, out=found[1:])
+    ends = np.cumsum(static[:, 2]).astype(np.int64)
+    tf = (found[ends] - found[ends - static[:, 2].astype(np.int64)]).astype(np.float64)
+    # numbers the question does not name (at most 3, over 3): what "how many" and "what share"
+    # questions ask for, whatever ``kind`` the wording gave
+    new_numbers = np.array(
+        [
+            min(sum(f not in asked for f in written), 3) / 3 if written else 0.0
+            for r in runs
+            for written in r.article.numbers[r.lo : r.hi]
+        ],
+        dtype=np.float64,
+    )
+    has_kind = info.kind != "other"
+    match = np.zeros(n, dtype=bool)
+    if has_kind:
+        kind = _pattern_kind(info.kind)
+        match[:] = [
+            bool(said) and any(t not in asked for t in said)
+            for r in runs
+            for said in r.article.evidence[kind][r.lo : r.hi]
+        ]
+    fresh_of: dict[int, list[float]] = {}  # per article topic: passages share their article's
+    for _, topic in passages:
+        if id(topic) not in fresh_of:
+            fresh_of[id(topic)] = [
+                0.0 if t in topic.terms else float(w) for t, w in zip(names, idf, strict=True)
+            ]
+    fresh_idf = np.array([fresh_of[id(topic)] for _, topic in passages], dtype=np.float64).reshape(
+        len(passages), len(names)
+    )
+    n_words = static[:, 2]
     out = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float64)
-    out[:, [_COL[c] for c in _FLAG_COLUMNS]] = columns[:, :6]
     has = tf > 0
     top = _segment_max(cos, bounds, 0.0)
     first = np.zeros(n, dtype=bool)
     first[bounds[:-1][np.diff(bounds) > 0]] = True
     last = np.zeros(n, dtype=bool)
     last[bounds[1:][np.diff(bounds) > 0] - 1] = True
+    out[:, _WANTS_KIND] = match
+    out[:, _LACKS_KIND] = has_kind & ~match
+    out[:, _COL["caption"]] = static[:, 0]
+    out[:, _COL["first"]] = first
+    out[:, _COL["new_numbers"]] = new_numbers
+    out[:, _COL["headline"]] = static[:, 1]
     before = np.where(first, -np.inf, np.roll(cos, 1))
     after = np.where(last, -np.inf, np.roll(cos, -1))
     around = np.maximum(before, after)
@@ -454,7 +556,7 @@ def passage_features(
         d, b, h, c = article.get(doc, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
         article[doc] = (max(d, dense[i]), max(b, bm25_norm[i]), h | has[i], c + 1)
     if titles is None:
-        titles = [frozenset(_static(a.title).counts) for a in articles]
+        titles = [_title_terms(a.title) for a in articles]
     out = np.zeros((n, len(PASSAGE_FEATURES)), dtype=np.float64)
     for i, a in enumerate(articles):
         d, b, h, c = article.get(a.doc_id, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))

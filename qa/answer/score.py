@@ -11,7 +11,7 @@ from qa.answer.features import (
     PASSAGE_FEATURES,
     REFERENCE_POOL,
     QuestionInfo,
-    Sentence,
+    Run,
     passage_features,
     sentence_features,
     topic_terms,
@@ -20,7 +20,7 @@ from qa.answer.features import (
 from qa.answer.rank import Ranker
 from qa.answer.select import best_highlight, without_overlaps
 from qa.ingest.clean import byline_span
-from qa.records import Answer, Article, Hit, Passage
+from qa.records import Answer, Article, Hit, Passage, Span
 
 __all__ = ["BYLINE_PASSAGE_ID", "Scored", "answers_from", "score_candidates", "with_byline"]
 
@@ -37,7 +37,7 @@ class Scored:
     hit: Hit
     """the passage; ``score`` is the ranker's score, ``dense``/``bm25`` the retrieval scores"""
     article: Article
-    sentences: Sequence[Sentence]
+    sentences: Run
     sentence_rows: np.ndarray
     sentence_scores: np.ndarray
     features: np.ndarray
@@ -52,7 +52,7 @@ def score_candidates(
     q: np.ndarray,
     hits: Sequence[Hit],
     articles: Mapping[str, Article],
-    sentences: Mapping[int, Sequence[Sentence]],
+    sentences: Mapping[int, Run],
     passage_vectors: Mapping[int, np.ndarray],
     bm25: Mapping[int, float],
     question_coverage: float,
@@ -73,16 +73,7 @@ def score_candidates(
     stored = topics or {}
     topic = {doc: topic_terms(a, stored.get(doc)) for doc, a in articles.items()}
     batch = sentence_features(
-        info,
-        q,
-        [
-            (
-                articles[h.passage.doc_id].text,
-                sentences[h.passage.passage_id],
-                topic[h.passage.doc_id],
-            )
-            for h in hits
-        ],
+        info, q, [(sentences[h.passage.passage_id], topic[h.passage.doc_id]) for h in hits]
     )
     sentence_scores = ranker.sentence_scores(batch.rows)
     bounds = batch.bounds
@@ -173,18 +164,20 @@ def answers_from(
     texts = {c.article.doc_id: c.article.text for c in scored}
     by_id = {c.hit.passage.passage_id: c for c in scored}
     kept = without_overlaps([c.hit for c in scored], limit, texts)
-    answers, trimmed, rows = [], [], []
-    for rank, hit in enumerate(kept, start=1):
+    parts: list[tuple[Hit, Scored, Span, float]] = []
+    confidences: list[float] = []
+    trimmed, rows = [], []
+    for hit in kept:
         c = by_id[hit.passage.passage_id]
-        keep = np.array([hit.passage.span.contains(s.span) for s in c.sentences], dtype=bool)
-        span, score = best_highlight(
-            [s.span for s, k in zip(c.sentences, keep, strict=True) if k],
-            c.sentence_scores[keep],
-            join_margin,
-        )
-        answers.append(Answer(rank, hit, c.article, span, score, c.confidence))
+        spans = hit.passage.sentences
+        # a trimmed passage keeps a run of its whole passage's sentences
+        lo = c.hit.passage.sentences.index(spans[0]) if spans else 0
+        keep = slice(lo, lo + len(spans))
+        span, score = best_highlight(spans, c.sentence_scores[keep], join_margin)
+        parts.append((hit, c, span, score))
+        confidences.append(c.confidence)
         if hit.passage.span != c.hit.passage.span and info is not None:
-            trimmed.append(rank - 1)
+            trimmed.append(len(parts) - 1)
             rows.append(
                 trimmed_features(
                     info,
@@ -199,10 +192,13 @@ def answers_from(
     if rows and ranker is not None:  # one product for every trimmed answer
         again = ranker.confidence(ranker.passage_scores(np.stack(rows)))
         for i, confidence in zip(trimmed, again, strict=True):
-            answers[i] = replace(
-                answers[i], confidence=min(answers[i].confidence, float(confidence))
-            )
-    return answers
+            confidences[i] = min(confidences[i], float(confidence))
+    return [
+        Answer(rank, hit, c.article, span, score, confidence)
+        for rank, ((hit, c, span, score), confidence) in enumerate(
+            zip(parts, confidences, strict=True), start=1
+        )
+    ]
 
 
 def with_byline(answers: Sequence[Answer], limit: int) -> list[Answer]:

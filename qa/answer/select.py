@@ -46,14 +46,21 @@ def without_overlaps(hits: Sequence[Hit], limit: int, texts: Mapping[str, str]) 
     contiguous slices of the article.
     """
     kept: list[Hit] = []
+    shown: dict[str, list[Span]] = {}
+    """the spans kept so far, by article"""
     for hit in hits:
         if len(kept) == limit:
             break
         p = hit.passage
-        taken = [k.passage.span for k in kept if k.passage.doc_id == p.doc_id]
+        taken = shown.setdefault(p.doc_id, [])
+        if not any(p.span.overlaps(t) for t in taken):
+            kept.append(hit)
+            taken.append(p.span)
+            continue
         fresh = [not any(s.overlaps(t) for t in taken) for s in p.sentences]
         if all(fresh):
             kept.append(hit)
+            taken.append(p.span)
             continue
         start, end = _longest_run(fresh)
         if start == end:
@@ -62,6 +69,7 @@ def without_overlaps(hits: Sequence[Hit], limit: int, texts: Mapping[str, str]) 
         span = Span(sentences[0].start, sentences[-1].end)
         trimmed = Passage(p.passage_id, p.doc_id, span, sentences, span.of(texts[p.doc_id]))
         kept.append(replace(hit, passage=trimmed))
+        taken.append(span)
     return kept
 
 
@@ -75,12 +83,13 @@ def best_highlight(
     """
     if len(sentences) == 0 or len(sentences) != len(scores):
         raise ValueError("need one score per sentence")
-    best = int(np.argmax(scores))
+    values = [float(v) for v in scores]
+    best = values.index(max(values))  # the first of equals, as argmax
     start, end = sentences[best].start, sentences[best].end
     neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences)]
     if neighbours:
-        runner = max(neighbours, key=lambda i: scores[i])
-        if scores[best] - scores[runner] <= join_margin:
+        runner = max(neighbours, key=values.__getitem__)
+        if values[best] - values[runner] <= join_margin:
             start = min(start, sentences[runner].start)
             end = max(end, sentences[runner].end)
-    return Span(start, end), float(scores[best])
+    return Span(start, end), values[best]

@@ -35,11 +35,12 @@ from qa.records import Article, Span
 from qa.search.filters import Filters
 from qa.store.terms import fts_query
 
-__all__ = ["DB_FILE", "SCHEMA_VERSION", "Prepared", "Store", "StoredPassage"]
+__all__ = ["DB_FILE", "SCHEMA_VERSION", "Prepared", "Store", "StoredPassage", "StoredSentences"]
 
 DB_FILE = "store.sqlite3"
-ARTICLE_CACHE = 2048
-"""decoded article rows kept in memory, the most recently read: a few MB of text"""
+ARTICLE_CACHE = 8192
+"""decoded article rows kept in memory, the most recently read: 20 MB of text at most for
+news-length articles"""
 SCHEMA_VERSION = 2
 """2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
 stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
@@ -120,6 +121,17 @@ class StoredPassage:
     article_row: int
     span: Span
     sentence_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSentences:
+    """An article's sentences as stored: ids ``first_id`` onwards, in order."""
+
+    first_id: int
+    spans: list[Span]
+    vectors: np.ndarray
+    terms: list[str | None]
+    """each one's stemmed terms (None in a version 1 row)"""
 
 
 def _in_chunks(values: Sequence[Any], size: int = 900) -> Iterator[tuple[list[Any], str]]:
@@ -366,25 +378,45 @@ class Store:
             ).fetchall()
         return {r[0]: np.frombuffer(r[1], dtype=np.float32, count=dimension) for r in rows}
 
-    def sentences(
-        self, ids: Sequence[int], dimension: int
-    ) -> dict[int, tuple[Span, np.ndarray, str | None]]:
-        """Sentences by id: span, vector and stored terms (None in a version 1 row)."""
-        if not ids:
+    def article_sentences(self, rows: Sequence[int], dimension: int) -> dict[int, StoredSentences]:
+        """Every sentence of these article rows, in order: spans, vectors and stored terms."""
+        if not rows:
             return {}
-        rows: list[tuple[int, int, int, bytes, str | None]] = []
+        found: list[tuple[int, int, int, int, bytes, str | None]] = []
         with self.read() as conn:
             cur = conn.cursor()
             cur.row_factory = None  # plain tuples: a question reads hundreds of these
-            for chunk, marks in _in_chunks([int(x) for x in ids]):
-                rows += cur.execute(
-                    f"SELECT id, start, end, vector, terms FROM sentences WHERE id IN ({marks})",
+            for chunk, marks in _in_chunks([int(x) for x in rows]):
+                found += cur.execute(
+                    "SELECT article, id, start, end, vector, terms FROM sentences "
+                    f"WHERE article IN ({marks}) ORDER BY article, id",
                     chunk,
                 ).fetchall()
-        vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(
-            len(rows), dimension
+        vectors = np.frombuffer(b"".join(r[4] for r in found), dtype=np.float32).reshape(
+            len(found), dimension
         )
-        return {r[0]: (Span(r[1], r[2]), vectors[k], r[4]) for k, r in enumerate(rows)}
+        out: dict[int, StoredSentences] = {}
+        i = 0
+        while i < len(found):
+            row, j = found[i][0], i
+            while j < len(found) and found[j][0] == row:
+                j += 1
+            ids = [r[1] for r in found[i:j]]
+            if ids[-1] - ids[0] != len(ids) - 1:  # passages address sentences by id ranges
+                raise IndexStateError(f"article row {row}: its sentence ids are not contiguous")
+            out[row] = StoredSentences(
+                ids[0],
+                [Span(r[2], r[3]) for r in found[i:j]],
+                vectors[i:j],
+                [r[5] for r in found[i:j]],
+            )
+            i = j
+        return out
+
+    def article_rows(self) -> list[int]:
+        """Every article's row id, in order."""
+        with self.read() as conn:
+            return [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
 
     def iter_passage_vectors(
         self, dimension: int, batch: int = 20_000

@@ -6,6 +6,7 @@ import pytest
 from qa.answer.features import (
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
+    Run,
     Sentence,
     Topic,
     analyse_question,
@@ -94,7 +95,7 @@ def test_sentence_rows_mark_the_sentence_with_the_answer_kind() -> None:
     info = analyse_question(
         "How much will the closures save?", ["closur", "save"], {"closur": 1, "save": 3}, 50
     )
-    batch = sentence_features(info, q, [(text, sentences, NO_TOPIC)])
+    batch = sentence_features(info, q, [(Run.of(text, sentences), NO_TOPIC)])
     rows = batch.of(0)
     assert rows.shape == (2, len(SENTENCE_FEATURES))
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
@@ -115,8 +116,8 @@ def test_stored_sentence_terms_give_the_same_rows_as_stemming_the_text() -> None
     stemmed = _sentences(text, [[0.9, 0.1], [0.5, 0.5]])
     stored = [Sentence(s.span, s.vector, " ".join(terms(s.span.of(text)))) for s in stemmed]
     info = analyse_question("How much will the closures save?", ["closur", "save"], {}, 50)
-    a = sentence_features(info, q, [(text, stemmed, NO_TOPIC)])
-    b = sentence_features(info, q, [(text, stored, NO_TOPIC)])
+    a = sentence_features(info, q, [(Run.of(text, stemmed), NO_TOPIC)])
+    b = sentence_features(info, q, [(Run.of(text, stored), NO_TOPIC)])
     np.testing.assert_array_equal(a.rows, b.rows)
     np.testing.assert_array_equal(a.has, b.has)
 
@@ -127,7 +128,9 @@ def test_sentence_rows_of_several_passages_stay_within_their_passage() -> None:
     q = np.array([1.0, 0.0], dtype=np.float32)
     s = _sentences(text, [[0.2, 0.9], [0.9, 0.1], [0.5, 0.5]])
     info = analyse_question("q", ["thing"], {"thing": 2}, 10)
-    batch = sentence_features(info, q, [(text, s[:1], NO_TOPIC), (text, s[1:], NO_TOPIC)])
+    batch = sentence_features(
+        info, q, [(Run.of(text, s[:1]), NO_TOPIC), (Run.of(text, s[1:]), NO_TOPIC)]
+    )
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
     assert list(batch.bounds) == [0, 1, 3]
     # the lone sentence of passage 0 is its passage's best, and has no neighbour
@@ -143,7 +146,9 @@ def _passage_rows(n_tail: int = 0, pool: int = 20) -> np.ndarray:
     text = "x" * 100
     info = analyse_question("q", ["embassi", "save"], {"embassi": 2, "save": 5}, 100)
     vectors = [[0.8, 0.0], [0.5, 0.0], [0.3, 0.0], *([[0.95, 0.0]] * n_tail)]
-    passages = [(text, [Sentence(Span(0, 10), np.array(v, np.float32))], NO_TOPIC) for v in vectors]
+    passages = [
+        (Run.of(text, [Sentence(Span(0, 10), np.array(v, np.float32))]), NO_TOPIC) for v in vectors
+    ]
     batch = sentence_features(info, np.array([1.0, 0.0], np.float32), passages)
     batch.has[:] = False
     batch.has[0, 0] = True  # passage 0 holds "embassi"
@@ -196,7 +201,7 @@ def test_a_trimmed_passage_is_judged_on_the_sentences_it_keeps() -> None:
     info = analyse_question(
         "How much will the closures save?", ["closur", "save"], {"closur": 1, "save": 3}, 50
     )
-    batch = sentence_features(info, q, [(text, sentences, NO_TOPIC)])
+    batch = sentence_features(info, q, [(Run.of(text, sentences), NO_TOPIC)])
     scores = np.array([0.0, 2.0, -1.0])
     row = passage_features(
         info,
