@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from qa.answer.features import QuestionInfo, Run, analyse_question
+from qa.answer.features import PASSAGE_FEATURES, QuestionInfo, Run, Topic, analyse_question
 from qa.answer.rank import DEFAULT_RANKER, Ranker
 from qa.answer.score import Scored, answers_from, score_candidates, with_byline
 from qa.answer.select import Evidence
@@ -109,8 +110,10 @@ class _Read:
     articles: dict[str, Article]
     sentences: dict[int, Run]
     """passage id -> its sentences (spans, stored vectors, what their text decides)"""
-    topics: dict[str, str | None]
-    """doc id -> the article's stored topic terms"""
+    topics: dict[str, Topic]
+    """doc id -> the article's topic terms"""
+    vectors: dict[int, np.ndarray]
+    """passage id -> its stored vector"""
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -335,24 +338,27 @@ class QAEngine:
             return self._read_in_tx(candidates)
 
     def _read_in_tx(self, candidates: list[Candidate]) -> _Read:
-        stored = self.store.passages([c.passage_id for c in candidates])
+        stored = self.store.passages([c.passage_id for c in candidates], self.embedder.dimension)
         by_row = self.store.articles_by_row(sorted({p.article_row for p in stored.values()}))
-        sentences = self.sentences.get({row: a.text for row, (a, _) in by_row.items()})
-        read = _Read([], {}, {}, {})
+        prepared = self.sentences.get(by_row)
+        read = _Read([], {}, {}, {}, {})
         for c in candidates:
             p = stored.get(c.passage_id)
             if p is None or p.article_row not in by_row:
                 continue  # deleted between ranking and reading: never shown
-            article, topic = by_row[p.article_row]
-            first_id, held = sentences[p.article_row]
-            lo = p.sentence_ids[0] - first_id if p.sentence_ids else 0
-            run = Run(held, lo, lo + len(p.sentence_ids))
-            if lo < 0 or run.hi > len(held):
+            article = by_row[p.article_row][0]
+            held = prepared.get(p.article_row)
+            lo = p.sentence_ids.start - held.first_sentence if held else -1
+            if held is None or lo < 0 or lo + len(p.sentence_ids) > len(held.sentences):
                 raise IndexStateError(f"passage {c.passage_id}: its sentences are not stored")
+            run = Run(held.sentences, lo, lo + len(p.sentence_ids))
             read.articles[article.doc_id] = article
-            read.topics[article.doc_id] = topic
+            read.topics[article.doc_id] = held.topic
             read.sentences[c.passage_id] = run
-            passage = Passage(c.passage_id, p.doc_id, p.span, run.spans, p.span.of(article.text))
+            read.vectors[c.passage_id] = p.vector
+            passage = Passage(
+                c.passage_id, article.doc_id, p.span, run.spans, p.span.of(article.text)
+            )
             read.hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
         return read
 
@@ -447,18 +453,17 @@ class QAEngine:
         # One BM25 query, started beside the embedding, serves the lexical ranking and the
         # ranker's lexical features.
         query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
-        stats = self._lexical_pool.submit(self.live.doc_freq, query.terms)
+        # document frequencies: from memory at once, from FTS5 beside the dense search
+        stats = None
+        if self.live.lexical is None:
+            stats = self._lexical_pool.submit(self.live.doc_freq, query.terms)
         # the dense search runs first, while the BM25 query is still going
         ranked = retriever.rank(query, fetch)
         lexical = self._bm25.top(query, self.settings.candidates)
         # One read transaction for everything the scoring reads: a write landing in between
         # (a PUT, a watched file re-synced) must not leave a passage without its vectors.
-        with self.store.read():
-            read = self._read(ranked)
-            vectors = self.store.passage_vectors(
-                [h.passage.passage_id for h in read.hits], self.embedder.dimension
-            )
-        doc_freq = stats.result()
+        read = self._read(ranked)
+        doc_freq = self.live.doc_freq(query.terms) if stats is None else stats.result()
         coverage = (
             sum(t in doc_freq for t in query.terms) / len(query.terms) if query.terms else 0.0
         )
@@ -469,17 +474,20 @@ class QAEngine:
             read.hits,
             read.articles,
             read.sentences,
-            vectors,
+            read.vectors,
             dict(lexical),
             coverage,
             ranker or self.ranker,
             topics=read.topics,
         )
-        best_sentence = max((float(c.sentence_rows[:, 0].max()) for c in scored), default=0.0)
+        best_sentence = float(max((c.features[_BEST_SENTENCE] for c in scored), default=0.0))
         evidence = Evidence(
             dense=best_sentence, coverage=coverage, bm25=lexical[0][1] if lexical else 0.0
         )
         return Ranked(mode, info, scored, evidence)
+
+
+_BEST_SENTENCE = PASSAGE_FEATURES.index("best_sentence")
 
 
 def _lexical_pool() -> ThreadPoolExecutor:

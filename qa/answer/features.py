@@ -558,6 +558,7 @@ def passage_features(
     if titles is None:
         titles = [_title_terms(a.title) for a in articles]
     out = np.zeros((n, len(PASSAGE_FEATURES)), dtype=np.float64)
+    title_cover: dict[frozenset[str], float] = {}
     for i, a in enumerate(articles):
         d, b, h, c = article.get(a.doc_id, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
         if i >= ref.stop:  # a deeper hit joins its article's pool passages
@@ -566,7 +567,10 @@ def passage_features(
         out[i, _P["article_bm25"]] = b
         out[i, _P["article_term_cover"]] = h @ idf
         out[i, _P["article_candidates"]] = math.log(c)
-        out[i, _P["title_cover"]] = sum(w for t, w in info.idf.items() if t in titles[i])
+        title = titles[i]
+        if title not in title_cover:
+            title_cover[title] = sum(w for t, w in info.idf.items() if t in title)
+        out[i, _P["title_cover"]] = title_cover[title]
         out[i, _P["position"]] = spans[i].start / max(len(a.text), 1)
         out[i, _P["author_question"]] = info.kind == "author" and bool(a.author)
     out[:, _P["article_dense"]] -= dense[ref].max()
@@ -594,37 +598,47 @@ _P = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
 
 def trimmed_features(
     info: QuestionInfo,
-    row: np.ndarray,
-    sentences: np.ndarray,
-    has: np.ndarray,
+    rows: np.ndarray,
+    sentences: SentenceBatch,
     sentence_scores: np.ndarray,
-    start: int,
-    length: int,
+    starts: np.ndarray,
+    lengths: np.ndarray,
 ) -> np.ndarray:
-    """A passage's row recomputed for the run of its sentences an overlap left it.
+    """Passage rows recomputed for the runs of their sentences that overlaps left them.
 
-    ``sentences``, ``has`` and ``sentence_scores`` are those sentences' rows, term flags and
-    sentence-model scores; ``start`` the run's offset in an article of ``length`` characters.
-    What its sentences decide is recomputed (best sentence, terms, captions, answer kind,
-    position) with the same pool as before; the passage's retrieval scores and its article's
-    features stay as they were (the model is not called at question time for the shorter text).
+    Row ``i`` of ``rows`` keeps the sentences ``sentences.of(i)`` (their rows, term flags and
+    sentence-model scores, none empty); ``starts[i]`` is the run's offset in an article of
+    ``lengths[i]`` characters. What its sentences decide is recomputed (best sentence, terms,
+    captions, answer kind, position) with the same pool as before; the passage's retrieval scores
+    and its article's features stay as they were (the model is not called at question time for
+    the shorter text).
     """
-    out = row.astype(np.float64).copy()
+    out = rows.astype(np.float64).reshape(-1, len(PASSAGE_FEATURES)).copy()
+    if not len(out):
+        return out.astype(np.float32)
+    bounds = sentences.bounds
+    first = bounds[:-1]
+    sizes = np.diff(bounds)
     idf = np.array(list(info.idf.values()), dtype=np.float64)
-    best = float(sentences[:, _COL["cosine"]].max())
-    out[_P["best_sentence_gap"]] += best - out[_P["best_sentence"]]
-    out[_P["best_sentence"]] = best
-    score = float(sentence_scores.max())
-    out[_P["sentence_score_gap"]] += score - out[_P["sentence_score"]]
-    out[_P["sentence_score"]] = score
-    present = has.any(axis=0)
-    out[_P["term_cover"]] = present @ idf / info.weight
+    best = np.maximum.reduceat(sentences.rows[:, _COL["cosine"]].astype(np.float64), first)
+    out[:, _P["best_sentence_gap"]] += best - out[:, _P["best_sentence"]]
+    out[:, _P["best_sentence"]] = best
+    score = np.maximum.reduceat(sentence_scores.astype(np.float64), first)
+    out[:, _P["sentence_score_gap"]] += score - out[:, _P["sentence_score"]]
+    out[:, _P["sentence_score"]] = score
+    present = np.zeros((len(out), len(idf)), dtype=bool)
+    if len(idf):
+        present = np.logical_or.reduceat(sentences.has, first, axis=0)
+    out[:, _P["term_cover"]] = present @ idf / info.weight
     max_idf = float(idf.max(initial=0.0)) or 1.0
-    out[_P["missing_idf"]] = float(np.where((idf > 0) & ~present, idf, 0.0).max(initial=0.0))
-    out[_P["missing_idf"]] /= max_idf
-    out[_P["caption_share"]] = float(sentences[:, _COL["caption"]].mean())
-    answering = sentences[int(np.argmax(sentence_scores))]
-    out[_P["wants_kind"]] = answering[_WANTS_KIND]
-    out[_P["lacks_kind"]] = answering[_LACKS_KIND]
-    out[_P["position"]] = start / max(length, 1)
+    missing = np.where((idf > 0) & ~present, idf, 0.0).max(axis=1, initial=0.0)
+    out[:, _P["missing_idf"]] = missing / max_idf
+    captions = np.add.reduceat(sentences.rows[:, _COL["caption"]].astype(np.float64), first)
+    out[:, _P["caption_share"]] = captions / sizes
+    # each run's answering sentence (the first of equals): sort by run, then score
+    owner = np.repeat(np.arange(len(out)), sizes)
+    answering = sentences.rows[np.lexsort((-sentence_scores, owner))[first]]
+    out[:, _P["wants_kind"]] = answering[:, _WANTS_KIND]
+    out[:, _P["lacks_kind"]] = answering[:, _LACKS_KIND]
+    out[:, _P["position"]] = starts / np.maximum(lengths, 1)
     return out.astype(np.float32)

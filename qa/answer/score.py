@@ -12,6 +12,8 @@ from qa.answer.features import (
     REFERENCE_POOL,
     QuestionInfo,
     Run,
+    SentenceBatch,
+    Topic,
     passage_features,
     sentence_features,
     topic_terms,
@@ -30,7 +32,7 @@ BYLINE_PASSAGE_ID = -1
 """the passage id of a byline answer: a line of the article that no stored passage holds"""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scored:
     """One candidate passage with everything the ranker saw and said."""
 
@@ -58,20 +60,22 @@ def score_candidates(
     question_coverage: float,
     ranker: Ranker,
     pool: int = REFERENCE_POOL,
-    topics: Mapping[str, str | None] | None = None,
+    topics: Mapping[str, Topic] | None = None,
 ) -> list[Scored]:
     """Every hit scored: the first ``pool`` hits best first, then the rest best first.
 
     The ranker reorders the first ``pool`` retrieved passages only (ties keep the retrieval
     order), as a re-ranking window does: deeper hits, which a smaller ``top_k`` never reads, can
     neither displace them nor change their features, so the first answer and its confidence do
-    not depend on ``top_k``. ``topics`` holds each article's stored topic terms
-    (``qa.store.terms.topic_terms``), stemmed here where missing.
+    not depend on ``top_k``. ``topics`` holds each article's topic terms (``topic_terms``),
+    computed here where missing.
     """
     if not hits:
         return []
-    stored = topics or {}
-    topic = {doc: topic_terms(a, stored.get(doc)) for doc, a in articles.items()}
+    topic = dict(topics or {})
+    for doc, a in articles.items():
+        if doc not in topic:
+            topic[doc] = topic_terms(a)
     batch = sentence_features(
         info, q, [(sentences[h.passage.passage_id], topic[h.passage.doc_id]) for h in hits]
     )
@@ -96,24 +100,25 @@ def score_candidates(
         ranker.passage_scores(features), hits, captions, best, pool
     )
     confidence = ranker.confidence(passage_scores)
+    scores, similarity, confident = (
+        passage_scores.tolist(),
+        dense.astype(np.float64).tolist(),
+        confidence.tolist(),
+    )
+    edges = bounds.tolist()
     scored = [
         Scored(
-            Hit(
-                hit.passage,
-                float(passage_scores[i]),
-                dense=float(dense[i]),
-                bm25=bm25.get(hit.passage.passage_id),
-            ),
+            Hit(hit.passage, scores[i], dense=similarity[i], bm25=bm25.get(pid)),
             articles[hit.passage.doc_id],
-            sentences[hit.passage.passage_id],
-            batch.of(i),
-            sentence_scores[bounds[i] : bounds[i + 1]],
+            sentences[pid],
+            batch.rows[edges[i] : edges[i + 1]],
+            sentence_scores[edges[i] : edges[i + 1]],
             features[i],
             i,
-            float(confidence[i]),
-            batch.has[bounds[i] : bounds[i + 1]],
+            confident[i],
+            batch.has[edges[i] : edges[i + 1]],
         )
-        for i, hit in enumerate(hits)
+        for i, (hit, pid) in enumerate((h, h.passage.passage_id) for h in hits)
     ]
     return sorted(
         scored, key=lambda c: (c.first_stage_rank >= pool, -c.hit.score, c.first_stage_rank)
@@ -166,7 +171,7 @@ def answers_from(
     kept = without_overlaps([c.hit for c in scored], limit, texts)
     parts: list[tuple[Hit, Scored, Span, float]] = []
     confidences: list[float] = []
-    trimmed, rows = [], []
+    trimmed: list[tuple[int, Scored, slice]] = []
     for hit in kept:
         c = by_id[hit.passage.passage_id]
         spans = hit.passage.sentences
@@ -176,22 +181,23 @@ def answers_from(
         span, score = best_highlight(spans, c.sentence_scores[keep], join_margin)
         parts.append((hit, c, span, score))
         confidences.append(c.confidence)
-        if hit.passage.span != c.hit.passage.span and info is not None:
-            trimmed.append(len(parts) - 1)
-            rows.append(
-                trimmed_features(
-                    info,
-                    c.features,
-                    c.sentence_rows[keep],
-                    c.sentence_has[keep],
-                    c.sentence_scores[keep],
-                    hit.passage.span.start,
-                    len(c.article.text),
-                )
-            )
-    if rows and ranker is not None:  # one product for every trimmed answer
-        again = ranker.confidence(ranker.passage_scores(np.stack(rows)))
-        for i, confidence in zip(trimmed, again, strict=True):
+        if hit.passage.span != c.hit.passage.span and spans:
+            trimmed.append((len(parts) - 1, c, keep))
+    if trimmed and info is not None and ranker is not None:  # one product for all of them
+        rows = trimmed_features(
+            info,
+            np.stack([c.features for _, c, _ in trimmed]),
+            SentenceBatch(
+                np.concatenate([c.sentence_rows[keep] for _, c, keep in trimmed]),
+                np.cumsum([0, *(keep.stop - keep.start for _, _, keep in trimmed)]),
+                np.concatenate([c.sentence_has[keep] for _, c, keep in trimmed]),
+            ),
+            np.concatenate([c.sentence_scores[keep] for _, c, keep in trimmed]),
+            np.array([parts[i][0].passage.span.start for i, _, _ in trimmed]),
+            np.array([len(c.article.text) for _, c, _ in trimmed]),
+        )
+        again = ranker.confidence(ranker.passage_scores(rows))
+        for (i, _, _), confidence in zip(trimmed, again, strict=True):
             confidences[i] = min(confidences[i], float(confidence))
     return [
         Answer(rank, hit, c.article, span, score, confidence)

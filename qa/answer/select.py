@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def without_overlaps(hits: Sequence[Hit], limit: int, texts: Mapping[str, str]) 
         sentences = p.sentences[start:end]
         span = Span(sentences[0].start, sentences[-1].end)
         trimmed = Passage(p.passage_id, p.doc_id, span, sentences, span.of(texts[p.doc_id]))
-        kept.append(replace(hit, passage=trimmed))
+        kept.append(Hit(trimmed, hit.score, hit.dense, hit.bm25))
         taken.append(span)
     return kept
 
@@ -83,7 +83,7 @@ def best_highlight(
     """
     if len(sentences) == 0 or len(sentences) != len(scores):
         raise ValueError("need one score per sentence")
-    values = [float(v) for v in scores]
+    values: list[float] = np.asarray(scores, dtype=np.float64).tolist()
     best = values.index(max(values))  # the first of equals, as argmax
     start, end = sentences[best].start, sentences[best].end
     neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(sentences)]

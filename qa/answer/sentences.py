@@ -18,11 +18,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from qa.answer.features import ArticleSentences
+from qa.answer.features import ArticleSentences, Topic, topic_terms
+from qa.records import Article
 from qa.store.db import Store
 
-__all__ = ["SentenceCache"]
+__all__ = ["PreparedArticle", "SentenceCache"]
 
 log = logging.getLogger(__name__)
 
@@ -30,35 +32,46 @@ WARM_BATCH = 256
 """articles read and prepared per read transaction while warming"""
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """What the answer features need of one stored article, whatever the question."""
+
+    first_sentence: int
+    """the id of its first stored sentence (its sentences' ids follow on)"""
+    sentences: ArticleSentences
+    topic: Topic
+
+
 class SentenceCache:
     def __init__(self, store: Store, dimension: int, capacity: int) -> None:
         self.store = store
         self.dimension = dimension
         self.capacity = capacity
-        self._entries: OrderedDict[int, tuple[int, ArticleSentences]] = OrderedDict()
+        self._entries: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._lock = threading.Lock()
         self._warming: threading.Thread | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, texts: Mapping[int, str]) -> dict[int, tuple[int, ArticleSentences]]:
-        """For each article row of ``texts`` (row -> the article's text): its first sentence id
-        and its sentences. Call it inside the read transaction that found the rows."""
-        out: dict[int, tuple[int, ArticleSentences]] = {}
+    def get(self, articles: Mapping[int, tuple[Article, str | None]]) -> dict[int, PreparedArticle]:
+        """Each article row of ``articles`` (row -> the article and its stored topic terms,
+        as ``Store.articles_by_row`` gives them) prepared. Call it inside the read transaction
+        that found the rows."""
+        out: dict[int, PreparedArticle] = {}
         with self._lock:
-            for row in texts:
+            for row in articles:
                 if (hit := self._entries.get(row)) is not None:
                     self._entries.move_to_end(row)
                     out[row] = hit
-        missing = [row for row in texts if row not in out]
+        missing = [row for row in articles if row not in out]
         if not missing:
             return out
-        stored = self.store.article_sentences(missing, self.dimension)
-        built = {
-            row: (s.first_id, ArticleSentences.build(texts[row], s.spans, s.vectors, s.terms))
-            for row, s in stored.items()
-        }
+        built = {}
+        for row, s in self.store.article_sentences(missing, self.dimension).items():
+            article, topic = articles[row]
+            held = ArticleSentences.build(article.text, s.spans, s.vectors, s.terms)
+            built[row] = PreparedArticle(s.first_id, held, topic_terms(article, topic))
         out.update(built)
         if self.capacity > 0:
             with self._lock:
@@ -94,8 +107,7 @@ class SentenceCache:
                 if room <= 0:
                     break
                 with self.store.read():  # articles and their sentences of one committed state
-                    articles = self.store.articles_by_row(batch[:room])
-                    self.get({row: a.text for row, (a, _) in articles.items()})
+                    self.get(self.store.articles_by_row(batch[:room]))
             log.info("sentence cache: %d articles ready", len(self))
         except Exception:  # questions read what they need themselves: slower, never wrong
             log.exception("warming the sentence cache failed; questions read their sentences")

@@ -148,15 +148,16 @@ class HybridRetriever:
 
     def rank(self, query: Query, k: int) -> list[Candidate]:
         depth = max(k, self.candidates)
-        dense = self.dense.rank(query, depth)
-        lexical = self.bm25.rank(query, depth)
+        scores, ids = self.dense.live.dense.search(query.vector, depth, query.allowed)
+        dense_ids: list[int] = ids.tolist()
+        lexical = self.bm25.top(query, depth)
         fused = reciprocal_rank_fusion(
-            [[c.passage_id for c in dense], [c.passage_id for c in lexical]],
+            [dense_ids, [pid for pid, _ in lexical]],
             k=self.rrf_k,
             weights=[self.dense_weight, 1.0],
         )[:k]
-        dense_of = {c.passage_id: c.dense for c in dense}
-        bm25_of = {c.passage_id: c.bm25 for c in lexical}
+        dense_of = dict(zip(dense_ids, scores.tolist(), strict=True))
+        bm25_of = dict(lexical)
         return [
             Candidate(pid, score, dense=dense_of.get(pid), bm25=bm25_of.get(pid))
             for pid, score in fused

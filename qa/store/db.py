@@ -117,10 +117,10 @@ class Prepared:
 @dataclass(frozen=True, slots=True)
 class StoredPassage:
     passage_id: int
-    doc_id: str
     article_row: int
     span: Span
-    sentence_ids: tuple[int, ...]
+    sentence_ids: range
+    vector: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +351,8 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     # -- passages, sentences, vectors --------------------------------------------------------------
-    def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+    def passages(self, ids: Sequence[int], dimension: int) -> dict[int, StoredPassage]:
+        """The passages of these ids that are stored, with their vectors."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
@@ -359,12 +360,18 @@ class Store:
             cur = conn.cursor()
             cur.row_factory = None
             rows = cur.execute(
-                "SELECT p.id, p.article, p.first_sentence, p.n_sentences, p.start, p.end, a.doc_id "
-                f"FROM passages p JOIN articles a ON a.id = p.article WHERE p.id IN ({marks})",
+                "SELECT id, article, first_sentence, n_sentences, start, end, vector "
+                f"FROM passages WHERE id IN ({marks})",
                 [int(i) for i in ids],
             ).fetchall()
         return {
-            r[0]: StoredPassage(r[0], r[6], r[1], Span(r[4], r[5]), tuple(range(r[2], r[2] + r[3])))
+            r[0]: StoredPassage(
+                r[0],
+                r[1],
+                Span(r[4], r[5]),
+                range(r[2], r[2] + r[3]),
+                np.frombuffer(r[6], dtype=np.float32, count=dimension),
+            )
             for r in rows
         }
 

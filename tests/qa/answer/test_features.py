@@ -8,6 +8,7 @@ from qa.answer.features import (
     SENTENCE_FEATURES,
     Run,
     Sentence,
+    SentenceBatch,
     Topic,
     analyse_question,
     is_caption,
@@ -216,9 +217,10 @@ def test_a_trimmed_passage_is_judged_on_the_sentences_it_keeps() -> None:
     col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
     # the answering sentence (the second) was shown by a better answer: the rest is kept
     keep = [True, False, False]
+    kept = SentenceBatch(batch.rows[keep], np.array([0, 1]), batch.has[keep])
     trimmed = trimmed_features(
-        info, row, batch.rows[keep], batch.has[keep], scores[keep], 0, len(text)
-    )
+        info, row[None], kept, scores[keep], np.array([0]), np.array([len(text)])
+    )[0]
     assert trimmed[col["best_sentence"]] == pytest.approx(0.6)
     assert trimmed[col["best_sentence_gap"]] == pytest.approx(0.6 - 0.9)
     assert trimmed[col["sentence_score"]] == pytest.approx(0.0)
@@ -226,5 +228,19 @@ def test_a_trimmed_passage_is_judged_on_the_sentences_it_keeps() -> None:
     assert trimmed[col["wants_kind"]] == 0.0 and row[col["wants_kind"]] == 1.0
     for name in ("dense", "bm25", "article_dense", "article_term_cover"):
         assert trimmed[col[name]] == row[col[name]]
-    untouched = trimmed_features(info, row, batch.rows, batch.has, scores, 0, len(text))
-    np.testing.assert_allclose(untouched, row, rtol=1e-6)
+    # runs of several passages at once: each judged on its own sentences
+    both = SentenceBatch(
+        np.concatenate([batch.rows, batch.rows[keep]]),
+        np.array([0, 3, 4]),
+        np.concatenate([batch.has, batch.has[keep]]),
+    )
+    rows = trimmed_features(
+        info,
+        np.stack([row, row]),
+        both,
+        np.concatenate([scores, scores[keep]]),
+        np.array([0, 0]),
+        np.array([len(text), len(text)]),
+    )
+    np.testing.assert_allclose(rows[0], row, rtol=1e-6)  # all its sentences: unchanged
+    np.testing.assert_array_equal(rows[1], trimmed)
