@@ -65,6 +65,9 @@ def health(engine: EngineDep) -> Health:
         dense_index="ivf" if engine.live.dense.kind == "ivf" else "flat",
         change_seq=engine.live.seq,
         min_confidence=engine.min_confidence,
+        lexical_index="fts5" if engine.live.lexical is None else "memory",
+        prepared_articles=len(engine.sentences),
+        warming=engine.live.building_lexical or engine.sentences.warming,
     )
 
 

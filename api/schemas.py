@@ -271,6 +271,14 @@ class Health(BaseModel):
     dense_index: Literal["flat", "ivf"]
     change_seq: int = Field(description="last change applied to the dense index")
     min_confidence: float = Field(description="default abstention threshold of /ask")
+    lexical_index: Literal["memory", "fts5"] = Field(
+        description="what ranks BM25: the in-memory index once built at start, FTS5 until then"
+    )
+    prepared_articles: int = Field(
+        description="articles whose sentences are prepared in memory for answering "
+        "(filled in the background at start, up to QA_SENTENCE_CACHE)"
+    )
+    warming: bool = Field(description="whether the background preparation at start still runs")
 
 
 class ErrorOut(BaseModel):

@@ -24,7 +24,7 @@ from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoun
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import Cut, cut, prepare
-from qa.records import Answer, Article, Hit, Passage
+from qa.records import Answer, Article, Hit
 from qa.search.filters import Filters
 from qa.search.retrieve import (
     BM25Retriever,
@@ -206,6 +206,7 @@ class QAEngine:
         self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
         self.live.save()
         self.store.close()
+        self.sentences.clear()
 
     def clear_caches(self) -> None:
         """Forget cached query vectors and sentences (for cold-start latency measurements)."""
@@ -338,28 +339,22 @@ class QAEngine:
             return self._read_in_tx(candidates)
 
     def _read_in_tx(self, candidates: list[Candidate]) -> _Read:
-        stored = self.store.passages([c.passage_id for c in candidates], self.embedder.dimension)
-        by_row = self.store.articles_by_row(sorted({p.article_row for p in stored.values()}))
-        prepared = self.sentences.get(by_row)
+        rows = self.store.passage_articles([c.passage_id for c in candidates])
+        prepared = self.sentences.get(sorted(set(rows.values())))
         read = _Read([], {}, {}, {}, {})
         for c in candidates:
-            p = stored.get(c.passage_id)
-            if p is None or p.article_row not in by_row:
+            held = prepared.get(rows.get(c.passage_id, -1))
+            if held is None:
                 continue  # deleted between ranking and reading: never shown
-            article = by_row[p.article_row][0]
-            held = prepared.get(p.article_row)
-            lo = p.sentence_ids.start - held.first_sentence if held else -1
-            if held is None or lo < 0 or lo + len(p.sentence_ids) > len(held.sentences):
-                raise IndexStateError(f"passage {c.passage_id}: its sentences are not stored")
-            run = Run(held.sentences, lo, lo + len(p.sentence_ids))
-            read.articles[article.doc_id] = article
-            read.topics[article.doc_id] = held.topic
-            read.sentences[c.passage_id] = run
+            p = held.passages.get(c.passage_id)
+            if p is None:
+                raise IndexStateError(f"passage {c.passage_id} is not among its article's")
+            doc_id = held.article.doc_id
+            read.articles[doc_id] = held.article
+            read.topics[doc_id] = held.topic
+            read.sentences[c.passage_id] = p.sentences
             read.vectors[c.passage_id] = p.vector
-            passage = Passage(
-                c.passage_id, article.doc_id, p.span, run.spans, p.span.of(article.text)
-            )
-            read.hits.append(Hit(passage, c.score, dense=c.dense, bm25=c.bm25))
+            read.hits.append(Hit(p.passage, c.score, dense=c.dense, bm25=c.bm25))
         return read
 
     def ask(

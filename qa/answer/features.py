@@ -549,30 +549,43 @@ def passage_features(
     bm25_norm = bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n)
     max_idf = float(idf.max(initial=0.0)) or 1.0
     missing = np.where((idf > 0) & ~has, idf, 0.0).max(axis=1, initial=0.0) / max_idf
-    # what each article's passages among the first ``pool`` hold together
-    article: dict[str, tuple[float, float, np.ndarray, int]] = {}
-    for i in range(ref.stop):
-        doc = articles[i].doc_id
-        d, b, h, c = article.get(doc, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
-        article[doc] = (max(d, dense[i]), max(b, bm25_norm[i]), h | has[i], c + 1)
+    # what each article's passages among the first ``pool`` hold together; a deeper hit joins
+    # its article's pool passages (alone if none)
+    numbered: dict[str, int] = {}
+    owner_article = np.array([numbered.setdefault(a.doc_id, len(numbered)) for a in articles])
+    pooled = owner_article[ref]
+    article_dense = np.full(len(numbered), -np.inf)
+    np.maximum.at(article_dense, pooled, dense[ref])
+    article_bm25 = np.zeros(len(numbered))
+    np.maximum.at(article_bm25, pooled, bm25_norm[ref])
+    article_has = np.zeros((len(numbered), len(idf)), dtype=bool)
+    np.logical_or.at(article_has, pooled, has[ref])
+    d = article_dense[owner_article]
+    b = article_bm25[owner_article]
+    h = article_has[owner_article]
+    c = np.bincount(pooled, minlength=len(numbered))[owner_article]
+    deep = slice(ref.stop, n)
+    d[deep] = np.maximum(d[deep], dense[deep])
+    b[deep] = np.maximum(b[deep], bm25_norm[deep])
+    h[deep] |= has[deep]
+    c[deep] += 1
     if titles is None:
         titles = [_title_terms(a.title) for a in articles]
-    out = np.zeros((n, len(PASSAGE_FEATURES)), dtype=np.float64)
     title_cover: dict[frozenset[str], float] = {}
-    for i, a in enumerate(articles):
-        d, b, h, c = article.get(a.doc_id, (-np.inf, 0.0, np.zeros(len(idf), dtype=bool), 0))
-        if i >= ref.stop:  # a deeper hit joins its article's pool passages
-            d, b, h, c = max(d, dense[i]), max(b, bm25_norm[i]), h | has[i], c + 1
-        out[i, _P["article_dense"]] = d
-        out[i, _P["article_bm25"]] = b
-        out[i, _P["article_term_cover"]] = h @ idf
-        out[i, _P["article_candidates"]] = math.log(c)
-        title = titles[i]
+    for title in titles:
         if title not in title_cover:
             title_cover[title] = sum(w for t, w in info.idf.items() if t in title)
-        out[i, _P["title_cover"]] = title_cover[title]
-        out[i, _P["position"]] = spans[i].start / max(len(a.text), 1)
-        out[i, _P["author_question"]] = info.kind == "author" and bool(a.author)
+    out = np.zeros((n, len(PASSAGE_FEATURES)), dtype=np.float64)
+    out[:, _P["article_dense"]] = d
+    out[:, _P["article_bm25"]] = b
+    out[:, _P["article_term_cover"]] = h @ idf
+    out[:, _P["article_candidates"]] = np.log(c)
+    out[:, _P["title_cover"]] = [title_cover[title] for title in titles]
+    out[:, _P["position"]] = np.array([s.start for s in spans]) / np.maximum(
+        [len(a.text) for a in articles], 1
+    )
+    if info.kind == "author":
+        out[:, _P["author_question"]] = [bool(a.author) for a in articles]
     out[:, _P["article_dense"]] -= dense[ref].max()
     out[:, _P["article_term_cover"]] /= info.weight
     out[:, _P["title_cover"]] /= info.weight

@@ -17,14 +17,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from qa.answer.features import ArticleSentences, Topic, topic_terms
-from qa.records import Article
+import numpy as np
+
+from qa.answer.features import ArticleSentences, Run, Topic, topic_terms
+from qa.errors import IndexStateError
+from qa.records import Article, Passage
 from qa.store.db import Store
 
-__all__ = ["PreparedArticle", "SentenceCache"]
+__all__ = ["PreparedArticle", "PreparedPassage", "SentenceCache"]
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,22 @@ WARM_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedArticle:
-    """What the answer features need of one stored article, whatever the question."""
+class PreparedPassage:
+    passage: Passage
+    """with its text and its sentences' spans"""
+    sentences: Run
+    vector: np.ndarray
 
-    first_sentence: int
-    """the id of its first stored sentence (its sentences' ids follow on)"""
+
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """What answering needs of one stored article, whatever the question."""
+
+    article: Article
     sentences: ArticleSentences
     topic: Topic
+    passages: Mapping[int, PreparedPassage]
+    """every stored passage of it, by id"""
 
 
 class SentenceCache:
@@ -54,24 +66,20 @@ class SentenceCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, articles: Mapping[int, tuple[Article, str | None]]) -> dict[int, PreparedArticle]:
-        """Each article row of ``articles`` (row -> the article and its stored topic terms,
-        as ``Store.articles_by_row`` gives them) prepared. Call it inside the read transaction
-        that found the rows."""
+    def get(self, rows: Iterable[int]) -> dict[int, PreparedArticle]:
+        """These article rows prepared (a row no longer stored is left out). Call it inside
+        the read transaction that found the rows."""
+        rows = list(rows)
         out: dict[int, PreparedArticle] = {}
         with self._lock:
-            for row in articles:
+            for row in rows:
                 if (hit := self._entries.get(row)) is not None:
                     self._entries.move_to_end(row)
                     out[row] = hit
-        missing = [row for row in articles if row not in out]
+        missing = [row for row in rows if row not in out]
         if not missing:
             return out
-        built = {}
-        for row, s in self.store.article_sentences(missing, self.dimension).items():
-            article, topic = articles[row]
-            held = ArticleSentences.build(article.text, s.spans, s.vectors, s.terms)
-            built[row] = PreparedArticle(s.first_id, held, topic_terms(article, topic))
+        built = self._prepare(missing)
         out.update(built)
         if self.capacity > 0:
             with self._lock:
@@ -79,6 +87,35 @@ class SentenceCache:
                 while len(self._entries) > self.capacity:
                     self._entries.popitem(last=False)
         return out
+
+    def _prepare(self, rows: list[int]) -> dict[int, PreparedArticle]:
+        articles = self.store.articles_by_row(rows)
+        sentences = self.store.article_sentences(list(articles), self.dimension)
+        passages = self.store.article_passages(list(articles), self.dimension)
+        out = {}
+        for row, (article, topic) in articles.items():
+            stored = sentences.get(row)
+            if stored is None:
+                continue  # no sentences: an empty article has no passage either
+            held = ArticleSentences.build(article.text, stored.spans, stored.vectors, stored.terms)
+            prepared = {}
+            for p in passages.get(row, []):
+                lo = p.sentence_ids.start - stored.first_id
+                if lo < 0 or lo + len(p.sentence_ids) > len(held):
+                    raise IndexStateError(f"passage {p.passage_id}: its sentences are not stored")
+                run = Run(held, lo, lo + len(p.sentence_ids))
+                passage = Passage(
+                    p.passage_id, article.doc_id, p.span, run.spans, p.span.of(article.text)
+                )
+                prepared[p.passage_id] = PreparedPassage(passage, run, p.vector)
+            out[row] = PreparedArticle(article, held, topic_terms(article, topic), prepared)
+        return out
+
+    @property
+    def warming(self) -> bool:
+        """Whether the background warming runs."""
+        thread = self._warming
+        return thread is not None and thread.is_alive()
 
     def clear(self) -> None:
         with self._lock:
@@ -107,7 +144,7 @@ class SentenceCache:
                 if room <= 0:
                     break
                 with self.store.read():  # articles and their sentences of one committed state
-                    self.get(self.store.articles_by_row(batch[:room]))
+                    self.get(batch[:room])
             log.info("sentence cache: %d articles ready", len(self))
         except Exception:  # questions read what they need themselves: slower, never wrong
             log.exception("warming the sentence cache failed; questions read their sentences")

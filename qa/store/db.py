@@ -351,29 +351,44 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     # -- passages, sentences, vectors --------------------------------------------------------------
-    def passages(self, ids: Sequence[int], dimension: int) -> dict[int, StoredPassage]:
-        """The passages of these ids that are stored, with their vectors."""
+    def passage_articles(self, ids: Sequence[int]) -> dict[int, int]:
+        """The article row of each of these passages that is stored."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         with self.read() as conn:
             cur = conn.cursor()
             cur.row_factory = None
-            rows = cur.execute(
-                "SELECT id, article, first_sentence, n_sentences, start, end, vector "
-                f"FROM passages WHERE id IN ({marks})",
-                [int(i) for i in ids],
-            ).fetchall()
-        return {
-            r[0]: StoredPassage(
-                r[0],
-                r[1],
-                Span(r[4], r[5]),
-                range(r[2], r[2] + r[3]),
-                np.frombuffer(r[6], dtype=np.float32, count=dimension),
+            return dict(
+                cur.execute(
+                    f"SELECT id, article FROM passages WHERE id IN ({marks})", [int(i) for i in ids]
+                ).fetchall()
             )
-            for r in rows
-        }
+
+    def article_passages(
+        self, rows: Sequence[int], dimension: int
+    ) -> dict[int, list[StoredPassage]]:
+        """Every passage of these article rows, with its vector, in order."""
+        out: dict[int, list[StoredPassage]] = {}
+        with self.read() as conn:
+            cur = conn.cursor()
+            cur.row_factory = None
+            for chunk, marks in _in_chunks([int(x) for x in rows]):
+                for r in cur.execute(
+                    "SELECT id, article, first_sentence, n_sentences, start, end, vector "
+                    f"FROM passages WHERE article IN ({marks}) ORDER BY id",
+                    chunk,
+                ):
+                    out.setdefault(r[1], []).append(
+                        StoredPassage(
+                            r[0],
+                            r[1],
+                            Span(r[4], r[5]),
+                            range(r[2], r[2] + r[3]),
+                            np.frombuffer(r[6], dtype=np.float32, count=dimension),
+                        )
+                    )
+        return out
 
     def passage_vectors(self, ids: Sequence[int], dimension: int) -> dict[int, np.ndarray]:
         if not ids:

@@ -145,6 +145,12 @@ class LiveIndex:
                     return
                 thread = self._lexical_thread
 
+    @property
+    def building_lexical(self) -> bool:
+        """Whether the in-memory lexical index is being built."""
+        thread = self._lexical_thread
+        return thread is not None and thread.is_alive() and self.lexical is None
+
     def _build_lexical(self) -> None:
         try:
             with self.store.read():  # the terms and the log position of one committed state

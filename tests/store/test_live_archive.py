@@ -84,6 +84,19 @@ def test_post_put_delete_reach_answers(live: tuple[httpx.Client, Path]) -> None:
     assert top_doc(http, "What does the glimmerwick engine run on?") == "fresh"
 
 
+def test_health_shows_the_background_preparation_finish(
+    live: tuple[httpx.Client, Path],
+) -> None:
+    """A server answers at once; the in-memory BM25 and the prepared articles follow."""
+    http, _ = live
+    deadline = time.monotonic() + 30
+    while (health := http.get("/health").json())["warming"]:
+        assert time.monotonic() < deadline, health
+        time.sleep(0.05)
+    assert health["lexical_index"] == "memory"
+    assert health["prepared_articles"] == health["documents"] == 2
+
+
 def test_bad_writes_name_the_field_and_change_nothing(live: tuple[httpx.Client, Path]) -> None:
     http, _ = live
     before = http.get("/health").json()["documents"]
