@@ -275,8 +275,8 @@ class Health(BaseModel):
         description="what ranks BM25: the in-memory index once built at start, FTS5 until then"
     )
     prepared_articles: int = Field(
-        description="articles whose sentences are prepared in memory for answering "
-        "(filled in the background at start, up to QA_SENTENCE_CACHE)"
+        description="articles prepared in memory for answering: the newest, filled in the "
+        "background at start, up to QA_SENTENCE_CACHE (replaced or deleted ones age out)"
     )
     warming: bool = Field(description="whether the background preparation at start still runs")
 

@@ -63,8 +63,9 @@ class Settings(BaseSettings):
         8192,
         ge=0,
         le=10_000_000,
-        description="articles whose sentences (vectors, text features) are kept in memory, "
-        "about 30 KB each for news articles; a server prepares them when it starts",
+        description="articles kept prepared in memory for answering (sentence vectors and "
+        "features, passages), about 70 KB each for news articles; a server prepares the newest "
+        "when it starts",
     )
     watch: bool = Field(True, description="`qa serve`: pick up file changes in the corpus folder")
     snapshot_seconds: float = Field(

@@ -204,9 +204,9 @@ class QAEngine:
         """Save and release; the engine stays usable (connections and threads come back on use)."""
         self._lexical_pool.shutdown(wait=True)
         self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
+        self.sentences.stop()  # no background read may outlive the store's connections
         self.live.save()
         self.store.close()
-        self.sentences.clear()
 
     def clear_caches(self) -> None:
         """Forget cached query vectors and sentences (for cold-start latency measurements)."""

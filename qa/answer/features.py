@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -253,12 +254,17 @@ _LEADING_SPACE = re.compile(r"\s*")
 
 _VOCABULARY: dict[str, int] = {}
 """every term ever prepared, numbered (terms are compared as numbers); it only grows, by the
-archive's distinct terms (tens of thousands), and a dict's setdefault is atomic under the GIL"""
+archive's distinct terms (tens of thousands, a few MB)"""
+_VOCABULARY_LOCK = threading.Lock()
 
 
 def _term_ids(words: Sequence[str]) -> list[int]:
     vocabulary = _VOCABULARY
-    return [vocabulary.setdefault(w, len(vocabulary)) for w in words]
+    ids = [vocabulary.get(w, -1) for w in words]
+    if -1 in ids:  # new terms: numbered under the lock, so that no two share a number
+        with _VOCABULARY_LOCK:
+            ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +289,12 @@ class ArticleSentences:
     """(sentences, 3): caption, headline (starts the article's text), number of terms"""
     numbers: tuple[tuple[str, ...], ...]
     """the distinct numbers each sentence writes (the ``new_numbers`` feature)"""
-    evidence: Mapping[str, tuple[tuple[str, ...], ...]]
-    """for each answer kind with a pattern, each sentence's lower-cased tokens of that kind"""
+    text: str
+    """the article's text (the same string object as the article's)"""
+    evidence: dict[str, tuple[tuple[str, ...], ...]]
+    """for an answer kind with a pattern, each sentence's lower-cased tokens of that kind: all
+    kinds when built ``eager``, else each the first time a question asks for it
+    (``evidence_of``)"""
 
     @classmethod
     def build(
@@ -293,30 +303,51 @@ class ArticleSentences:
         spans: Sequence[Span],
         vectors: np.ndarray,
         stored: Sequence[str | None],
+        *,
+        eager: bool = True,
     ) -> ArticleSentences:
-        """``stored``: each sentence's terms as stored at ingest (None: stem its text now)."""
+        """``stored``: each sentence's terms as stored at ingest (None: stem its text now).
+        ``eager``: find every answer kind's tokens now (the slowest part: warming does it, a
+        question that finds an article unprepared looks for its own kind only)."""
         opening = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
         ids: list[int] = []
         static, numbers = [], []
-        evidence: dict[str, list[tuple[str, ...]]] = {kind: [] for kind in _EVIDENCE}
         for span, words in zip(spans, stored, strict=True):
             sentence = text[span.start : span.end]
             split = words.split() if words is not None else terms(sentence)
             ids += _term_ids(split)
             static.append((is_caption(text, span), span.start <= opening, len(split)))
             numbers.append(tuple({m.group(0).rstrip(".,") for m in _NUMBER.finditer(sentence)}))
-            for kind, tokens in evidence.items():
-                tokens.append(_evidence(kind, sentence))
         table = np.array(static, dtype=np.float64).reshape(len(spans), 3)
-        return cls(
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(spans):
+            vectors = vectors.reshape(len(spans), -1)
+        elif vectors.ndim != 2:
+            vectors = np.zeros((0, 0), dtype=np.float32)
+        held = cls(
             tuple(spans),
-            np.asarray(vectors, dtype=np.float32).reshape(len(spans), -1),
+            vectors,
             np.array(ids, dtype=np.int32),
             np.concatenate([[0], np.cumsum(table[:, 2])]).astype(np.int64),
             table,
             tuple(numbers),
-            {kind: tuple(tokens) for kind, tokens in evidence.items()},
+            text,
+            {},
         )
+        if eager:
+            for kind in _EVIDENCE:
+                held.evidence_of(kind)
+        return held
+
+    def evidence_of(self, kind: str) -> tuple[tuple[str, ...], ...]:
+        """Each sentence's tokens of ``kind`` (a pattern kind of ``_EVIDENCE``), found once.
+        Two threads finding them at once find the same and store the same."""
+        found = self.evidence.get(kind)
+        if found is None:
+            text = self.text
+            found = tuple(_evidence(kind, text[s.start : s.end]) for s in self.spans)
+            self.evidence[kind] = found
+        return found
 
     def __len__(self) -> int:
         return len(self.spans)
@@ -342,6 +373,8 @@ class Run:
         """A passage given as its sentences alone (tests, and callers without a store)."""
         dimension = len(sentences[0].vector) if sentences else 0
         vectors = np.array([s.vector for s in sentences], dtype=np.float32).reshape(-1, dimension)
+        if not sentences:
+            vectors = np.zeros((0, 0), dtype=np.float32)
         article = ArticleSentences.build(
             text, [s.span for s in sentences], vectors, [s.terms for s in sentences]
         )
@@ -391,7 +424,9 @@ def sentence_features(
     if n == 0:
         empty = np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
         return SentenceBatch(empty, bounds, np.zeros((0, len(names)), dtype=bool))
-    cos = (np.concatenate([r.article.vectors[r.lo : r.hi] for r in runs]) @ q).astype(np.float64)
+    cos = (np.concatenate([r.article.vectors[r.lo : r.hi] for r in runs if len(r)]) @ q).astype(
+        np.float64
+    )
     static = np.concatenate([r.article.static[r.lo : r.hi] for r in runs])
     owner = np.repeat(np.arange(len(passages)), sizes)
     asked = info.text.lower()
@@ -417,12 +452,12 @@ def sentence_features(
     )
     has_kind = info.kind != "other"
     match = np.zeros(n, dtype=bool)
-    if has_kind:
+    if has_kind and _pattern_kind(info.kind) in _EVIDENCE:
         kind = _pattern_kind(info.kind)
         match[:] = [
             bool(said) and any(t not in asked for t in said)
             for r in runs
-            for said in r.article.evidence[kind][r.lo : r.hi]
+            for said in r.article.evidence_of(kind)[r.lo : r.hi]
         ]
     fresh_of: dict[int, list[float]] = {}  # per article topic: passages share their article's
     for _, topic in passages:

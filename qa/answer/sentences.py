@@ -6,9 +6,9 @@ delete and a new row) and row ids are never reused. So they are computed once pe
 (``ArticleSentences``) and kept here; a question only reads which passages are still stored, in
 its read transaction, and looks its candidates' articles up.
 
-A server fills the cache in a background thread when it starts (``start_warming``), up to
-``capacity`` articles, so that a question nobody asked before finds its candidates ready too;
-beyond that, the least recently used articles make room. A deleted article's entry is never
+A server fills the cache in a background thread when it starts (``start_warming``) with the
+newest ``capacity`` articles, so that a question nobody asked before finds its candidates ready
+too; beyond that, the least recently used articles make room. A deleted article's entry is never
 asked for again and ages out.
 """
 
@@ -62,13 +62,15 @@ class SentenceCache:
         self._entries: OrderedDict[int, PreparedArticle] = OrderedDict()
         self._lock = threading.Lock()
         self._warming: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, rows: Iterable[int]) -> dict[int, PreparedArticle]:
+    def get(self, rows: Iterable[int], *, eager: bool = False) -> dict[int, PreparedArticle]:
         """These article rows prepared (a row no longer stored is left out). Call it inside
-        the read transaction that found the rows."""
+        the read transaction that found the rows. ``eager``: prepare what every question kind
+        needs at once (warming), not as questions ask for it."""
         rows = list(rows)
         out: dict[int, PreparedArticle] = {}
         with self._lock:
@@ -79,7 +81,7 @@ class SentenceCache:
         missing = [row for row in rows if row not in out]
         if not missing:
             return out
-        built = self._prepare(missing)
+        built = self._prepare(missing, eager=eager)
         out.update(built)
         if self.capacity > 0:
             with self._lock:
@@ -88,7 +90,7 @@ class SentenceCache:
                     self._entries.popitem(last=False)
         return out
 
-    def _prepare(self, rows: list[int]) -> dict[int, PreparedArticle]:
+    def _prepare(self, rows: list[int], *, eager: bool) -> dict[int, PreparedArticle]:
         articles = self.store.articles_by_row(rows)
         sentences = self.store.article_sentences(list(articles), self.dimension)
         passages = self.store.article_passages(list(articles), self.dimension)
@@ -97,7 +99,9 @@ class SentenceCache:
             stored = sentences.get(row)
             if stored is None:
                 continue  # no sentences: an empty article has no passage either
-            held = ArticleSentences.build(article.text, stored.spans, stored.vectors, stored.terms)
+            held = ArticleSentences.build(
+                article.text, stored.spans, stored.vectors, stored.terms, eager=eager
+            )
             prepared = {}
             for p in passages.get(row, []):
                 lo = p.sentence_ids.start - stored.first_id
@@ -121,9 +125,20 @@ class SentenceCache:
         with self._lock:
             self._entries.clear()
 
+    def stop(self) -> None:
+        """Stop warming (waiting for the batch in hand) and forget everything: before the store
+        closes, so that nothing read afterwards lands here."""
+        self._stop.set()
+        with self._lock:
+            thread, self._warming = self._warming, None
+        if thread is not None:
+            thread.join()
+        self._stop.clear()
+        self.clear()
+
     # -- warming ---------------------------------------------------------------------------------
     def start_warming(self, *, wait: bool = False) -> None:
-        """Prepare every stored article, up to ``capacity``, in a background thread."""
+        """Prepare the newest stored articles, up to ``capacity``, in a background thread."""
         with self._lock:
             if self._warming is None:
                 self._warming = threading.Thread(
@@ -136,15 +151,16 @@ class SentenceCache:
 
     def _warm(self) -> None:
         try:
-            rows = self.store.article_rows()
+            # the newest articles (news is asked about while it is new), oldest of them first so
+            # that the newest are the last to make room
+            rows = self.store.article_rows()[-self.capacity :] if self.capacity > 0 else []
             for i in range(0, len(rows), WARM_BATCH):
+                if self._stop.is_set():
+                    return
                 with self._lock:
-                    room = self.capacity - len(self._entries)
                     batch = [r for r in rows[i : i + WARM_BATCH] if r not in self._entries]
-                if room <= 0:
-                    break
                 with self.store.read():  # articles and their sentences of one committed state
-                    self.get(batch[:room])
+                    self.get(batch, eager=True)
             log.info("sentence cache: %d articles ready", len(self))
         except Exception:  # questions read what they need themselves: slower, never wrong
             log.exception("warming the sentence cache failed; questions read their sentences")

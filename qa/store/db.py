@@ -429,7 +429,7 @@ class Store:
             out[row] = StoredSentences(
                 ids[0],
                 [Span(r[2], r[3]) for r in found[i:j]],
-                vectors[i:j],
+                vectors[i:j].copy(),  # its own: a cached article must not pin the whole read
                 [r[5] for r in found[i:j]],
             )
             i = j

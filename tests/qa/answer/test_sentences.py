@@ -1,20 +1,25 @@
 """Articles prepared for answering: what the cache holds is what the store holds."""
 
+import threading
 from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qa.answer import sentences as sentences_module
 from qa.answer.features import (
     SENTENCE_FEATURES,
     ArticleSentences,
     Run,
     Topic,
+    _term_ids,
     analyse_question,
     sentence_features,
 )
-from qa.answer.sentences import SentenceCache
+from qa.answer.sentences import PreparedArticle, SentenceCache
 from qa.engine import QAEngine
 from qa.records import Span
 
@@ -22,44 +27,104 @@ NO_TOPIC = Topic(frozenset(), frozenset())
 
 
 def test_prepared_passages_are_the_stored_ones(tiny_engine: QAEngine) -> None:
+    """Checked against plain per-row SQL, not the store helpers the cache is built from."""
     store = tiny_engine.store
-    rows = store.article_rows()
-    prepared = tiny_engine.sentences.get(rows)
-    assert sorted(prepared) == rows
-    stored = store.article_passages(rows, tiny_engine.embedder.dimension)
-    sentences = store.article_sentences(rows, tiny_engine.embedder.dimension)
-    n_passages = 0
-    for row, held in prepared.items():
-        text = held.article.text
-        assert sorted(held.passages) == [p.passage_id for p in stored[row]]
-        for p in stored[row]:
-            got = held.passages[p.passage_id]
-            n_passages += 1
-            assert got.passage.text == text[p.span.start : p.span.end]
-            assert got.passage.doc_id == held.article.doc_id
-            np.testing.assert_array_equal(got.vector, p.vector)
-            first = p.sentence_ids.start - sentences[row].first_id
-            assert got.sentences.spans == tuple(
-                sentences[row].spans[first : first + len(p.sentence_ids)]
-            )
+    with store.read() as conn:
+        rows = [r[0] for r in conn.execute("SELECT id FROM articles")]
+        prepared = tiny_engine.sentences.get(rows)
+        passages = conn.execute(
+            "SELECT id, article, first_sentence, n_sentences, start, end, vector FROM passages"
+        ).fetchall()
+        sentence = {
+            r[0]: r[1:]
+            for r in conn.execute("SELECT id, article, start, end, vector FROM sentences")
+        }
+    assert sorted(prepared) == sorted(rows)
+    assert sum(len(p.passages) for p in prepared.values()) == len(passages)
+    for pid, row, first, count, start, end, vector in passages:
+        held = prepared[row]
+        got = held.passages[pid]
+        assert got.passage.doc_id == held.article.doc_id
+        assert got.passage.span == Span(start, end)
+        assert got.passage.text == held.article.text[start:end]
+        np.testing.assert_array_equal(got.vector, np.frombuffer(vector, dtype=np.float32))
+        assert len(got.sentences) == count
+        for k, sid in enumerate(range(first, first + count)):
+            owner, s_start, s_end, s_vector = sentence[sid]
+            assert owner == row and got.sentences.spans[k] == Span(s_start, s_end)
             np.testing.assert_array_equal(
-                got.sentences.article.vectors[got.sentences.lo : got.sentences.hi],
-                sentences[row].vectors[first : first + len(p.sentence_ids)],
+                got.sentences.article.vectors[got.sentences.lo + k],
+                np.frombuffer(s_vector, dtype=np.float32),
             )
-    assert n_passages == tiny_engine.counts()[1]
 
 
-def test_warming_prepares_the_articles_up_to_its_capacity(tiny_engine: QAEngine) -> None:
+def test_warming_prepares_the_newest_articles_up_to_its_capacity(tiny_engine: QAEngine) -> None:
     n_articles = tiny_engine.counts()[0]
+    rows = tiny_engine.store.article_rows()
     full = SentenceCache(tiny_engine.store, tiny_engine.embedder.dimension, capacity=100)
     full.start_warming(wait=True)
     assert len(full) == n_articles and not full.warming
     small = SentenceCache(tiny_engine.store, tiny_engine.embedder.dimension, capacity=1)
     small.start_warming(wait=True)
-    assert len(small) == 1
-    # a question's articles still come back whole; the least recently used one makes room
-    rows = tiny_engine.store.article_rows()
-    assert sorted(small.get(rows)) == rows and len(small) == 1
+    with tiny_engine.store.read():
+        assert list(small.get([])) == [] and len(small) == 1
+        assert rows[-1] in small.get([rows[-1]])  # the newest article
+        # a question's articles still come back whole; the least recently used one makes room
+        assert sorted(small.get(rows)) == rows and len(small) == 1
+
+
+def test_closing_stops_the_warming_and_empties_the_cache(
+    tiny_engine: QAEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warming batch in hand is finished; no later batch is read, nothing stays cached, and
+    warming can start again once the engine is used again."""
+    monkeypatch.setattr(sentences_module, "WARM_BATCH", 1)
+    cache = tiny_engine.sentences
+    entered, release = threading.Event(), threading.Event()
+    real_get, calls = SentenceCache.get, []
+
+    def held_get(
+        self: SentenceCache, rows: Iterable[int], *, eager: bool = False
+    ) -> dict[int, PreparedArticle]:
+        calls.append(list(rows))
+        entered.set()
+        release.wait(10)
+        return real_get(self, calls[-1], eager=eager)
+
+    monkeypatch.setattr(SentenceCache, "get", held_get)
+    cache.start_warming()
+    assert entered.wait(10)
+    closing = threading.Thread(target=tiny_engine.close)
+    closing.start()
+    release.set()
+    closing.join(10)
+    assert not closing.is_alive() and not cache.warming
+    assert len(calls) == 1 < tiny_engine.counts()[0]  # the second article was never read
+    assert len(cache) == 0
+    monkeypatch.setattr(SentenceCache, "get", real_get)
+    cache.start_warming(wait=True)
+    assert len(cache) == tiny_engine.counts()[0]
+
+
+def test_new_terms_get_distinct_numbers_from_many_threads() -> None:
+    words = [[f"zzterm{t}x{i}" for i in range(300)] + ["zzshared"] for t in range(8)]
+    out: list[list[int]] = [[] for _ in words]
+    barrier = threading.Barrier(len(words))
+
+    def number(k: int) -> None:
+        barrier.wait()
+        for w in words[k]:
+            out[k] += _term_ids([w, "zzshared"])
+
+    threads = [threading.Thread(target=number, args=(k,)) for k in range(len(words))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    given = {w: i for k, ws in enumerate(words) for w, i in zip(ws, out[k][::2], strict=True)}
+    distinct = {w for ws in words for w in ws}
+    assert len(given) == len(distinct) and len(set(given.values())) == len(distinct)
+    assert len({i for ids in out for i in ids[1::2]}) == 1  # "zzshared": one number everywhere
 
 
 def test_a_replaced_or_deleted_article_is_never_answered_from_memory(
@@ -112,3 +177,23 @@ def test_term_counts_are_each_sentences_own(
         saturation = 1.2 * (1 - 0.75 + 0.75 * len(words) / 15.0)
         bm25 = (idf * tf * 2.2 / (tf + saturation)).sum() / info.weight
         assert batch.rows[k, SENTENCE_FEATURES.index("bm25")] == np.float32(bm25)
+
+
+def test_answer_kind_tokens_found_late_are_those_found_at_once() -> None:
+    parts = ["On 3 May 2005 Ms Jones paid £6m in London.", "Nothing here.", "Twelve left."]
+    text = " ".join(parts)
+    spans = [Span(text.index(p), text.index(p) + len(p)) for p in parts]
+    vectors = np.ones((3, 2), dtype=np.float32)
+    eager = ArticleSentences.build(text, spans, vectors, [None] * 3)
+    lazy = ArticleSentences.build(text, spans, vectors, [None] * 3, eager=False)
+    assert lazy.evidence == {} and set(eager.evidence) == {
+        "when",
+        "number",
+        "money",
+        "who",
+        "where",
+    }
+    for kind, found in eager.evidence.items():
+        assert lazy.evidence_of(kind) == found
+    assert eager.evidence["when"][0] and eager.evidence["money"][0] == ("£6m",)
+    assert eager.evidence["when"][1] == () and eager.evidence["number"][2]
