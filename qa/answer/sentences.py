@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from qa.answer.features import ArticleSentences, Run, Topic, topic_terms
 from qa.errors import IndexStateError
+from qa.lru import LruCache
 from qa.records import Article, Passage
 from qa.store.db import Store
 
@@ -59,8 +59,9 @@ class SentenceCache:
         self.store = store
         self.dimension = dimension
         self.capacity = capacity
-        self._entries: OrderedDict[int, PreparedArticle] = OrderedDict()
+        self._entries: LruCache[int, PreparedArticle] = LruCache(capacity)
         self._lock = threading.Lock()
+        """guards ``_warming``"""
         self._warming: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -71,24 +72,7 @@ class SentenceCache:
         """These article rows prepared (a row no longer stored is left out). Call it inside
         the read transaction that found the rows. ``eager``: prepare what every question kind
         needs at once (warming), not as questions ask for it."""
-        rows = list(rows)
-        out: dict[int, PreparedArticle] = {}
-        with self._lock:
-            for row in rows:
-                if (hit := self._entries.get(row)) is not None:
-                    self._entries.move_to_end(row)
-                    out[row] = hit
-        missing = [row for row in rows if row not in out]
-        if not missing:
-            return out
-        built = self._prepare(missing, eager=eager)
-        out.update(built)
-        if self.capacity > 0:
-            with self._lock:
-                self._entries.update(built)
-                while len(self._entries) > self.capacity:
-                    self._entries.popitem(last=False)
-        return out
+        return self._entries.get_many(rows, lambda missing: self._prepare(missing, eager=eager))
 
     def _prepare(self, rows: list[int], *, eager: bool) -> dict[int, PreparedArticle]:
         articles = self.store.articles_by_row(rows)
@@ -122,8 +106,7 @@ class SentenceCache:
         return thread is not None and thread.is_alive()
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
     def stop(self) -> None:
         """Stop warming (waiting for the batch in hand) and forget everything: before the store
@@ -157,8 +140,7 @@ class SentenceCache:
             for i in range(0, len(rows), WARM_BATCH):
                 if self._stop.is_set():
                     return
-                with self._lock:
-                    batch = [r for r in rows[i : i + WARM_BATCH] if r not in self._entries]
+                batch = [r for r in rows[i : i + WARM_BATCH] if r not in self._entries]
                 with self.store.read():  # articles and their sentences of one committed state
                     self.get(batch, eager=True)
             log.info("sentence cache: %d articles ready", len(self))

@@ -22,7 +22,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from qa.errors import ConflictError, IndexStateError
+from qa.lru import LruCache
 from qa.records import Article, Span
 from qa.search.filters import Filters
 from qa.store.terms import fts_query
@@ -170,8 +170,7 @@ class Store:
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._article_cache: OrderedDict[int, tuple[Article, str | None]] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._article_cache: LruCache[int, tuple[Article, str | None]] = LruCache(ARTICLE_CACHE)
 
     @classmethod
     def open(cls, folder: Path, *, create: bool = True) -> Store:
@@ -229,8 +228,7 @@ class Store:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
-        with self._cache_lock:  # the file may be set aside or replaced before the next use
-            self._article_cache.clear()
+        self._article_cache.clear()  # the file may be set aside or replaced before the next use
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -309,24 +307,13 @@ class Store:
         """
         if not rows:
             return {}
-        out = {}
-        with self._cache_lock:
-            for r in rows:
-                if (hit := self._article_cache.get(r)) is not None:
-                    self._article_cache.move_to_end(r)
-                    out[r] = hit
-        missing = [r for r in rows if r not in out]
-        if missing:
-            marks = ",".join("?" * len(missing))
-            with self.read() as conn:
-                found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", missing)
-                read = {r["id"]: (_article(r), r["topic"]) for r in found}
-            out.update(read)
-            with self._cache_lock:
-                self._article_cache.update(read)
-                while len(self._article_cache) > ARTICLE_CACHE:
-                    self._article_cache.popitem(last=False)
-        return out
+        return self._article_cache.get_many(rows, self._read_articles)
+
+    def _read_articles(self, rows: list[int]) -> dict[int, tuple[Article, str | None]]:
+        marks = ",".join("?" * len(rows))
+        with self.read() as conn:
+            found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", rows)
+            return {r["id"]: (_article(r), r["topic"]) for r in found}
 
     def list_articles(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         with self.read() as conn:
