@@ -557,33 +557,13 @@ def passage_features(
     n = len(dense)
     if n == 0:
         return np.zeros((0, len(PASSAGE_FEATURES)), dtype=np.float32)
-    bounds = sentences.bounds
-    sizes = np.diff(bounds)
-    owner = np.repeat(np.arange(n), sizes)
-    cos = sentences.rows[:, _COL["cosine"]].astype(np.float64)
-    best = _segment_max(cos, bounds, 0.0)
-    score = _segment_max(sentence_scores.astype(np.float64), bounds, -10.0)
-    nonempty = sizes > 0
-    # each passage's best sentence (the first of equals): sort by passage, then score
-    by_score = np.lexsort((-sentence_scores, owner))
-    best_rows = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float64)
-    best_rows[nonempty] = sentences.rows[by_score[bounds[:-1][nonempty]]]
-    captions = np.divide(
-        np.bincount(owner, sentences.rows[:, _COL["caption"]], minlength=n),
-        sizes,
-        out=np.zeros(n),
-        where=nonempty,
-    )
-    has = np.zeros((n, sentences.has.shape[1]), dtype=bool)
-    if nonempty.any() and has.shape[1]:
-        has[nonempty] = np.logical_or.reduceat(sentences.has, bounds[:-1][nonempty], axis=0)
     idf = np.array(list(info.idf.values()), dtype=np.float64)
+    held = _held(idf, sentences, sentence_scores)
+    has, best, score = held.has, held.best, held.score
     dense = dense.astype(np.float64)
     ref = slice(0, min(pool, n))
     top_bm25 = float(bm25[ref].max())
     bm25_norm = bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n)
-    max_idf = float(idf.max(initial=0.0)) or 1.0
-    missing = np.where((idf > 0) & ~has, idf, 0.0).max(axis=1, initial=0.0) / max_idf
     # what each article's passages among the first ``pool`` hold together; a deeper hit joins
     # its article's pool passages (alone if none)
     numbered: dict[str, int] = {}
@@ -624,7 +604,7 @@ def passage_features(
     out[:, _P["article_dense"]] -= dense[ref].max()
     out[:, _P["article_term_cover"]] /= info.weight
     out[:, _P["title_cover"]] /= info.weight
-    out[:, _P["missing_idf"]] = missing
+    out[:, _P["missing_idf"]] = held.missing
     out[:, _P["dense"]] = dense
     out[:, _P["dense_gap"]] = dense - dense[ref].max()
     out[:, _P["best_sentence"]] = best
@@ -634,9 +614,9 @@ def passage_features(
     out[:, _P["bm25"]] = bm25_norm
     out[:, _P["first_stage_rank"]] = np.log1p(np.arange(n))
     out[:, _P["term_cover"]] = has @ idf / info.weight
-    out[:, _P["caption_share"]] = captions
-    out[:, _P["wants_kind"]] = best_rows[:, _WANTS_KIND]
-    out[:, _P["lacks_kind"]] = best_rows[:, _LACKS_KIND]
+    out[:, _P["caption_share"]] = held.captions
+    out[:, _P["wants_kind"]] = held.answering[:, _WANTS_KIND]
+    out[:, _P["lacks_kind"]] = held.answering[:, _LACKS_KIND]
     out[:, _P["question_coverage"]] = question_coverage
     return out.astype(np.float32)
 
@@ -664,29 +644,64 @@ def trimmed_features(
     out = rows.astype(np.float64).reshape(-1, len(PASSAGE_FEATURES)).copy()
     if not len(out):
         return out.astype(np.float32)
-    bounds = sentences.bounds
-    first = bounds[:-1]
-    sizes = np.diff(bounds)
     idf = np.array(list(info.idf.values()), dtype=np.float64)
-    best = np.maximum.reduceat(sentences.rows[:, _COL["cosine"]].astype(np.float64), first)
-    out[:, _P["best_sentence_gap"]] += best - out[:, _P["best_sentence"]]
-    out[:, _P["best_sentence"]] = best
-    score = np.maximum.reduceat(sentence_scores.astype(np.float64), first)
-    out[:, _P["sentence_score_gap"]] += score - out[:, _P["sentence_score"]]
-    out[:, _P["sentence_score"]] = score
-    present = np.zeros((len(out), len(idf)), dtype=bool)
-    if len(idf):
-        present = np.logical_or.reduceat(sentences.has, first, axis=0)
-    out[:, _P["term_cover"]] = present @ idf / info.weight
-    max_idf = float(idf.max(initial=0.0)) or 1.0
-    missing = np.where((idf > 0) & ~present, idf, 0.0).max(axis=1, initial=0.0)
-    out[:, _P["missing_idf"]] = missing / max_idf
-    captions = np.add.reduceat(sentences.rows[:, _COL["caption"]].astype(np.float64), first)
-    out[:, _P["caption_share"]] = captions / sizes
-    # each run's answering sentence (the first of equals): sort by run, then score
-    owner = np.repeat(np.arange(len(out)), sizes)
-    answering = sentences.rows[np.lexsort((-sentence_scores, owner))[first]]
-    out[:, _P["wants_kind"]] = answering[:, _WANTS_KIND]
-    out[:, _P["lacks_kind"]] = answering[:, _LACKS_KIND]
+    held = _held(idf, sentences, sentence_scores)
+    out[:, _P["best_sentence_gap"]] += held.best - out[:, _P["best_sentence"]]
+    out[:, _P["best_sentence"]] = held.best
+    out[:, _P["sentence_score_gap"]] += held.score - out[:, _P["sentence_score"]]
+    out[:, _P["sentence_score"]] = held.score
+    out[:, _P["term_cover"]] = held.has @ idf / info.weight
+    out[:, _P["missing_idf"]] = held.missing
+    out[:, _P["caption_share"]] = held.captions
+    out[:, _P["wants_kind"]] = held.answering[:, _WANTS_KIND]
+    out[:, _P["lacks_kind"]] = held.answering[:, _LACKS_KIND]
     out[:, _P["position"]] = starts / np.maximum(lengths, 1)
     return out.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What each passage's sentences decide together (``passage_features`` and
+    ``trimmed_features`` alike)."""
+
+    best: np.ndarray
+    """the best sentence cosine (0 for a passage without sentences)"""
+    score: np.ndarray
+    """the best sentence-model score (-10 without sentences)"""
+    answering: np.ndarray
+    """the row of the sentence the model scores best, the first of equals (zeros without)"""
+    has: np.ndarray
+    """(passages, question terms): whether any of its sentences holds the term"""
+    missing: np.ndarray
+    """the idf of the rarest question term it lacks, over the question's largest idf"""
+    captions: np.ndarray
+    """the share of its sentences that are captions"""
+
+
+def _held(idf: np.ndarray, sentences: SentenceBatch, sentence_scores: np.ndarray) -> _Held:
+    bounds = sentences.bounds
+    sizes = np.diff(bounds)
+    n = len(sizes)
+    owner = np.repeat(np.arange(n), sizes)
+    nonempty = sizes > 0
+    starts = bounds[:-1][nonempty]
+    answering = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float64)
+    # sorted by passage, then score: each passage's first row is its answering sentence
+    answering[nonempty] = sentences.rows[np.lexsort((-sentence_scores, owner))[starts]]
+    has = np.zeros((n, len(idf)), dtype=bool)
+    if nonempty.any() and len(idf):
+        has[nonempty] = np.logical_or.reduceat(sentences.has, starts, axis=0)
+    max_idf = float(idf.max(initial=0.0)) or 1.0
+    return _Held(
+        best=_segment_max(sentences.rows[:, _COL["cosine"]].astype(np.float64), bounds, 0.0),
+        score=_segment_max(sentence_scores.astype(np.float64), bounds, -10.0),
+        answering=answering,
+        has=has,
+        missing=np.where((idf > 0) & ~has, idf, 0.0).max(axis=1, initial=0.0) / max_idf,
+        captions=np.divide(
+            np.bincount(owner, sentences.rows[:, _COL["caption"]], minlength=n),
+            sizes,
+            out=np.zeros(n),
+            where=nonempty,
+        ),
+    )
