@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from qa.errors import ConflictError, IndexStateError
-from qa.lru import LruCache
 from qa.records import Article, Span
 from qa.search.filters import Filters
 from qa.store.terms import fts_query
@@ -38,9 +37,6 @@ from qa.store.terms import fts_query
 __all__ = ["DB_FILE", "SCHEMA_VERSION", "Prepared", "Store", "StoredPassage", "StoredSentences"]
 
 DB_FILE = "store.sqlite3"
-ARTICLE_CACHE = 8192
-"""decoded article rows kept in memory, the most recently read: 20 MB of text at most for
-news-length articles"""
 SCHEMA_VERSION = 2
 """2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
 stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
@@ -170,7 +166,6 @@ class Store:
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._article_cache: LruCache[int, tuple[Article, str | None]] = LruCache(ARTICLE_CACHE)
 
     @classmethod
     def open(cls, folder: Path, *, create: bool = True) -> Store:
@@ -228,7 +223,6 @@ class Store:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
-        self._article_cache.clear()  # the file may be set aside or replaced before the next use
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -299,21 +293,13 @@ class Store:
 
     def articles_by_row(self, rows: Sequence[int]) -> dict[int, tuple[Article, str | None]]:
         """Articles by row id, each with its stored topic terms (None in a version 1 row).
-
-        Recently read ones come from memory: a row id is never reused (AUTOINCREMENT) and an
-        article row is never updated (a replace is a delete and a new row), so a cached row is
-        the stored one for as long as it exists. Callers only ask for rows they just read in the
-        same transaction, so a deleted article is never asked for.
-        """
-        if not rows:
-            return {}
-        return self._article_cache.get_many(rows, self._read_articles)
-
-    def _read_articles(self, rows: list[int]) -> dict[int, tuple[Article, str | None]]:
-        marks = ",".join("?" * len(rows))
+        What answers need of them is kept in memory by ``qa.answer.sentences``."""
+        out: dict[int, tuple[Article, str | None]] = {}
         with self.read() as conn:
-            found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", rows)
-            return {r["id"]: (_article(r), r["topic"]) for r in found}
+            for chunk, marks in _in_chunks([int(x) for x in rows]):
+                found = conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk)
+                out.update({r["id"]: (_article(r), r["topic"]) for r in found})
+        return out
 
     def list_articles(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         with self.read() as conn:
