@@ -371,12 +371,11 @@ class Run:
     @classmethod
     def of(cls, text: str, sentences: Sequence[Sentence]) -> Run:
         """A passage given as its sentences alone (tests, and callers without a store)."""
-        dimension = len(sentences[0].vector) if sentences else 0
-        vectors = np.array([s.vector for s in sentences], dtype=np.float32).reshape(-1, dimension)
-        if not sentences:
-            vectors = np.zeros((0, 0), dtype=np.float32)
         article = ArticleSentences.build(
-            text, [s.span for s in sentences], vectors, [s.terms for s in sentences]
+            text,
+            [s.span for s in sentences],
+            np.array([s.vector for s in sentences], dtype=np.float32),
+            [s.terms for s in sentences],
         )
         return cls(article, 0, len(sentences))
 
@@ -452,8 +451,8 @@ def sentence_features(
     )
     has_kind = info.kind != "other"
     match = np.zeros(n, dtype=bool)
-    if has_kind and _pattern_kind(info.kind) in _EVIDENCE:
-        kind = _pattern_kind(info.kind)
+    kind = _pattern_kind(info.kind)
+    if has_kind and kind in _EVIDENCE:
         match[:] = [
             bool(said) and any(t not in asked for t in said)
             for r in runs

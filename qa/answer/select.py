@@ -53,11 +53,8 @@ def without_overlaps(hits: Sequence[Hit], limit: int, texts: Mapping[str, str]) 
             break
         p = hit.passage
         taken = shown.setdefault(p.doc_id, [])
-        if not any(p.span.overlaps(t) for t in taken):
-            kept.append(hit)
-            taken.append(p.span)
-            continue
-        fresh = [not any(s.overlaps(t) for t in taken) for s in p.sentences]
+        near = [t for t in taken if p.span.overlaps(t)]  # only these can touch its sentences
+        fresh = [not any(s.overlaps(t) for t in near) for s in p.sentences]
         if all(fresh):
             kept.append(hit)
             taken.append(p.span)

@@ -107,10 +107,11 @@ class DenseRetriever:
         self.live = live
 
     def rank(self, query: Query, k: int) -> list[Candidate]:
+        return [Candidate(pid, s, dense=s) for pid, s in self.top(query, k)]
+
+    def top(self, query: Query, k: int) -> list[tuple[int, float]]:
         scores, ids = self.live.dense.search(query.vector, k, query.allowed)
-        return [
-            Candidate(int(i), float(s), dense=float(s)) for s, i in zip(scores, ids, strict=True)
-        ]
+        return list(zip(ids.tolist(), scores.tolist(), strict=True))
 
 
 class BM25Retriever:
@@ -148,15 +149,14 @@ class HybridRetriever:
 
     def rank(self, query: Query, k: int) -> list[Candidate]:
         depth = max(k, self.candidates)
-        scores, ids = self.dense.live.dense.search(query.vector, depth, query.allowed)
-        dense_ids: list[int] = ids.tolist()
+        dense = self.dense.top(query, depth)
         lexical = self.bm25.top(query, depth)
         fused = reciprocal_rank_fusion(
-            [dense_ids, [pid for pid, _ in lexical]],
+            [[pid for pid, _ in dense], [pid for pid, _ in lexical]],
             k=self.rrf_k,
             weights=[self.dense_weight, 1.0],
         )[:k]
-        dense_of = dict(zip(dense_ids, scores.tolist(), strict=True))
+        dense_of = dict(dense)
         bm25_of = dict(lexical)
         return [
             Candidate(pid, score, dense=dense_of.get(pid), bm25=bm25_of.get(pid))
