@@ -241,6 +241,13 @@ def _title_terms(title: str) -> frozenset[str]:
 
 
 _NUMBER = re.compile(r"\d[\d,.]*")
+_DIGIT = re.compile(r"\d")
+
+
+def _new_numbers(written: Sequence[str], asked: str) -> float:
+    """The ``new_numbers`` feature of a sentence writing ``written``: how many of them the
+    question ``asked`` (lower-cased) does not contain, at most 3, over 3."""
+    return min(sum(f not in asked for f in written), 3) / 3 if written else 0.0
 
 
 _BM25_K1 = 1.2
@@ -286,7 +293,8 @@ class ArticleSentences:
     ``term_ids[term_bounds[i]:term_bounds[i + 1]]``"""
     term_bounds: np.ndarray
     static: np.ndarray
-    """(sentences, 3): caption, headline (starts the article's text), number of terms"""
+    """(sentences, 4): caption, headline (starts the article's text), number of terms, and
+    ``new_numbers`` for a question that names no number (its distinct numbers, at most 3, over 3)"""
     numbers: tuple[tuple[str, ...], ...]
     """the distinct numbers each sentence writes (the ``new_numbers`` feature)"""
     text: str
@@ -316,9 +324,11 @@ class ArticleSentences:
             sentence = text[span.start : span.end]
             split = words.split() if words is not None else terms(sentence)
             ids += _term_ids(split)
-            static.append((is_caption(text, span), span.start <= opening, len(split)))
-            numbers.append(tuple({m.group(0).rstrip(".,") for m in _NUMBER.finditer(sentence)}))
-        table = np.array(static, dtype=np.float64).reshape(len(spans), 3)
+            written = tuple({m.group(0).rstrip(".,") for m in _NUMBER.finditer(sentence)})
+            share = _new_numbers(written, "")
+            static.append((is_caption(text, span), span.start <= opening, len(split), share))
+            numbers.append(written)
+        table = np.array(static, dtype=np.float64).reshape(len(spans), 4)
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(spans):
             vectors = vectors.reshape(len(spans), -1)
@@ -440,15 +450,19 @@ def sentence_features(
     ends = np.cumsum(static[:, 2]).astype(np.int64)
     tf = (found[ends] - found[ends - static[:, 2].astype(np.int64)]).astype(np.float64)
     # numbers the question does not name (at most 3, over 3): what "how many" and "what share"
-    # questions ask for, whatever ``kind`` the wording gave
-    new_numbers = np.array(
-        [
-            min(sum(f not in asked for f in written), 3) / 3 if written else 0.0
-            for r in runs
-            for written in r.article.numbers[r.lo : r.hi]
-        ],
-        dtype=np.float64,
-    )
+    # questions ask for, whatever ``kind`` the wording gave. Every number starts with a digit,
+    # so a question without one names none of them: precomputed.
+    if _DIGIT.search(asked) is None:
+        new_numbers = static[:, 3]
+    else:
+        new_numbers = np.array(
+            [
+                _new_numbers(written, asked)
+                for r in runs
+                for written in r.article.numbers[r.lo : r.hi]
+            ],
+            dtype=np.float64,
+        )
     has_kind = info.kind != "other"
     match = np.zeros(n, dtype=bool)
     kind = _pattern_kind(info.kind)

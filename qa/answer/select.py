@@ -54,7 +54,7 @@ def without_overlaps(hits: Sequence[Hit], limit: int, texts: Mapping[str, str]) 
         p = hit.passage
         taken = shown.setdefault(p.doc_id, [])
         near = [t for t in taken if p.span.overlaps(t)]  # only these can touch its sentences
-        fresh = [not any(s.overlaps(t) for t in near) for s in p.sentences]
+        fresh = [not any(s.overlaps(t) for t in near) for s in p.sentences] if near else []
         if all(fresh):
             kept.append(hit)
             taken.append(p.span)

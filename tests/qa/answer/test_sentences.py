@@ -1,5 +1,6 @@
 """Articles prepared for answering: what the cache holds is what the store holds."""
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -197,3 +198,37 @@ def test_answer_kind_tokens_found_late_are_those_found_at_once() -> None:
         assert lazy.evidence_of(kind) == found
     assert eager.evidence["when"][0] and eager.evidence["money"][0] == ("£6m",)
     assert eager.evidence["when"][1] == () and eager.evidence["number"][2]
+
+
+NUMBERISH = st.sampled_from(["12", "3.5", "1,200", "2005", "five", "May", "£6m", "7%", "x"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sentences=st.lists(st.lists(NUMBERISH, min_size=1, max_size=6), min_size=1, max_size=5),
+    question=st.lists(NUMBERISH, min_size=1, max_size=4),
+)
+def test_new_numbers_counts_the_numbers_the_question_does_not_name(
+    sentences: list[list[str]], question: list[str]
+) -> None:
+    """Precomputed for questions without a digit, counted for the others: either way it is
+    the share of a sentence's distinct numbers (at most 3) that the question does not contain."""
+    parts = [" ".join(words) + "." for words in sentences]
+    text = " ".join(parts)
+    spans, start = [], 0
+    for part in parts:
+        spans.append(Span(start, start + len(part)))
+        start += len(part) + 1
+    held = ArticleSentences.build(
+        text, spans, np.ones((len(parts), 2), dtype=np.float32), [None] * len(parts)
+    )
+    asked = " ".join(question) + "?"
+    info = analyse_question(asked, ["q"], {"q": 1}, 10)
+    batch = sentence_features(
+        info, np.ones(2, dtype=np.float32), [(Run(held, 0, len(parts)), NO_TOPIC)]
+    )
+    for k, part in enumerate(parts):
+        written = {m.rstrip(".,") for m in re.findall(r"\d[\d,.]*", part)}
+        new = sum(n not in asked.lower() for n in written)
+        expected = min(new, 3) / 3 if written else 0.0
+        assert batch.rows[k, SENTENCE_FEATURES.index("new_numbers")] == np.float32(expected)
