@@ -164,7 +164,8 @@ class Store:
         self.path = folder / DB_FILE
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
+        """each thread's connection, to close them all (``close``) or when the thread ends"""
         self._connections_lock = threading.Lock()
 
     @classmethod
@@ -213,12 +214,23 @@ class Store:
             conn.execute("PRAGMA busy_timeout = 60000")
             self._local.conn = conn
             with self._connections_lock:
-                self._connections.append(conn)
+                self._close_ended_threads()
+                self._connections[threading.current_thread()] = conn
         return conn
+
+    def _close_ended_threads(self) -> None:
+        """Close the connections of threads that have ended. A server's thread pool retires idle
+        threads and starts new ones (anyio's after 10 s idle): without this, every retired thread
+        left an open connection (its file handles and page cache) for the life of the process."""
+        for thread, conn in list(self._connections.items()):
+            if not thread.is_alive():
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+                del self._connections[thread]
 
     def close(self) -> None:
         with self._connections_lock:
-            for conn in self._connections:
+            for conn in self._connections.values():
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()

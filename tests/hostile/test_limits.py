@@ -8,13 +8,16 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from qa.store.db import DB_FILE
 from tests.conftest import write_corpus
 from tests.hostile.conftest import start_qa_serve
+from tests.qa.store.test_connections import open_handles
 
 HEADER_TIMEOUT = 2.0
 SLOW_CLIENTS = 200
@@ -129,3 +132,33 @@ def test_keep_alive_connection_then_slow_headers_is_closed(served: tuple) -> Non
         s.sendall(b"GET /hea")
         s.settimeout(HEADER_TIMEOUT + 8)
         assert s.recv(1) == b""
+
+
+def test_a_thread_pool_turning_over_leaves_no_connections_open(tmp_path: Path) -> None:
+    """Bursts of requests, each after the pool has retired its idle threads: every burst runs on
+    new threads, each with its own SQLite connection. Those of retired threads are closed (they
+    were kept for the life of the process: ~3 more open files per burst, without end)."""
+    proc, url = start_qa_serve(
+        write_corpus(tmp_path / "corpus"),
+        tmp_path / "index",
+        log=tmp_path / "serve.log",
+        FAKE_QA_THREAD_IDLE="0.2",
+    )
+    store = (tmp_path / "index" / DB_FILE).resolve()
+
+    def ask(i: int) -> int:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            return http.post("/ask", json={"question": f"volcano {i}", "top_k": 3}).status_code
+
+    handles = []
+    try:
+        with ThreadPoolExecutor(8) as clients:
+            for burst in range(14):
+                assert set(clients.map(ask, range(burst * 8, burst * 8 + 8))) == {200}
+                handles.append(open_handles(proc.pid, store))
+                time.sleep(0.5)  # the pool retires the idle threads at the next request
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # bounded once every kind of thread has been seen: without closing, ~2.5 more every burst
+    assert handles[-1] - handles[-6] <= 2, handles
