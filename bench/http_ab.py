@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live_archive import QUESTIONS, ROOT, _letters, pct
+from live_archive import QUESTIONS, ROOT, distinct, pct
 
 
 def serve(cwd: Path, args: argparse.Namespace, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -103,8 +103,8 @@ def measure(args: argparse.Namespace, ports: dict[str, int]) -> dict:
             # the earlier code first in even rounds, this code first in odd ones
             order = list(clients) if round_ % 2 == 0 else list(reversed(clients))
             for name in order:
-                for q in QUESTIONS:  # distinct text per server and round: no query-vector cache
-                    text = f"{q} ({_letters(round_)} {_letters(top_k)} {name})"
+                for q in QUESTIONS:  # the same text for both, new to each in every round
+                    text = distinct(q, round_, top_k)
                     t0 = time.perf_counter()
                     r = clients[name].post("/ask", json={"question": text, "top_k": top_k})
                     latency[name].append((time.perf_counter() - t0) * 1000)
