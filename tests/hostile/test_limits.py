@@ -154,12 +154,14 @@ def test_a_thread_pool_turning_over_leaves_no_connections_open(tmp_path: Path) -
     handles = []
     try:
         with ThreadPoolExecutor(8) as clients:
-            for burst in range(14):
+            for burst in range(20):
                 assert set(clients.map(ask, range(burst * 8, burst * 8 + 8))) == {200}
                 handles.append(open_handles(proc.pid, store))
                 time.sleep(0.5)  # the pool retires the idle threads at the next request
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    # bounded once every kind of thread has been seen (without closing: 25 -> 35 over these 5)
-    assert handles[-1] - handles[-6] <= 2, handles
+    # Bounded by the threads alive at once: a burst's 8, those being retired, the server's own
+    # few (a closed connection's file may stay open a while for SQLite to reuse). Without
+    # closing, the count grew by 2-3 every burst, past 30 by the 14th.
+    assert max(handles) <= 3 * 8, handles
