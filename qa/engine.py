@@ -336,11 +336,8 @@ class QAEngine:
         """One read of the candidates' passages, articles and stored sentence vectors, in one
         read transaction (a delete in between must not leave a passage without its sentences)."""
         with self.store.read():
-            return self._read_in_tx(candidates)
-
-    def _read_in_tx(self, candidates: list[Candidate]) -> _Read:
-        rows = self.store.passage_articles([c.passage_id for c in candidates])
-        prepared = self.sentences.get(sorted(set(rows.values())))
+            rows = self.store.passage_articles([c.passage_id for c in candidates])
+            prepared = self.sentences.get(sorted(set(rows.values())))
         read = _Read([], {}, {}, {}, {})
         for c in candidates:
             held = prepared.get(rows.get(c.passage_id, -1))

@@ -338,17 +338,15 @@ class Store:
     # -- passages, sentences, vectors --------------------------------------------------------------
     def passage_articles(self, ids: Sequence[int]) -> dict[int, int]:
         """The article row of each of these passages that is stored."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
+        out: dict[int, int] = {}
         with self.read() as conn:
             cur = conn.cursor()
             cur.row_factory = None
-            return dict(
-                cur.execute(
-                    f"SELECT id, article FROM passages WHERE id IN ({marks})", [int(i) for i in ids]
-                ).fetchall()
-            )
+            for chunk, marks in _in_chunks([int(i) for i in ids]):
+                out.update(
+                    cur.execute(f"SELECT id, article FROM passages WHERE id IN ({marks})", chunk)
+                )
+        return out
 
     def article_passages(
         self, rows: Sequence[int], dimension: int
@@ -376,14 +374,14 @@ class Store:
         return out
 
     def passage_vectors(self, ids: Sequence[int], dimension: int) -> dict[int, np.ndarray]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
+        out: dict[int, np.ndarray] = {}
         with self.read() as conn:
-            rows = conn.execute(
-                f"SELECT id, vector FROM passages WHERE id IN ({marks})", [int(i) for i in ids]
-            ).fetchall()
-        return {r[0]: np.frombuffer(r[1], dtype=np.float32, count=dimension) for r in rows}
+            for chunk, marks in _in_chunks([int(i) for i in ids]):
+                for r in conn.execute(
+                    f"SELECT id, vector FROM passages WHERE id IN ({marks})", chunk
+                ):
+                    out[r[0]] = np.frombuffer(r[1], dtype=np.float32, count=dimension)
+        return out
 
     def article_sentences(self, rows: Sequence[int], dimension: int) -> dict[int, StoredSentences]:
         """Every sentence of these article rows, in order: spans, vectors and stored terms."""
