@@ -3,7 +3,9 @@
 Each file's stamp (size and modification time, with its sidecar's) is kept in the ``files`` table
 with the ids it produced. A sync reads only files whose stamp changed, writes only articles whose
 content hash changed (so nothing unchanged is embedded again), and deletes the articles of files
-that are gone or no longer hold them. Articles written through the API are never touched.
+that are gone or no longer hold them. Articles written through the API are never touched. A file
+is marked pending before its articles are written, so a sync killed half-way leaves no article
+that a later sync cannot trace to its file.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["SyncReport", "sync_folder"]
 
 log = logging.getLogger(__name__)
+
+PENDING = "pending"
+"""the stamp of a file whose articles are being written: never a real stamp, so read again"""
 
 
 @dataclass
@@ -76,6 +81,7 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
     else:
         paths, report.skipped = article_files(root)
     seen: dict[str, str] = {}  # id -> origin among the files read: one id in two, the first wins
+    read_now: list[str] = []
     for path in paths:
         key = str(path)
         try:
@@ -87,15 +93,22 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
             current[key] = before
             continue
         read = keep_first(read_file(path, base), seen)
+        read_now.append(key)
         report.files_read += 1
         report.skipped += read.skipped
         to_write += read.articles
         current[key] = (stamp, [a.doc_id for a in read.articles])
-    # A file's articles are written before the file is recorded: a sync killed in between reads
-    # the file again next time and finds its articles unchanged.
     claimed = {doc_id for _, ids in current.values() for doc_id in ids}
     gone = sorted({d for _, ids in known.values() for d in ids} - claimed)
     if to_write:
+        # Before its articles are written, each file read is recorded as pending, with the ids it
+        # had and the ids it has now. A sync killed after writing some of them reads the file again
+        # next time (no stamp matches PENDING); if the file is gone by then, or holds other ids,
+        # those articles are the ids it no longer claims, and are deleted as any file's would be.
+        with engine.store.write() as w:
+            for key in read_now:
+                had = known[key][1] if key in known else []
+                w.set_file(key, PENDING, sorted({*had, *current[key][1]}))
         written = engine.add(to_write, replace=True, progress=progress)
         report.added, report.replaced = written.added, written.replaced
         report.unchanged = len(written.unchanged)

@@ -3,9 +3,11 @@ the store and its indexes agree afterwards. Real processes, real SIGKILL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -185,3 +187,64 @@ def test_qa_index_killed_then_rerun_completes(tmp_path: Path) -> None:
     assert engine.live.problems() == []
     assert engine.counts()[0] == 300
     engine.store.close()
+
+
+@pytest.mark.slow
+def test_qa_index_killed_then_files_removed_leaves_no_article_of_them(tmp_path: Path) -> None:
+    """The real `qa index` killed after it committed articles but before it recorded their files;
+    some of those files are then removed. The next run deletes their articles: none is left
+    that no file holds."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(300):
+        (corpus / f"a{i}.txt").write_text(str(doc(i)["text"]))
+    index = tmp_path / "index"
+    cmd = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "index",
+        "--corpus",
+        str(corpus),
+        "--index-dir",
+        str(index),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    written: list[str] = []
+    deadline = time.monotonic() + 120
+    while not written and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        written = stored_ids(index / "store.sqlite3")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written = stored_ids(index / "store.sqlite3")
+    assert 0 < len(written) < 300, "the kill should land between the first and the last batch"
+    removed = set(written[::2])
+    for doc_id in removed:
+        (corpus / f"{doc_id}.txt").unlink()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert f"{300 - len(removed)} documents" in done.stdout
+    left = set(stored_ids(index / "store.sqlite3"))
+    assert not (left & removed)
+    assert left == {f"a{i}" for i in range(300)} - removed
+    from qa.engine import load_embedder
+
+    settings = Settings(index_dir=index, watch=False)
+    engine = QAEngine.open(settings, load_embedder(settings))
+    try:
+        assert engine.live.problems() == []
+        assert engine.counts()[0] == 300 - len(removed)
+    finally:
+        engine.store.close()
+
+
+def stored_ids(database: Path) -> list[str]:
+    """The article ids committed so far, read beside a running writer (WAL: never blocks it)."""
+    if not database.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+            return [r[0] for r in conn.execute("SELECT doc_id FROM articles ORDER BY doc_id")]
+    except sqlite3.OperationalError:  # created but its tables not yet written
+        return []
