@@ -5,7 +5,7 @@ with the ids it produced. A sync reads only files whose stamp changed, writes on
 content hash changed (so nothing unchanged is embedded again), and deletes the articles of files
 that are gone or no longer hold them. Articles written through the API are never touched. A file
 is marked pending before its articles are written, so a sync killed half-way leaves no article
-that a later sync cannot trace to its file.
+that a later sync cannot trace to its file. A folder that is not there deletes nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class SyncReport:
     unchanged: int = 0
     files_read: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    missing: bool = False
+    """the folder was not there: nothing was read or deleted"""
 
     @property
     def changed(self) -> bool:
@@ -73,6 +75,18 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
     root = root.resolve()
     report = SyncReport()
     known = engine.store.files()
+    if not root.exists():
+        # A folder that is not there (renamed away mid-swap, an unmounted disk) is no instruction
+        # to delete every article read from it: keep them until it is back. (An empty folder
+        # that exists is taken at its word.)
+        if known:
+            log.warning(
+                "corpus %s is missing: its articles stay as they are until it is back "
+                "(`qa delete` removes articles for good)",
+                root,
+            )
+        report.missing = True
+        return report
     current: dict[str, tuple[str, list[str]]] = {}
     to_write: list[Article] = []
     base = root if root.is_dir() else None

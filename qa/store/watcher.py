@@ -3,11 +3,18 @@
 Events are coalesced: a burst (an editor's save, a copied folder) becomes one sync once the folder
 has been quiet for ``settle`` seconds. A sync reads only files whose stamp changed, so a sync after
 any event is cheap; a failing sync is logged and retried on the next event, never fatal.
+
+A watch follows a folder, not its path: a corpus folder removed and made again, or swapped for a
+new one (``mv corpus corpus.old && mv corpus.new corpus``), would go unwatched from then on. The
+worker therefore checks twice a second which folder stands at the path (one ``stat``) and, when
+it changed, watches the one there now and syncs against it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +22,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 __all__ = ["FolderWatcher"]
 
@@ -44,11 +52,37 @@ class FolderWatcher:
         self.syncs = 0
 
     def start(self) -> FolderWatcher:
-        target = self.root if self.root.is_dir() else self.root.parent
-        self._observer.schedule(_Poke(self._poke), str(target), recursive=True)
+        self._folder = _identity(self._target)
+        self._watch: ObservedWatch | None = self._schedule()
         self._observer.start()
         self._worker.start()
         return self
+
+    @property
+    def _target(self) -> Path:
+        return self.root if not self.root.is_file() else self.root.parent
+
+    def _schedule(self) -> ObservedWatch | None:
+        if self._folder is None:
+            return None
+        return self._observer.schedule(_Poke(self._poke), str(self._target), recursive=True)
+
+    def _follow_the_path(self) -> None:
+        """Watch whatever folder stands at the path now, if that is not the one watched."""
+        now = _identity(self._target)
+        if now == self._folder:
+            return
+        self._folder = now
+        if self._watch is not None:
+            self._observer.unschedule(self._watch)
+        try:
+            self._watch = self._schedule()
+        except OSError as exc:  # gone again between the stat and the watch: next check
+            log.warning("cannot watch %s: %s", self._target, exc)
+            self._watch, self._folder = None, None
+        if self._watch is not None:
+            log.info("watching %s again (the folder at that path changed)", self._target)
+        self._poke()  # sync against it; a missing folder keeps its articles (sync.py)
 
     def poke(self) -> None:
         """Ask for a sync as if a file had changed (also used for the start-up sync)."""
@@ -60,6 +94,10 @@ class FolderWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            try:
+                self._follow_the_path()
+            except Exception:  # never fatal: the worker must outlive one bad moment
+                log.exception("checking the folder at %s failed", self._target)
             if not self._poked.wait(timeout=0.5):
                 continue
             while time.monotonic() - self._last_event < self._settle and not self._stop.is_set():
@@ -79,3 +117,12 @@ class FolderWatcher:
         self._observer.stop()
         self._observer.join(timeout=5)
         self._worker.join(timeout=30)
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which folder is at ``folder`` (device and inode), or None if no folder is."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None

@@ -1,0 +1,98 @@
+"""The corpus folder's path is what is watched: a folder removed, or swapped for another, keeps
+its articles while missing and is followed when one stands at the path again. Real watchdog
+(inotify), real store."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.engine import QAEngine
+from qa.store.sync import sync_folder
+from qa.store.watcher import FolderWatcher
+from tests.conftest import write_corpus
+
+FIRST = {
+    "quake.txt": "Earthquake shakes coastal town\nA quake of magnitude 5 shook Porto Vale.\n",
+    "harvest.txt": "Record grape harvest\nVineyards in the valley picked a record crop.\n",
+}
+SECOND = {
+    "quake.txt": FIRST["quake.txt"],
+    "ferry.txt": "Ferry strike ends\nFerry crews returned to work on Monday.\n",
+}
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[QAEngine]:
+    settings = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
+    engine = QAEngine.open(settings, HashingEmbedder())
+    yield engine
+    engine.close()
+
+
+def stored(engine: QAEngine) -> set[str]:
+    return {str(d["doc_id"]) for d in engine.documents()}
+
+
+def eventually(check: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_a_missing_folder_deletes_nothing(engine: QAEngine, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", FIRST)
+    sync_folder(engine, corpus)
+    shutil.rmtree(corpus)
+    report = sync_folder(engine, corpus)
+    assert report.missing and not report.deleted
+    assert stored(engine) == {"quake", "harvest"}
+    corpus.mkdir()  # an empty folder that exists is taken at its word
+    assert sync_folder(engine, corpus).deleted == ["harvest", "quake"]
+    assert stored(engine) == set()
+
+
+def test_a_swapped_folder_is_followed(engine: QAEngine, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", FIRST)
+    sync_folder(engine, corpus)
+    watcher = FolderWatcher(corpus, lambda: sync_folder(engine, corpus), settle=0.1).start()
+    try:
+        fresh = write_corpus(tmp_path / "corpus.new", SECOND)
+        corpus.rename(tmp_path / "corpus.old")  # mv corpus corpus.old && mv corpus.new corpus
+        fresh.rename(corpus)
+        assert eventually(lambda: stored(engine) == {"quake", "ferry"}), stored(engine)
+        # and the new folder is watched: a file dropped into it arrives
+        (corpus / "bridge.txt").write_text("Bridge reopens\nThe stone bridge reopened on Friday.\n")
+        assert eventually(lambda: "bridge" in stored(engine)), stored(engine)
+        # the old folder, renamed away, is not: a change there is not the corpus's
+        (tmp_path / "corpus.old" / "old.txt").write_text("Old news\nNothing to see here.\n")
+        time.sleep(1.0)
+        assert "old" not in stored(engine)
+    finally:
+        watcher.stop()
+
+
+def test_a_removed_folder_keeps_its_articles_until_it_is_back(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus", FIRST)
+    sync_folder(engine, corpus)
+    watcher = FolderWatcher(corpus, lambda: sync_folder(engine, corpus), settle=0.1).start()
+    try:
+        synced = watcher.syncs
+        shutil.rmtree(corpus)
+        assert eventually(lambda: watcher.syncs > synced)  # it synced, and kept them
+        assert stored(engine) == {"quake", "harvest"}
+        write_corpus(corpus, SECOND)
+        assert eventually(lambda: stored(engine) == {"quake", "ferry"}), stored(engine)
+    finally:
+        watcher.stop()
