@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class Service:
     def __init__(self, engine: QAEngine, corpus: Path | None, *, watch: bool = True) -> None:
         self.engine = engine
-        self.corpus = corpus if corpus is not None and corpus.exists() else None
+        self.corpus = corpus
         self.watcher: FolderWatcher | None = None
         self._watch = watch
         self._stop = threading.Event()
@@ -43,7 +43,9 @@ class Service:
         """First run: index the folder before answering. Later runs: answer at once from the
         store and sync the folder in the background (only changed files are read)."""
         if self.corpus is not None:
-            if self.engine.counts()[0] == 0:
+            if not self.corpus.exists():
+                log.warning("corpus %s does not exist: watching for it to appear", self.corpus)
+            elif self.engine.counts()[0] == 0:
                 self.sync(progress=True)
             if self._watch:
                 self.watcher = FolderWatcher(self.corpus, self.sync).start()

@@ -14,6 +14,7 @@ import pytest
 from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
+from qa.service import Service
 from qa.store.sync import sync_folder
 from qa.store.watcher import FolderWatcher
 from tests.conftest import write_corpus
@@ -96,3 +97,16 @@ def test_a_removed_folder_keeps_its_articles_until_it_is_back(
         assert eventually(lambda: stored(engine) == {"quake", "ferry"}), stored(engine)
     finally:
         watcher.stop()
+
+
+def test_a_server_started_before_its_folder_exists_picks_it_up(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    service = Service(engine, corpus, watch=True).start()
+    try:
+        assert stored(engine) == set()
+        write_corpus(corpus, FIRST)
+        assert eventually(lambda: stored(engine) == {"quake", "harvest"}), stored(engine)
+    finally:
+        service.stop()
