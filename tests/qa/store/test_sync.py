@@ -4,16 +4,14 @@ that a later sync cannot trace back to a file."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from qa.config import Settings
-from qa.embed import HashingEmbedder
 from qa.engine import QAEngine, WriteResult
 from qa.store.sync import PENDING, sync_folder
 from tests.conftest import write_corpus
+from tests.qa.store.conftest import stored
 
 FILES = {
     "quake.txt": "Earthquake shakes coastal town\nA quake of magnitude 5 shook Porto Vale at dawn.\n",
@@ -24,18 +22,6 @@ FILES = {
 
 class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs (not an Exception, so no handler catches it)."""
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[QAEngine]:
-    settings = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
-    engine = QAEngine.open(settings, HashingEmbedder())
-    yield engine
-    engine.close()
-
-
-def stored(engine: QAEngine) -> set[str]:
-    return {str(d["doc_id"]) for d in engine.documents()}
 
 
 def killed_after_writing(engine: QAEngine, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:

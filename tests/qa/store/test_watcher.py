@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from qa.config import Settings
-from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
 from qa.service import Service
 from qa.store.sync import sync_folder
 from qa.store.watcher import FolderWatcher
 from tests.conftest import write_corpus
+from tests.qa.store.conftest import stored
 
 FIRST = {
     "quake.txt": "Earthquake shakes coastal town\nA quake of magnitude 5 shook Porto Vale.\n",
@@ -27,18 +24,6 @@ SECOND = {
     "quake.txt": FIRST["quake.txt"],
     "ferry.txt": "Ferry strike ends\nFerry crews returned to work on Monday.\n",
 }
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[QAEngine]:
-    settings = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
-    engine = QAEngine.open(settings, HashingEmbedder())
-    yield engine
-    engine.close()
-
-
-def stored(engine: QAEngine) -> set[str]:
-    return {str(d["doc_id"]) for d in engine.documents()}
 
 
 def eventually(check: Callable[[], bool], seconds: float = 15.0) -> bool:
