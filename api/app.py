@@ -30,8 +30,10 @@ from qa.errors import (
     ModelError,
     NotFoundError,
     QAError,
+    StorageError,
 )
 from qa.service import Service
+from qa.store.db import disk_refused, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ _STATUS: list[tuple[type[QAError], int]] = [
 
 
 def status_for(exc: QAError) -> int:
+    if isinstance(exc, StorageError):
+        return 507 if exc.full else 503  # 507 Insufficient Storage (RFC 4918)
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
 
 
@@ -82,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
         status = status_for(exc)
+        if isinstance(exc, StorageError):
+            log.error("store error on %s: %s", request.url.path, exc)
         if status == 422 and not _is_openai(request.url.path):
             return _validation_response(
                 [FieldError(loc=["body"], msg=_short(str(exc)), type="invalid_input")]
@@ -108,6 +114,9 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
     @app.exception_handler(sqlite3.DatabaseError)
     async def store_error(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
         log.error("store error on %s: %s", request.url.path, exc)
+        if disk_refused(exc):  # a full or failing disk: the store is not damaged
+            refused = storage_error(exc, settings.index_dir)
+            return error_response(request.url.path, status_for(refused), str(refused))
         return error_response(
             request.url.path,
             503,

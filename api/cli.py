@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from qa.config import Mode, Settings
-from qa.errors import IndexStateError, InvalidInputError, ModelError, QAError
+from qa.errors import IndexStateError, InvalidInputError, ModelError, QAError, StorageError
 
 app = typer.Typer(
     help="Extractive question answering over news articles: verbatim, cited passages only.",
@@ -44,7 +44,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def exit_code(exc: QAError) -> int:
-    return 1 if isinstance(exc, ModelError | IndexStateError) else 2
+    return 1 if isinstance(exc, ModelError | IndexStateError | StorageError) else 2
 
 
 def make_settings(corpus: Path | None, index_dir: Path | None, **overrides: Any) -> Settings:
@@ -68,6 +68,8 @@ def _run(fn: Any) -> Any:
         fail(str(exc), exit_code(exc))
     except OSError as exc:  # unwritable index folder, full disk, port in use...
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)
+    except sqlite3.DatabaseError as exc:  # one the store did not name: a line, not a traceback
+        fail(f"the store failed: {exc}", 1)
 
 
 def _open_engine(settings: Settings) -> Any:
@@ -93,6 +95,7 @@ def _open_checked(settings: Settings) -> Any:
     """Open the store for `qa index`, repairing whatever LiveIndex.problems() finds (see
     qa/store/checkup.py): no --force needed, nothing deleted that the service did not write."""
     from qa.store import checkup
+    from qa.store.db import disk_refused, storage_error
     from qa.store.writer_lock import IndexBusyError
 
     engine = None
@@ -101,7 +104,11 @@ def _open_checked(settings: Settings) -> Any:
         problems = engine.live.problems()
     except IndexBusyError:
         raise
-    except (IndexStateError, sqlite3.DatabaseError) as exc:
+    except sqlite3.DatabaseError as exc:
+        if disk_refused(exc):  # a full disk is no damage: never set a good store aside
+            raise storage_error(exc, settings.index_dir) from exc
+        problems = [str(exc)]
+    except IndexStateError as exc:
         problems = [str(exc)]
     if not problems:
         return engine
@@ -319,6 +326,7 @@ def serve(
 
     from api.app import create_app
     from api.limits import uvicorn_config
+    from qa.store.db import disk_refused, storage_error
 
     settings = make_settings(corpus, index_dir, host=host, port=port)
 
@@ -327,6 +335,8 @@ def serve(
             with _writing(settings):  # opening may re-embed a store built otherwise
                 return _open_engine(settings)
         except sqlite3.DatabaseError as exc:
+            if disk_refused(exc):
+                raise storage_error(exc, settings.index_dir) from exc
             raise IndexStateError(f"the store in {settings.index_dir} is damaged ({exc})") from exc
         except IndexStateError as exc:
             raise IndexStateError(

@@ -42,6 +42,12 @@ BODY_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "the body cannot be parsed"},
     413: {"model": ErrorOut, "description": "the body is larger than QA_MAX_BODY_BYTES"},
 }
+WRITE_ERRORS: dict[int | str, dict[str, object]] = {
+    507: {
+        "model": ErrorOut,
+        "description": "the disk holding the index is full: nothing of this write was stored",
+    },
+}
 public = APIRouter(responses=ERRORS)
 router = APIRouter(
     dependencies=[Authorized],
@@ -103,7 +109,7 @@ def documents(
 @router.post(
     "/documents",
     status_code=status.HTTP_201_CREATED,
-    responses={**BODY_ERRORS, 409: {"model": ErrorOut}},
+    responses={**BODY_ERRORS, **WRITE_ERRORS, 409: {"model": ErrorOut}},
 )
 async def add_documents(
     engine: EngineDep,
@@ -123,7 +129,7 @@ async def add_documents(
 
 @router.put(
     "/documents/{doc_id:path}",
-    responses={**BODY_ERRORS, 201: {"model": WriteOut}},
+    responses={**BODY_ERRORS, **WRITE_ERRORS, 201: {"model": WriteOut}},
 )
 async def put_document(
     doc_id: str, body: DocumentFields, engine: EngineDep, settings: SettingsDep, response: Response
@@ -142,7 +148,7 @@ async def put_document(
 @router.delete(
     "/documents/{doc_id:path}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"model": ErrorOut}},
+    responses={**WRITE_ERRORS, 404: {"model": ErrorOut}},
 )
 async def delete_document(doc_id: str, engine: EngineDep, settings: SettingsDep) -> Response:
     await _write(engine, settings, lambda: engine.delete([doc_id]))

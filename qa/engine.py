@@ -36,7 +36,7 @@ from qa.search.retrieve import (
     Retriever,
 )
 from qa.store.db import Store
-from qa.store.live import LiveIndex
+from qa.store.live import LiveIndex, snapshot_failed
 
 __all__ = [
     "MAX_QUESTION_CHARS",
@@ -205,8 +205,12 @@ class QAEngine:
         self._lexical_pool.shutdown(wait=True)
         self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
         self.sentences.stop()  # no background read may outlive the store's connections
-        self.live.save()
-        self.store.close()
+        try:
+            self.live.save()
+        except OSError as exc:  # every write is in the store already: nothing is lost
+            log.warning(snapshot_failed(exc))
+        finally:
+            self.store.close()
 
     def clear_caches(self) -> None:
         """Forget cached query vectors and sentences (for cold-start latency measurements)."""

@@ -6,7 +6,9 @@ QAError
 ├── ConflictError          a document with that id already exists        -> HTTP 409 / CLI exit 2
 ├── CorpusError            corpus missing, empty or unreadable           -> HTTP 422 / CLI exit 2
 ├── ModelError             model folder missing or weights hash wrong   -> HTTP 500 / CLI exit 1
-└── IndexStateError        index missing, corrupt or built differently  -> HTTP 503 / CLI exit 1
+├── IndexStateError        index missing, corrupt or built differently  -> HTTP 503 / CLI exit 1
+└── StorageError           the disk refused a read or write (full, I/O) -> HTTP 507 when full,
+                           the store itself is not damaged                 else 503 / CLI exit 1
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "QAError",
+    "StorageError",
 ]
 
 
@@ -48,3 +51,14 @@ class ModelError(QAError):
 
 class IndexStateError(QAError):
     """The index on disk is missing, damaged or was built with other settings."""
+
+
+class StorageError(QAError):
+    """The disk under the index folder refused a read or a write: it is full, failing, or not
+    writable. The store is not damaged (so nothing is set aside or rebuilt), and a write that
+    failed left nothing of itself behind: send it again once the disk is fixed."""
+
+    def __init__(self, message: str, *, full: bool = False) -> None:
+        super().__init__(message)
+        self.full = full
+        """the disk is full (HTTP 507 Insufficient Storage)"""

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from qa.engine import QAEngine
+from qa.store.live import snapshot_failed
 from qa.store.sync import SyncReport, sync_folder
 from qa.store.watcher import FolderWatcher
 
@@ -57,10 +58,16 @@ class Service:
 
     def _snapshot_loop(self) -> None:
         interval = self.engine.settings.snapshot_seconds
+        said = None  # a full disk is said once, not at every interval until it is freed
         while not self._stop.wait(interval):
             try:
                 self.engine.live.ensure_synced()
                 self.engine.live.save()
+                said = None
+            except OSError as exc:
+                if snapshot_failed(exc) != said:
+                    said = snapshot_failed(exc)
+                    log.warning(said)
             except Exception:
                 log.exception("writing the dense snapshot failed (the change log still holds it)")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -29,18 +30,84 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import ConflictError, IndexStateError
+from qa.errors import ConflictError, IndexStateError, StorageError
 from qa.records import Article, Span
 from qa.search.filters import Filters
 from qa.store.terms import fts_query
 
-__all__ = ["DB_FILE", "SCHEMA_VERSION", "Prepared", "Store", "StoredPassage", "StoredSentences"]
+__all__ = [
+    "DB_FILE",
+    "SCHEMA_VERSION",
+    "Prepared",
+    "Store",
+    "StoredPassage",
+    "StoredSentences",
+    "disk_refused",
+    "storage_error",
+]
 
 DB_FILE = "store.sqlite3"
 SCHEMA_VERSION = 2
 """2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
 stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
 rows without them are stemmed at question time"""
+
+# SQLite's primary result codes that say the disk or the system refused, not that the file is
+# damaged: the store is intact, and repairing it (setting it aside, re-embedding) would be wrong.
+_ENVIRONMENT = frozenset(
+    {
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOLFS,
+    }
+)
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def disk_refused(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says that the disk or the system refused (full, I/O error, read-only,
+    locked), not that the database is damaged (corrupt, not a database) or the statement bad."""
+    return _primary_code(exc) in _ENVIRONMENT
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> StorageError:
+    """The error to report for ``exc``, a refusal of the disk (``disk_refused``), on ``path``.
+
+    A full disk is not always SQLITE_FULL: one too full for the WAL index file (``-shm``) is a
+    "disk I/O error". So the disk's free space is looked at too."""
+    free = _free_bytes(path)
+    full = _primary_code(exc) == sqlite3.SQLITE_FULL or (free is not None and free < _NEARLY_FULL)
+    if full:
+        room = "" if free is None else f", {free:,} bytes free"
+        return StorageError(
+            f"{path}: {exc} (the disk is full{room}): nothing was changed; free space on that "
+            "disk and try again",
+            full=True,
+        )
+    return StorageError(f"{path}: {exc} (the disk refused; the store is not damaged)")
+
+
+_NEARLY_FULL = 1 << 20
+"""bytes free below which a disk error is put down to a full disk"""
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(folder).free
+    return None
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -189,6 +256,9 @@ class Store:
             elif version == 1:
                 store.upgrade_from_1()
         except sqlite3.DatabaseError as exc:
+            store.close()
+            if disk_refused(exc):  # a full disk cannot create the WAL index: not damage
+                raise storage_error(exc, store.path) from exc
             raise IndexStateError(f"{store.path} is not a readable database ({exc})") from exc
         return store
 
@@ -251,16 +321,27 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Writer]:
-        """One write transaction; other processes' writers wait on SQLite's lock (busy_timeout)."""
+        """One write transaction; other processes' writers wait on SQLite's lock (busy_timeout).
+
+        All or nothing: whatever fails (the body, or the COMMIT on a full disk) leaves the store
+        as it was. A disk that refuses the write is a StorageError, not a SQLite error."""
         with self._write_lock:
             conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Writer(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Writer(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    # SQLite has already rolled back after some errors (a full disk): only an
+                    # open transaction is rolled back here, so that the first error is reported
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if disk_refused(exc):
+                    raise storage_error(exc, self.path) from exc
                 raise
-            conn.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:

@@ -167,11 +167,14 @@ class DenseIndex:
         """Write ``dense.<seq>.faiss`` atomically and remove older snapshots."""
         target = folder / f"dense.{seq}.faiss"
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".dense-", suffix=".tmp")
-        os.close(fd)
         try:
-            with self._lock:
-                faiss.write_index(self._index, tmp)
-            with open(tmp, "rb") as fh:
+            # written through Python's file, so that a full disk is an OSError (ENOSPC) like any
+            # other, not FAISS's RuntimeError naming a failed assertion
+            with os.fdopen(fd, "wb") as fh:
+                writer = faiss.PyCallbackIOWriter(fh.write)  # type: ignore[attr-defined]
+                with self._lock:
+                    faiss.write_index(self._index, writer)
+                fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:

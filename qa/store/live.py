@@ -27,7 +27,7 @@ from qa.store.db import Store
 from qa.store.dense import DenseIndex, latest_snapshot
 from qa.store.lexical import LexicalIndex
 
-__all__ = ["LiveIndex"]
+__all__ = ["LiveIndex", "snapshot_failed"]
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,15 @@ class LiveIndex:
             # tail so that they rarely have to reload a whole snapshot instead.
             self.store.prune_changes(seq - LOG_KEEP)
         return True
+
+
+def snapshot_failed(exc: OSError) -> str:
+    """What to say when a dense snapshot could not be written: nothing is lost, since every
+    write is in the store and its change log, which the next start replays."""
+    return (
+        f"the dense snapshot was not written ({exc.strerror or exc}): every write is in the "
+        "store, and its change log is replayed at the next start"
+    )
 
 
 def _net_effect(changes: list[tuple[int, str, int]]) -> tuple[np.ndarray, list[int]]:

@@ -2,7 +2,9 @@
 
 Events are coalesced: a burst (an editor's save, a copied folder) becomes one sync once the folder
 has been quiet for ``settle`` seconds. A sync reads only files whose stamp changed, so a sync after
-any event is cheap; a failing sync is logged and retried on the next event, never fatal.
+any event is cheap. A failing sync is never fatal: it is logged and tried again on the next event,
+or after ``RETRY_SECONDS`` (doubling up to ``MAX_RETRY_SECONDS``) if none comes, so that files
+dropped while the disk was full are indexed once it has room, with no further change.
 
 A watch follows a folder, not its path: a corpus folder removed and made again, or swapped for a
 new one (``mv corpus corpus.old && mv corpus.new corpus``), would go unwatched from then on. The
@@ -24,9 +26,14 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
+from qa.errors import QAError
+
 __all__ = ["FolderWatcher"]
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 60.0
 
 
 class _Poke(FileSystemEventHandler):
@@ -50,6 +57,9 @@ class FolderWatcher:
         self._observer = Observer()
         self._worker = threading.Thread(target=self._run, name="qa-folder-sync", daemon=True)
         self.syncs = 0
+        self._retry_in = 0.0
+        """seconds until a failed sync is tried again (0: the last sync did not fail)"""
+        self._retry_at = 0.0
 
     def start(self) -> FolderWatcher:
         self._folder = _identity(self._target)
@@ -98,6 +108,8 @@ class FolderWatcher:
                 self._follow_the_path()
             except Exception:  # never fatal: the worker must outlive one bad moment
                 log.exception("checking the folder at %s failed", self._target)
+            if self._retry_in and time.monotonic() >= self._retry_at:
+                self._poked.set()  # a failed sync, and no event since: try it again
             if not self._poked.wait(timeout=0.5):
                 continue
             while time.monotonic() - self._last_event < self._settle and not self._stop.is_set():
@@ -107,8 +119,21 @@ class FolderWatcher:
                 return
             try:
                 self._sync()
-            except Exception:  # a bad moment (file half-copied, disk full): retry next event
-                log.exception("syncing %s failed", self.root)
+                self._retry_in = 0.0
+            except Exception as exc:  # a bad moment (disk full, file half-copied): retried
+                self._retry_in = min(max(2 * self._retry_in, RETRY_SECONDS), MAX_RETRY_SECONDS)
+                self._retry_at = time.monotonic() + self._retry_in
+                if isinstance(exc, QAError):  # said in a line, as the CLI says it
+                    log.warning(
+                        "syncing %s failed: %s; trying again in %g s",
+                        self.root,
+                        exc,
+                        self._retry_in,
+                    )
+                else:
+                    log.exception(
+                        "syncing %s failed; trying again in %g s", self.root, self._retry_in
+                    )
             self.syncs += 1
 
     def stop(self) -> None:

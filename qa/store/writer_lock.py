@@ -69,7 +69,10 @@ class WriterLock:
             self._lock.acquire(blocking=False)
         except Timeout:
             holder = self.holder()
-            if on_wait is not None:
+            # another thread of this process (a folder sync behind an HTTP write) is routine:
+            # it is waited for without a word
+            mine = holder.startswith(f"pid {os.getpid()} ")
+            if on_wait is not None and not mine:
                 on_wait(f"{self.folder} is being written by {holder}: waiting for it to finish")
             try:
                 self._lock.acquire(timeout=timeout)
