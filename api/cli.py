@@ -155,7 +155,12 @@ def index(
                 n_documents, n_passages = engine.counts()
             finally:
                 engine.close()
-        what = report.summary() + ";" if report.changed else "up to date:"
+        if report.changed:
+            what = report.summary() + ";"
+        else:  # what was skipped is counted whether or not anything changed
+            what = (
+                f"up to date ({len(report.skipped)} skipped):" if report.skipped else "up to date:"
+            )
         typer.echo(
             f"{what} the store in {settings.index_dir} holds {n_documents} "
             f"documents, {n_passages} passages (model {engine.embedder.model_id})"
@@ -170,16 +175,17 @@ def add(
     index_dir: IndexDirOpt = None,
 ) -> None:
     """Add (or replace) the articles in PATHS; unchanged ones are left alone."""
-    from qa.ingest.corpus import read_corpus
+    from qa.ingest.corpus import keep_first, read_corpus
 
     settings = make_settings(None, index_dir)
 
     def run() -> None:
         articles, skipped = [], []
+        seen: dict[str, str] = {}  # one id in two paths: the first wins, as in a folder
         for path in paths:
             if not path.exists():
                 fail(f"{path} does not exist")
-            read = read_corpus(path)
+            read = keep_first(read_corpus(path), seen)
             articles += read.articles
             skipped += read.skipped
         if not articles:

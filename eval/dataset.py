@@ -33,8 +33,12 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
     """Read the JSONL eval set; a malformed line is an error naming the line."""
     if not path.is_file():
         raise InvalidInputError(f"eval dataset {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"eval dataset {path} is not UTF-8 ({exc.reason})") from None
     questions = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -50,6 +54,8 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{path}:{lineno}: bad eval question ({exc})") from exc
+    if not any(q.answerable for q in questions):  # nothing to score retrieval on
+        raise InvalidInputError(f"eval dataset {path} holds no answerable question")
     return questions
 
 

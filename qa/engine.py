@@ -232,12 +232,19 @@ class QAEngine:
 
     # -- writes --------------------------------------------------------------------------------
     def add(
-        self, articles: Sequence[Article], *, replace: bool = False, progress: bool = False
+        self,
+        articles: Sequence[Article],
+        *,
+        replace: bool = False,
+        progress: bool = False,
+        from_files: bool = False,
     ) -> WriteResult:
         """Store ``articles`` (all or none per batch) and make them searchable before returning.
 
         Without ``replace`` an existing id is a ConflictError and nothing is written. With it, an
-        article whose content is unchanged is left alone (no model call).
+        article whose content is unchanged is left alone (no model call). Unless the folder sync
+        writes them (``from_files``), the articles are the writer's from now on: no corpus file
+        that held one of their ids replaces or deletes them (``Writer.release_claims``).
         """
         ids = [a.doc_id for a in articles]
         if len(set(ids)) != len(ids):
@@ -251,6 +258,8 @@ class QAEngine:
                     f"a document with id {next(iter(existing))!r} already exists (use PUT)"
                 )
             todo = [a for a in articles if not self._unchanged(a, existing)]
+            # only an id already stored can be a corpus file's
+            release = set() if from_files else set(existing)
             todo_ids = {a.doc_id for a in todo}
             result.unchanged = [i for i in ids if i not in todo_ids]
             bar = tqdm(
@@ -270,25 +279,37 @@ class QAEngine:
                     done = (ahead or cutter.submit(cut, batch, chunking)).result()
                     if i + 1 < len(batches):
                         ahead = cutter.submit(cut, batches[i + 1], chunking)
-                    self._store_batch(done, replace=replace)
+                    self._store_batch(done, replace=replace, release=release)
                     for a in batch:
                         (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
                     bar.update(sum(len(a.text) for a in batch))
             bar.close()
+            if again := [i for i in result.unchanged if i in release]:
+                with self.store.write() as w:  # written again as they were: the writer's now
+                    w.release_claims(again)
             self.live.ensure_synced()
         return result
 
-    def _store_batch(self, batch: Cut, *, replace: bool) -> None:
-        """Embed outside the transaction, then write the whole batch in one."""
+    def _store_batch(
+        self, batch: Cut, *, replace: bool, release: set[str] | frozenset[str] = frozenset()
+    ) -> None:
+        """Embed outside the transaction, then write the whole batch in one; the files that held
+        its ids in ``release`` give them up in that transaction (``Writer.release_claims``)."""
         prepared = prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
         with self.store.write() as w:
+            if ids := [p.article.doc_id for p in prepared if p.article.doc_id in release]:
+                w.release_claims(ids)
             for p in prepared:
                 w.insert(p, replace=replace)
 
     def _unchanged(self, article: Article, existing: dict[str, str]) -> bool:
         return existing.get(article.doc_id) == article_hash(article)
 
-    def delete(self, doc_ids: Sequence[str], *, missing_ok: bool = False) -> WriteResult:
+    def delete(
+        self, doc_ids: Sequence[str], *, missing_ok: bool = False, from_files: bool = False
+    ) -> WriteResult:
+        """Delete ``doc_ids``, all or none. Unless the folder sync deletes them (``from_files``),
+        an article its corpus file still holds stays deleted until that file changes."""
         result = WriteResult.empty()
         with self._write_lock:
             with self.store.write() as w:
@@ -297,6 +318,8 @@ class QAEngine:
                         result.deleted.append(doc_id)
                     elif not missing_ok:
                         raise NotFoundError(f"no document with id {doc_id!r}")
+                if not from_files:
+                    w.release_claims(result.deleted)
             self.live.ensure_synced()
         return result
 

@@ -717,3 +717,21 @@ class Writer:
 
     def forget_file(self, path: str) -> None:
         self.conn.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    def release_claims(self, doc_ids: Sequence[str]) -> None:
+        """Take ``doc_ids`` out of the ids their files claim (stamps unchanged): an article
+        written or deleted directly (HTTP, ``qa add``, ``qa delete``) is no longer the folder
+        sync's to replace or delete."""
+        wanted = set(doc_ids)
+        for start in range(0, len(doc_ids), 500):
+            chunk = list(doc_ids[start : start + 500])
+            rows = self.conn.execute(
+                "SELECT DISTINCT f.path, f.doc_ids FROM files AS f, json_each(f.doc_ids) AS j "
+                f"WHERE j.value IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for path, claimed in rows:
+                kept = [d for d in json.loads(claimed) if d not in wanted]
+                self.conn.execute(
+                    "UPDATE files SET doc_ids = ? WHERE path = ?", (json.dumps(kept), path)
+                )

@@ -10,12 +10,23 @@ that a later sync cannot trace to its file. A folder that is not there deletes n
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.ingest.corpus import Skipped, article_files, keep_first, read_file, sidecar_path
+from qa.errors import CorpusError
+from qa.ingest.corpus import (
+    ARTICLE_SUFFIXES,
+    Skipped,
+    article_files,
+    article_hash,
+    keep_first,
+    read_file,
+    sidecar_path,
+)
 from qa.records import Article
 from qa.store.writer_lock import WriterLock
 
@@ -87,31 +98,51 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
             )
         report.missing = True
         return report
+    if root.is_file() and not root.name.lower().endswith(ARTICLE_SUFFIXES):
+        # as `qa add` refuses it: a one-file "corpus" that is no article file would otherwise
+        # claim nothing, and every article of the folder read before would be deleted
+        raise CorpusError(
+            f"{root}: corpus files must end in {', '.join(ARTICLE_SUFFIXES)} (in any case)"
+        )
     current: dict[str, tuple[str, list[str]]] = {}
-    to_write: list[Article] = []
     base = root if root.is_dir() else None
     if base is None:
         paths = [root]
     else:
         paths, report.skipped = article_files(root)
-    seen: dict[str, str] = {}  # id -> origin among the files read: one id in two, the first wins
-    read_now: list[str] = []
+    reads: dict[str, list[Article]] = {}  # the files read this time, by key, in path order
+    stamps: dict[str, str] = {}
     for path in paths:
         key = str(path)
         try:
             stamp = _stamp(path)
-        except OSError:
-            continue  # vanished while we walked: the next sync sees it gone
+        except OSError as exc:
+            if path.is_symlink() and not path.exists():
+                report.skipped.append(_skipped(_where(path, base), "a link to nothing"))
+            elif exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                report.skipped.append(_skipped(_where(path, base), exc.strerror or str(exc)))
+            continue  # else vanished while we walked: the next sync sees it gone
         before = known.get(key)
         if not force and before is not None and before[0] == stamp:
             current[key] = before
             continue
-        read = keep_first(read_file(path, base), seen)
-        read_now.append(key)
+        read = keep_first(read_file(path, base), {})  # one id twice in one file
+        articles = read.articles
+        if before is not None and before[0] == stamp:
+            # a forced read of an unchanged file: the articles of it deleted directly (HTTP,
+            # `qa delete`) stay deleted until the file changes, as without --force
+            articles = [a for a in articles if a.doc_id in set(before[1])]
+        reads[key], stamps[key] = articles, stamp
         report.files_read += 1
         report.skipped += read.skipped
-        to_write += read.articles
-        current[key] = (stamp, [a.doc_id for a in read.articles])
+    clashing = _one_owner_each(engine, base, paths, known, current, reads, report)
+    to_write = [a for key in reads for a in reads[key]]
+    for key in reads:
+        # a file that lost an id to another owner is read again at every sync (and warned
+        # about) until the clash is gone: then its article takes the id
+        stamp = PENDING if key in clashing else stamps[key]
+        current[key] = (stamp, [a.doc_id for a in reads[key]])
+    read_now = list(reads)
     claimed = {doc_id for _, ids in current.values() for doc_id in ids}
     gone = sorted({d for _, ids in known.values() for d in ids} - claimed)
     if to_write:
@@ -123,15 +154,84 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
             for key in read_now:
                 had = known[key][1] if key in known else []
                 w.set_file(key, PENDING, sorted({*had, *current[key][1]}))
-        written = engine.add(to_write, replace=True, progress=progress)
+        written = engine.add(to_write, replace=True, progress=progress, from_files=True)
         report.added, report.replaced = written.added, written.replaced
         report.unchanged = len(written.unchanged)
     if gone:
-        report.deleted = engine.delete(gone, missing_ok=True).deleted
+        report.deleted = engine.delete(gone, missing_ok=True, from_files=True).deleted
     with engine.store.write() as w:
         for key, (stamp, doc_ids) in current.items():
-            if known.get(key) != (stamp, doc_ids):
+            # every file read is written back: its pending mark must go even if nothing changed
+            if key in reads or known.get(key) != (stamp, doc_ids):
                 w.set_file(key, stamp, doc_ids)
         for key in known.keys() - current.keys():
             w.forget_file(key)
     return report  # reading has logged each skipped file with its reason
+
+
+def _one_owner_each(
+    engine: QAEngine,
+    base: Path | None,
+    paths: list[Path],
+    known: dict[str, tuple[str, list[str]]],
+    current: dict[str, tuple[str, list[str]]],
+    reads: dict[str, list[Article]],
+    report: SyncReport,
+) -> set[str]:
+    """Give each id one owner, the same whichever files were read this time. ``reads`` and
+    ``current`` (unchanged files) lose the ids they do not own; returns the files read that lost
+    one.
+
+    - Two files holding one id: the file that held it before keeps it, else the first in path
+      order (as a first full read decides). The other is skipped with a warning.
+    - An id written directly (HTTP, ``qa add``: stored, and held by no file) stays the writer's:
+      a file holding it is skipped with a warning, unless it holds the very same article, which
+      it then takes over (``qa add`` of a file that is also in the folder).
+    """
+    held_by = {doc_id: key for key, (_, ids) in known.items() for doc_id in ids}
+    holders: dict[str, list[str]] = {}
+    for path in paths:
+        key = str(path)
+        ids = [a.doc_id for a in reads[key]] if key in reads else current.get(key, ("", []))[1]
+        for doc_id in ids:
+            holders.setdefault(doc_id, []).append(key)
+    owner = {d: held_by[d] if held_by.get(d) in keys else keys[0] for d, keys in holders.items()}
+    stored = engine.store.content_hashes(
+        [a.doc_id for articles in reads.values() for a in articles if a.doc_id not in held_by]
+    )
+    clashing: set[str] = set()
+    for key, articles in reads.items():
+        kept = []
+        for a in articles:
+            where = re.sub(r"#L(\d+)$", r":\1", a.origin or a.doc_id)  # as keep_first says it
+            if owner[a.doc_id] != key:
+                first = _where(Path(owner[a.doc_id]), base)
+                reason = f"duplicate id {a.doc_id!r} (first in {first})"
+                report.skipped.append(_skipped(where, reason))
+            elif a.doc_id in stored and stored[a.doc_id] != article_hash(a):
+                reason = (
+                    f"id {a.doc_id!r} belongs to an article written through the API or "
+                    "`qa add`: delete that one, or give this one another id"
+                )
+                report.skipped.append(_skipped(where, reason))
+            else:
+                kept.append(a)
+                continue
+            clashing.add(key)
+        reads[key] = kept
+    for key, (stamp, ids) in list(current.items()):
+        if key not in reads and any(owner.get(d) != key for d in ids):
+            current[key] = (stamp, [d for d in ids if owner.get(d) == key])
+    return clashing
+
+
+def _where(path: Path, base: Path | None) -> str:
+    try:
+        return str(path.relative_to(base)) if base is not None else path.name
+    except ValueError:
+        return str(path)
+
+
+def _skipped(where: str, reason: str) -> Skipped:
+    log.warning("skipped %s: %s", where, reason)
+    return Skipped(where, reason)

@@ -190,3 +190,46 @@ def test_unwritable_index_folder_is_one_line(tiny_corpus: Path, tmp_path: Path) 
     )
     assert result.exit_code == 1
     assert result.output.startswith("qa: error: ") and len(result.output.strip().splitlines()) == 1
+
+
+def test_up_to_date_still_counts_what_was_skipped(tiny_corpus: Path, tmp_path: Path) -> None:
+    (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe not text \x00\x01")
+    args = ["index", "--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, [*args, "--force"])
+    assert again.exit_code == 0
+    assert again.stdout.startswith("up to date (1 skipped): the store in"), again.stdout
+
+
+def test_add_skips_an_id_two_paths_hold_and_adds_the_rest(tmp_path: Path) -> None:
+    for folder, text in (("d1", "Harbour opens\nThe new harbour opened."), ("d2", "Other\nNo.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "001.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "d2" / "002.txt").write_text("Bridge\nThe bridge reopened today.", "utf-8")
+    index = ["--index-dir", str(tmp_path / "i")]
+    result = runner.invoke(app, ["add", str(tmp_path / "d1"), str(tmp_path / "d2"), *index])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("2 added, 0 replaced, 0 unchanged, 1 skipped")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "holds no answerable question"),
+        (
+            b'{"id": "q", "question": "Who?", "kind": "who", "answerable": false, "gold": []}\n',
+            "holds no answerable question",
+        ),
+        (b"\xff\xfe{}", "is not UTF-8"),
+    ],
+)
+def test_eval_on_a_dataset_it_cannot_score_is_one_line(
+    content: bytes, message: str, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    dataset = tmp_path / "ds.jsonl"
+    dataset.write_bytes(content)
+    common = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
+    result = runner.invoke(app, ["eval", *common, "--dataset", str(dataset)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("qa: error: eval dataset") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
