@@ -89,8 +89,9 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
         if isinstance(exc, StorageError):
             log.error("store error on %s: %s", request.url.path, exc)
         if status == 422 and not _is_openai(request.url.path):
+            field = exc.field if isinstance(exc, InvalidInputError) else ()
             return _validation_response(
-                [FieldError(loc=["body"], msg=_short(str(exc)), type="invalid_input")]
+                [FieldError(loc=["body", *field], msg=_short(str(exc)), type="invalid_input")]
             )
         return error_response(request.url.path, status, str(exc))
 

@@ -248,8 +248,10 @@ class QAEngine:
         """
         ids = [a.doc_id for a in articles]
         if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise InvalidInputError(f"document id {dup!r} appears twice in one write")
+            again = next(n for n, i in enumerate(ids) if i in ids[:n])
+            raise InvalidInputError(
+                f"document id {ids[again]!r} appears twice in one write", field=(again, "id")
+            )
         result = WriteResult.empty()
         with self._write_lock:
             existing = self.store.content_hashes(ids)
@@ -284,9 +286,9 @@ class QAEngine:
                         (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
                     bar.update(sum(len(a.text) for a in batch))
             bar.close()
-            if again := [i for i in result.unchanged if i in release]:
+            if rewritten := [i for i in result.unchanged if i in release]:
                 with self.store.write() as w:  # written again as they were: the writer's now
-                    w.release_claims(again)
+                    w.release_claims(rewritten)
             self.live.ensure_synced()
         return result
 
@@ -339,7 +341,9 @@ class QAEngine:
     # -- retrieval ---------------------------------------------------------------------------
     def retriever(self, mode: str) -> Retriever:
         if mode not in self._retrievers:
-            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+            raise InvalidInputError(
+                f"mode must be one of {', '.join(MODES)}, not {mode!r}", field=("mode",)
+            )
         return self._retrievers[mode]
 
     def query(self, text: str, filters: Filters | None = None, *, lexical: int = 0) -> Query:
@@ -399,11 +403,16 @@ class QAEngine:
         started = time.perf_counter()
         top_k = self.settings.top_k if top_k is None else top_k
         if not 1 <= top_k <= MAX_TOP_K:
-            raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+            raise InvalidInputError(
+                f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}", field=("top_k",)
+            )
         if min_confidence is None:
             min_confidence = self.min_confidence
         if not 0.0 <= min_confidence <= 1.0:
-            raise InvalidInputError(f"min_confidence must be between 0 and 1, not {min_confidence}")
+            raise InvalidInputError(
+                f"min_confidence must be between 0 and 1, not {min_confidence}",
+                field=("min_confidence",),
+            )
         depth = max(top_k, EVIDENCE_DEPTH)
         while True:
             ranked = self.candidates(question, depth, mode, filters=filters)
@@ -460,13 +469,17 @@ class QAEngine:
         """
         mode = mode or self.settings.mode
         if not question.strip():
-            raise InvalidInputError("question must not be empty")
+            raise InvalidInputError("question must not be empty", field=("question",))
         if len(question) > MAX_QUESTION_CHARS:
-            raise InvalidInputError(f"question is longer than {MAX_QUESTION_CHARS} characters")
+            raise InvalidInputError(
+                f"question is longer than {MAX_QUESTION_CHARS} characters", field=("question",)
+            )
         try:
             question.encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates: undecodable bytes in a shell argument
-            raise InvalidInputError(f"question is not valid text ({exc.reason})") from None
+            raise InvalidInputError(
+                f"question is not valid text ({exc.reason})", field=("question",)
+            ) from None
         retriever = self.retriever(mode)
         fetch = _fetch(depth)
         # One BM25 query, started beside the embedding, serves the lexical ranking and the

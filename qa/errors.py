@@ -30,7 +30,12 @@ class QAError(Exception):
 
 
 class InvalidInputError(QAError):
-    """The caller asked for something malformed."""
+    """The caller asked for something malformed; ``field`` names what, where it is known
+    (``("question",)``, ``(3, "id")``: the request field an HTTP 422 points at)."""
+
+    def __init__(self, message: str, *, field: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFoundError(QAError):

@@ -16,7 +16,7 @@ def parse_date(value: str, field: str) -> str:
         return dt.date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         message = f"{field} must be an ISO date (YYYY-MM-DD), not {value!r}"
-        raise InvalidInputError(message) from None
+        raise InvalidInputError(message, field=("filters", field)) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -143,3 +144,27 @@ def test_huge_offset_is_a_422_not_a_500(server_url: str) -> None:
     """Found by schemathesis: an offset past SQLite's 64-bit integers overflowed."""
     r = httpx.get(f"{server_url}/documents", params={"offset": "9" * 25})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/ask", {"question": "   "}, ["body", "question"]),
+        ("/ask", {"question": "x" * 2001}, ["body", "question"]),
+        ("/ask", {"question": "\ud800?"}, ["body", "question"]),
+        (
+            "/documents",
+            [{"id": "twice", "text": "One. Two."}, {"id": "twice", "text": "Three."}],
+            ["body", 1, "id"],
+        ),
+    ],
+)
+def test_the_engines_422s_name_the_field(
+    server_url: str, path: str, body: object, loc: list[object]
+) -> None:
+    content = json.dumps(body)  # ASCII: a lone surrogate travels as JSON's "\ud800"
+    r = httpx.post(
+        f"{server_url}{path}", content=content, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == loc
