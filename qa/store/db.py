@@ -396,12 +396,22 @@ class Store:
 
     def list_articles(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         with self.read() as conn:
+            # SQLite's length() of a text stops at its first NUL: such a text (rare) is counted
+            # here, from the text itself
             rows = conn.execute(
-                "SELECT doc_id, title, source, url, published, author, length(text) AS length "
-                "FROM articles ORDER BY doc_id LIMIT ? OFFSET ?",
+                "SELECT doc_id, title, source, url, published, author, "
+                "CASE WHEN instr(CAST(text AS BLOB), x'00') THEN NULL ELSE length(text) END "
+                "AS length FROM articles ORDER BY doc_id LIMIT ? OFFSET ?",
                 (-1 if limit is None else limit, offset),
             ).fetchall()
-        return [dict(r) for r in rows]
+            out = [dict(r) for r in rows]
+            for r in out:
+                if r["length"] is None:
+                    text = conn.execute(
+                        "SELECT text FROM articles WHERE doc_id = ?", (r["doc_id"],)
+                    ).fetchone()[0]
+                    r["length"] = len(text)
+        return out
 
     def content_hashes(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
         with self.read() as conn:

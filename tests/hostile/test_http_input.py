@@ -168,3 +168,12 @@ def test_the_engines_422s_name_the_field(
     )
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == loc
+
+
+def test_the_listed_length_counts_a_text_with_a_nul_whole(server_url: str) -> None:
+    """SQLite's length() stops at a text's first NUL: the listing said 62 for 111 characters."""
+    text = "Harbour news. The pier reopened \x00 after repairs. Boats are back in the harbour now."
+    assert httpx.put(f"{server_url}/documents/nul-text", json={"text": text}).status_code == 201
+    listed = {d["doc_id"]: d for d in httpx.get(f"{server_url}/documents").json()}
+    stored = httpx.get(f"{server_url}/documents/nul-text").json()["text"]
+    assert listed["nul-text"]["length"] == len(stored) == len(text)
