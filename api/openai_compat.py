@@ -4,6 +4,9 @@ Chat front ends (Open WebUI, LibreChat, any OpenAI client) talk to ``/v1``. The 
 retrieved passages verbatim, numbered ``[1]``, ``[2]``, then a "Sources" list. Nothing in it is
 generated except those fixed labels. Streams also carry one Open WebUI ``source`` event per
 passage, and Open WebUI's background tasks get fixed replies (``api/openwebui.py``).
+
+Request errors are OpenAI's error objects with ``param`` (the field) and, for an unknown model,
+``code`` ``model_not_found``; the app's handlers (``api/app.py``) give the others the same shape.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -29,8 +33,63 @@ from qa.errors import InvalidInputError
 MODEL_ID = "extractive-qa"
 NO_ANSWER_SENTENCE = "The articles do not contain an answer to this question."
 SOURCES_LABEL = "Sources:"
+MODEL = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "extractive-qa"}
+# Nothing is generated, so no tokens; clients such as `llm` read this object regardless.
+NO_TOKENS = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+ONE_CHOICE = "n must be 1: the answer is the passages, the same every time"
+MESSAGE_CHARS = 500
+NAME_CHARS = 80
 
-router = APIRouter(prefix="/v1", dependencies=[Authorized])
+
+class OpenAIError(Exception):
+    """A request error in OpenAI's shape: ``param`` names the field it is about, ``code`` is
+    OpenAI's code for it (``model_not_found``) or None."""
+
+    def __init__(
+        self, status: int, message: str, param: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+
+    def response(self) -> JSONResponse:
+        error = {
+            "message": _excerpt(self.message, MESSAGE_CHARS),
+            "type": "invalid_request_error",
+            "param": self.param,
+            "code": self.code,
+        }
+        return JSONResponse({"error": error}, status_code=self.status)
+
+
+class OpenAIRoute(APIRoute):
+    """A /v1 route: the OpenAIError it raises becomes its response (the app's handlers, which
+    give every other /v1 error OpenAI's shape, have no ``param`` or ``code`` to fill)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except OpenAIError as exc:
+                return exc.response()
+
+        return route
+
+
+router = APIRouter(prefix="/v1", dependencies=[Authorized], route_class=OpenAIRoute)
+
+
+def _excerpt(text: str, limit: int = NAME_CHARS) -> str:
+    """At most ``limit`` characters of ``text``, lone surrogates written as ``\\udXXX``."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _model_not_found(model: str) -> OpenAIError:
+    return OpenAIError(
+        404, f"The model '{_excerpt(model)}' does not exist", "model", "model_not_found"
+    )
 
 
 class TextPart(BaseModel):
@@ -50,20 +109,43 @@ class ChatMessage(BaseModel):
         return "\n".join(p.text for p in self.content or [] if p.type == "text" and p.text)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool | None = None
+
+
 class ChatRequest(BaseModel):
     """The standard request; sampling options (temperature, top_p, max_tokens, user...) are
-    accepted and ignored, since nothing is sampled."""
+    accepted and ignored, since nothing is sampled. As in OpenAI's spec, null is the default."""
 
     model_config = ConfigDict(extra="allow")
     model: str = MODEL_ID
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=1000)]
-    stream: bool = False
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, description="1 or null: every choice would be the same")
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="extension: passages to quote")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension")
     filters: FiltersIn | None = Field(None, description="extension: as in /ask")
 
+    def check(self) -> None:
+        """Refuse what cannot be answered as asked: another model, more than one choice."""
+        if self.model:  # an empty or missing model is this one
+            try:  # JSON's "\ud800" decodes to a lone surrogate, which UTF-8 cannot carry
+                self.model.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                message = f"model is not valid text ({exc.reason})"
+                raise OpenAIError(400, message, "model") from None
+            if self.model != MODEL_ID:
+                raise _model_not_found(self.model)
+        if self.n is not None and self.n != 1:
+            raise OpenAIError(400, ONE_CHOICE, "n")
+
     def background_task(self) -> Task | None:
-        return background_task([(m.role, m.text()) for m in self.messages])
+        try:
+            return background_task([(m.role, m.text()) for m in self.messages])
+        except InvalidInputError as exc:  # its reply would echo text that is not Unicode
+            raise OpenAIError(400, str(exc), "messages") from exc
 
     def question(self) -> str:
         """The last user message, out of Open WebUI's RAG wrapper if it has one."""
@@ -71,13 +153,15 @@ class ChatRequest(BaseModel):
             if message.role == "user":
                 text = question_in(message.text())
                 if not text.strip():
-                    raise InvalidInputError("the last user message has no text")
+                    raise OpenAIError(400, "the last user message has no text", "messages")
                 if len(text) > MAX_QUESTION_CHARS:
-                    raise InvalidInputError(
-                        f"the last user message is longer than {MAX_QUESTION_CHARS} characters"
+                    raise OpenAIError(
+                        400,
+                        f"the last user message is longer than {MAX_QUESTION_CHARS} characters",
+                        "messages",
                     )
                 return text
-        raise InvalidInputError("messages must include a user message to answer")
+        raise OpenAIError(400, "messages must include a user message to answer", "messages")
 
 
 def render(result: AskResult) -> tuple[str, list[dict[str, Any]]]:
@@ -117,10 +201,14 @@ def _envelope(kind: str, completion_id: str, created: int, model: str) -> dict[s
 
 @router.get("/models")
 def models() -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "extractive-qa"}],
-    }
+    return {"object": "list", "data": [MODEL]}
+
+
+@router.get("/models/{model_id:path}")
+def retrieve_model(model_id: str) -> dict[str, Any]:
+    if model_id != MODEL_ID:
+        raise _model_not_found(model_id)
+    return MODEL
 
 
 @dataclass
@@ -138,19 +226,23 @@ class Reply:
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(request: ChatRequest, engine: EngineDep, http: Request) -> Any:
+    request.check()
     task = request.background_task()
     if task is not None:
         # Not a question: answered at once with the fixed reply, never from the index.
         reply = Reply(task.reply, extensions={"background_task": task.kind})
     else:
+        question = request.question()
         try:
-            question = request.question()
             filters = request.filters.to_filters() if request.filters else None
+        except InvalidInputError as exc:
+            raise OpenAIError(400, str(exc), "filters") from exc
+        try:
             result = await run_in_threadpool(
                 lambda: engine.ask(question, request.top_k, request.mode, filters=filters)
             )
-        except InvalidInputError as exc:  # a bad request is a 400 under /v1, as with OpenAI
-            raise HTTPException(400, str(exc)) from exc
+        except InvalidInputError as exc:  # the schema bounds top_k and mode: it is the question
+            raise OpenAIError(400, str(exc), "messages") from exc
         content, annotations = render(result)
         quoted = [] if result.abstained else result.answers
         reply = Reply(
@@ -162,15 +254,19 @@ async def chat_completions(request: ChatRequest, engine: EngineDep, http: Reques
         )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    model = request.model or MODEL_ID
     if request.stream:
+        base = _envelope("chat.completion.chunk", completion_id, created, MODEL_ID)
+        usage = bool(request.stream_options and request.stream_options.include_usage)
+        # Every chunk is encoded before the first is sent: whatever fails, fails as a whole
+        # response, never as a 200 cut off mid-stream.
+        chunks = [c.encode("utf-8") for c in _stream(reply, base, usage)]
         return StreamingResponse(
-            _stream(reply, _envelope("chat.completion.chunk", completion_id, created, model)),
+            iter(chunks),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     return {
-        **_envelope("chat.completion", completion_id, created, model),
+        **_envelope("chat.completion", completion_id, created, MODEL_ID),
         "choices": [
             {
                 "index": 0,
@@ -182,18 +278,23 @@ async def chat_completions(request: ChatRequest, engine: EngineDep, http: Reques
                 "finish_reason": "stop",
             }
         ],
-        # Nothing is generated, so no tokens; clients such as `llm` read this object regardless.
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": NO_TOKENS,
         "sources": reply.sources,
         **reply.extensions,
     }
 
 
-def _stream(reply: Reply, base: dict[str, Any]) -> Iterator[str]:
+def _stream(reply: Reply, base: dict[str, Any], include_usage: bool = False) -> Iterator[str]:
+    """The chunks of a streamed reply, then ``[DONE]``. With ``include_usage`` (the request's
+    ``stream_options``) every chunk has ``"usage": null`` and one more, with no choices, brings
+    the usage before ``[DONE]``, as OpenAI's do."""
+    usage: dict[str, Any] = {"usage": None} if include_usage else {}
+
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         data = {
             **base,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **usage,
             **extra,
         }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
@@ -209,4 +310,7 @@ def _stream(reply: Reply, base: dict[str, Any]) -> Iterator[str]:
         yield chunk({"content": piece + ("\n\n" if i < len(pieces) - 1 else "")})
     final_delta: dict[str, Any] = {"annotations": reply.annotations} if reply.annotations else {}
     yield chunk(final_delta, "stop", sources=reply.sources)
+    if include_usage:
+        data = {**base, "choices": [], "usage": NO_TOKENS}
+        yield f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from qa.errors import InvalidInputError
 from qa.records import Answer
 
 TITLE_CHARS = 60
@@ -57,7 +58,8 @@ def background_task(messages: Sequence[tuple[str, str]]) -> Task | None:
     with a ``<chat_history>`` (title, tags, follow-ups, queries, autocomplete, image prompt; the
     reply is a JSON object with the key the template asks for) or without the ``<context>`` of its
     RAG template (context compaction and custom tasks: an empty reply, which Open WebUI treats as
-    "nothing generated" and falls back from).
+    "nothing generated" and falls back from). A question to echo that is not Unicode text is an
+    InvalidInputError.
     """
     for role, text in messages:
         if role in ("system", "developer"):
@@ -97,7 +99,14 @@ def question_in(text: str) -> str:
 
 def _json_reply(instructions: str, question: str) -> Task:
     """The JSON object the instructions ask for (their first ``{ "key":``), filled in without
-    generating anything: the title and the search query are the user's question itself."""
+    generating anything: the title and the search query are the user's question itself.
+
+    A question that is not Unicode text (JSON can spell a lone surrogate, ``"\\ud800"``) is an
+    InvalidInputError, as it is when asked: the reply, which echoes it, could not be sent."""
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"question is not valid text ({exc.reason})") from None
     match = _JSON_KEY.search(instructions)
     if match is None:
         return Task("other", "")

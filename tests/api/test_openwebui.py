@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.openai_compat import MODEL_ID
 from api.openwebui import TITLE_CHARS, background_task, question_in, shorten
 from qa.engine import QAEngine
+from tests.conftest import running_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openwebui"
 QUESTION = "Where were the Hamas documents found?"
@@ -110,6 +113,47 @@ def test_streamed_task_reply_is_one_content_delta(http: TestClient, no_search: N
     content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert json.loads(content) == {"title": QUESTION}
     assert not any("event" in c for c in chunks)
+
+
+@pytest.mark.parametrize("name", ["title", "tags", "queries", "image-prompt"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_task_whose_question_is_not_unicode_is_a_400(
+    tiny_engine: QAEngine, no_search: None, name: str, stream: bool
+) -> None:
+    """A lone surrogate (JSON "\\ud800") in the question a task reply echoes was a plain-text
+    500 from a real server, or a 200 stream cut off mid-body; now it is refused as the same
+    question asked in a chat is."""
+    body = fixture(name)
+    message = body["messages"][-1]
+    assert QUESTION in message["content"]
+    message["content"] = message["content"].replace(QUESTION, "Where \ud800 were they found?")
+    with running_server(create_app(engine=tiny_engine)) as url:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            content=json.dumps({**body, "stream": stream}),  # the surrogate as "\ud800"
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "message": "question is not valid text (surrogates not allowed)",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": None,
+        }
+    }
+
+
+def test_open_webui_sends_the_listed_model(http: TestClient) -> None:
+    """Unknown models are a 404 (model_not_found): every request Open WebUI sent names the one
+    model /v1/models lists, and gets its answer."""
+    listed = [m["id"] for m in http.get("/v1/models").json()["data"]]
+    assert listed == [MODEL_ID]
+    for path in sorted(FIXTURES.glob("*.json")):
+        body = fixture(path.stem)
+        assert body["model"] == MODEL_ID, path.name
+        assert http.get(f"/v1/models/{body['model']}").status_code == 200
+        assert http.post("/v1/chat/completions", json=body).status_code == 200, path.name
 
 
 def test_title_is_the_question_shortened() -> None:
