@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
@@ -10,7 +9,8 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
-from qa.ingest.clean import derive_title
+from qa.ingest.clean import derive_title, extract_byline
+from qa.ingest.corpus import DOC_ID_MAX_CHARS, DOC_ID_PATTERN, iso_date
 from qa.records import Answer, Article
 from qa.search.filters import Filters
 
@@ -20,15 +20,14 @@ Question = Annotated[
 
 
 def _iso_date(value: str | None) -> str | None:
+    """An ISO date or date-time, in the extended form (``20241012`` -> ``2024-10-12``) as the
+    corpus reader stores it: date filters compare the first ten characters."""
     if value is None:
         return None
     try:
-        dt.date.fromisoformat(value[:10])
-        if len(value) > 10:
-            dt.datetime.fromisoformat(value)
+        return iso_date(value)
     except ValueError:
         raise ValueError("must be an ISO date (2024-10-12) or date-time") from None
-    return value
 
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
@@ -76,7 +75,10 @@ class AskRequest(BaseModel):
     )
 
 
-DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
+# The corpus reader refuses the same ids (qa/ingest/corpus.py): every article can be reached.
+DocId = Annotated[
+    str, StringConstraints(min_length=1, max_length=DOC_ID_MAX_CHARS, pattern=DOC_ID_PATTERN)
+]
 
 
 class DocumentFields(BaseModel):
@@ -121,7 +123,7 @@ class DocumentFields(BaseModel):
             source=self.source,
             url=self.url,
             published=self.published,
-            author=self.author,
+            author=self.author or extract_byline(self.text),  # as for a file (qa/ingest/corpus.py)
             metadata=self.metadata,
         )
 

@@ -8,6 +8,7 @@ block, so a passage never spans something that was dropped.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from qa.records import Span
 
@@ -27,10 +28,14 @@ _CHROME_PATTERNS = [
         r"^published by\b.{0,60}$",
         r"^(topics?|tags?|related|filed under)\s*:.{0,200}$",
         r"^(tracking|advertisement|share|share this article|read more|sign up)\W*$",
-        r"^by [A-Z][\w’'.-]+(?: [A-Z][\w’'.-]+){0,3}(?:,.{0,60})?$",
         r"^.{0,80}/\s*(wikimedia commons|getty images|afp|ap|reuters|shutterstock|efe)\W*$",
     )
 ]
+# Credits that name no person are chrome too: "By Reuters", "By Staff Reporter", "By AFP, Paris".
+# The capitals are case-sensitive: "By contrast, ..." opens a sentence.
+_CREDIT = re.compile(
+    r"(?i:by) (?P<names>[A-Z][\w’'.-]+(?: [A-Z][\w’'.-]+){0,3})(?:,(?P<role>.{0,60}))?"
+)
 # Markup left over from the site's HTML export, e.g. WordPress shortcodes: ``[/caption]``.
 _MARKUP = re.compile(r"\[/?[a-zA-Z_]+(?:\s[^\]\n]{0,200})?\]")
 _SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ":", ")")
@@ -49,6 +54,23 @@ _NOT_A_PERSON = frozenset(
 )
 _MAX_AUTHORS = 4
 _BYLINE_MAX_CHARS = 200
+# A "name" that tells a time opens a sentence, not a byline: "By Christmas Day, the price...",
+# "By Monday Evening, rescuers...". Words that are also names count only as the whole name:
+# "By May, ..." but "By June Kelly", "By Theresa May", "By Elizabeth Day".
+_TIME_WORDS = frozenset(
+    {
+        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        *("january", "february", "july", "september", "october", "november", "december"),
+        *("christmas", "easter", "halloween", "thanksgiving", "hanukkah", "diwali", "ramadan"),
+        *("passover", "hogmanay", "boxing", "year", "weekend", "morning", "afternoon", "evening"),
+        *("night", "midnight", "midday", "noon", "lunchtime", "today", "tonight", "tomorrow"),
+        "yesterday",
+    }
+)
+_TIME_NAMES = frozenset({"march", "april", "may", "june", "august", "dawn", "day", "eve"})
+# A role with this many lower-case words is a clause ("the price of a turkey had doubled"), not
+# a job title ("political editor").
+_CLAUSE_WORDS = 3
 
 
 def is_chrome_line(line: str) -> bool:
@@ -57,7 +79,29 @@ def is_chrome_line(line: str) -> bool:
         return False
     if any(p.match(stripped) for p in _CHROME_PATTERNS) or _byline_names(stripped) is not None:
         return True
+    credit = _CREDIT.fullmatch(unicodedata.normalize("NFC", stripped))
+    if credit is not None and not _reads_as_sentence(credit["names"], credit["role"]):
+        return True
     return len(stripped.split()) <= _BARE_LINE_MAX_WORDS and not stripped.endswith(_SENTENCE_END)
+
+
+def _reads_as_sentence(names: str, role: str | None) -> bool:
+    """Whether a line that opens as a byline ("By Name, Role") reads as a sentence instead: its
+    "name" tells a time or holds a digit, it holds an amount (£40), or a clause follows the comma
+    that ends as a sentence does or holds a number ("rescuers had pulled 40 people")."""
+    words = [re.sub(r"[’']s$", "", w.lower()).strip(".’'-") for w in names.split()]
+    if any(w in _TIME_WORDS for w in words) or (len(words) == 1 and words[0] in _TIME_NAMES):
+        return True
+    if any(c.isdigit() for c in names) or any(_is_currency(c) for c in names + (role or "")):
+        return True
+    if role is None or sum(w[0].islower() for w in role.split()) < _CLAUSE_WORDS:
+        return False
+    ends_a_sentence = role.rstrip().rstrip("\"'”’)").endswith((".", "!", "?"))
+    return ends_a_sentence or any(c.isdigit() for c in role)
+
+
+def _is_currency(char: str) -> bool:
+    return unicodedata.category(char) == "Sc"
 
 
 def _strip(text: str, start: int, end: int) -> Span | None:
@@ -119,8 +163,10 @@ def derive_title(text: str, max_chars: int = 160) -> str:
 
 
 def _is_person(name: str) -> bool:
-    """Two to four capitalised words, particles (van, de, al...) allowed inside: "Jane van Dyke"."""
-    words = name.split()
+    """Two to four capitalised words, particles (van, de, al...) allowed inside: "Jane van Dyke".
+
+    Read in NFC: a name written with combining accents (NFD, "Jose\\u0301") is the same name."""
+    words = unicodedata.normalize("NFC", name).split()
     if not 2 <= len(words) <= 4:
         return False
     for i, word in enumerate(words):
@@ -145,6 +191,8 @@ def _byline_names(line: str) -> str | None:
     names = m.group("names")
     people = _NAME_JOINER.split(names)
     if len(people) > _MAX_AUTHORS or not all(_is_person(p) for p in people):
+        return None
+    if _reads_as_sentence(names, m.group("role")):
         return None
     return names
 

@@ -22,18 +22,22 @@ from typing import Any
 
 from qa.errors import CorpusError
 from qa.ingest.clean import derive_title, extract_byline
-from qa.ingest.frontmatter import FrontMatterError, split_front_matter
+from qa.ingest.frontmatter import FrontMatter, FrontMatterError, split_front_matter
 from qa.records import Article
 
 __all__ = [
     "ARTICLE_SUFFIXES",
+    "DOC_ID_MAX_CHARS",
+    "DOC_ID_PATTERN",
     "SIDECAR_SUFFIX",
     "CorpusRead",
     "Skipped",
     "article_files",
     "article_hash",
+    "check_doc_id",
     "corpus_hash",
     "doc_id_for",
+    "iso_date",
     "keep_first",
     "load_corpus",
     "read_corpus",
@@ -51,7 +55,25 @@ _JSONL = ".jsonl"
 _NOT_ARTICLES = frozenset({"readme", "license", "licence", "copying"})
 _STRING_FIELDS = ("title", "url", "source", "author")
 _FIELDS = frozenset({"id", "published", "metadata", *_STRING_FIELDS})
+# Front matter fields that are text whatever YAML reads in them (`title: 1984`, `id: 007`).
+_TEXT_KEYS = ("id", "published", "date", *_STRING_FIELDS)
 _JSONL_LINE = re.compile(r"#L(\d+)$")
+# Deeper records are refused: far beyond real metadata, and far enough below Python's recursion
+# limit for the store to write them as JSON (the HTTP API's JSON parser stops near 200 too).
+_MAX_NESTING = 200
+
+DOC_ID_MAX_CHARS = 256
+DOC_ID_PATTERN = r"^\S(.*\S)?$"
+"""Document ids, as the HTTP API takes them (api/schemas.py ``DocId``) and so as the corpus is
+read: 1 to 256 characters, no line break (a URL path cannot hold one), no white space at either
+end. An article with another id could be cited but never read or deleted by ``/documents/{id}``."""
+_DOC_ID = re.compile(DOC_ID_PATTERN)
+# The parts of a date-time (ISO 8601 extended form, "2024-10-12T08:30:00+01:00") kept as written.
+_EXTENDED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_EXTENDED_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_EXTENDED_DATE_TIME = re.compile(
+    rf"\d{{4}}-\d{{2}}-\d{{2}}[T ]{_EXTENDED_TIME}(?:Z|[+-]{_EXTENDED_TIME})?", re.ASCII
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +157,64 @@ def _decode(data: bytes, *, binary_check: bool = True) -> str:
         raise _Bad(f"not UTF-8 text (byte 0x{byte:02x} at position {exc.start + skip})") from exc
 
 
+def iso_date(value: str) -> str:
+    """``value``, an ISO 8601 date or date-time, as stored: the extended form (``2024-10-12``,
+    ``2024-10-12T08:30:00+01:00``) as written, any other form Python reads (``20241012``,
+    ``2024-W41-6``, ``20241012T0830``) in the extended form, since date filters compare the first
+    ten characters (qa/search/filters.py). Raises ValueError for anything else."""
+    try:
+        date = dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return value if _EXTENDED_DATE.fullmatch(value) else date.isoformat()
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO date or date-time: {value!r}") from None
+    return value if _EXTENDED_DATE_TIME.fullmatch(value) else moment.isoformat()
+
+
 def _iso_date(value: str, key: str) -> str:
     value = value.strip()
-    for parse in (dt.date.fromisoformat, dt.datetime.fromisoformat):
-        try:
-            parse(value)
-        except ValueError:
-            continue
-        return value
-    raise _Bad(f"{key!r} is not an ISO date or date-time: {value!r}")
+    try:
+        return iso_date(value)
+    except ValueError:
+        raise _Bad(f"{key!r} is not an ISO date or date-time: {value!r}") from None
+
+
+def check_doc_id(doc_id: str) -> str:
+    """``doc_id`` if it is a document id (``DOC_ID_PATTERN``); else ValueError saying why."""
+    if len(doc_id) > DOC_ID_MAX_CHARS:
+        raise ValueError(f"is {len(doc_id)} characters long (at most {DOC_ID_MAX_CHARS})")
+    if _DOC_ID.fullmatch(doc_id) is None:  # fullmatch: "$" alone would allow a final "\n"
+        if not doc_id:
+            raise ValueError("is empty")
+        if "\n" in doc_id:
+            raise ValueError("holds a line break")
+        raise ValueError("starts or ends with white space")
+    return doc_id
+
+
+def _id_problem(doc_id: str) -> str | None:
+    try:
+        check_doc_id(doc_id)
+    except ValueError as exc:
+        shown = repr(doc_id) if len(doc_id) <= 80 else repr(doc_id[:60]) + "..."
+        return f"id {shown} {exc}"
+    return None
+
+
+def _json(text: str) -> Any:
+    """``json.loads(text)``; every way hostile input makes it fail is a reason (_Bad)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Bad(f"not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise _Bad("cannot read this JSON (nested too deeply)") from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise _Bad(f"cannot read this JSON ({str(exc).split(':')[0]})") from None
 
 
 def _fields(
@@ -160,6 +231,9 @@ def _fields(
         if isinstance(doc_id, bool) or not isinstance(doc_id, str | int) or not str(doc_id).strip():
             raise _Bad("'id' must be a non-empty string or integer")
         meta.doc_id = str(doc_id).strip()
+        problem = _id_problem(meta.doc_id)
+        if problem is not None:
+            raise _Bad(f"{problem}: the HTTP API could not reach it")
     for key in _STRING_FIELDS:
         value = record.get(key)
         if value is not None and not isinstance(value, str):
@@ -185,7 +259,10 @@ def _fields(
 
 def _check_storable(record: dict[str, Any]) -> None:
     """The store writes fields as UTF-8 JSON: JSON's lone surrogate escapes (``"\\ud800"``) and
-    NaN/Infinity parse in Python but cannot be stored or sent back."""
+    NaN/Infinity parse in Python but cannot be stored or sent back, nor can values nested so
+    deep that writing them exceeds Python's recursion limit."""
+    if _nesting(record) > _MAX_NESTING:
+        raise _Bad(f"nested more than {_MAX_NESTING} levels deep")
     try:
         json.dumps(record, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -195,7 +272,25 @@ def _check_storable(record: dict[str, Any]) -> None:
         raise _Bad("NaN and Infinity are not JSON numbers") from None
 
 
+def _nesting(value: Any) -> int:
+    """How many lists and objects deep ``value`` goes, counted without recursion."""
+    depth, level = 0, [value]
+    while level:
+        level = [
+            child
+            for v in level
+            if isinstance(v, dict | list)
+            for child in (v.values() if isinstance(v, dict) else v)
+        ]
+        depth += 1
+    return depth - 1
+
+
 def _article(meta: _Meta, text: str, default_id: str, origin: str, folder: str | None) -> Article:
+    if meta.doc_id is None:  # a given id was checked when read; this one comes from the path
+        problem = _id_problem(default_id)
+        if problem is not None:
+            raise _Bad(f"{problem} (from its path): the HTTP API could not reach it, rename it")
     metadata = dict(meta.metadata)
     if folder:
         metadata.setdefault("folder", folder)
@@ -223,14 +318,13 @@ def _sidecar(path: Path) -> _Meta | None:
     if not sidecar.is_file():
         return None
     try:
-        record = json.loads(_decode(sidecar.read_bytes()))
+        record = _json(_decode(sidecar.read_bytes()))
         if not isinstance(record, dict):
             raise _Bad("not a JSON object")
         return _fields(record)
-    except (OSError, ValueError, _Bad) as exc:
-        reason = f"not valid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else exc
-        where = _origin(sidecar)
-        log.warning("ignored sidecar %s: %s (its article is read without it)", where, reason)
+    except (OSError, _Bad) as exc:
+        where = _printable(_origin(sidecar))
+        log.warning("ignored sidecar %s: %s (its article is read without it)", where, exc)
         return None
 
 
@@ -245,7 +339,7 @@ def _read_text_file(path: Path, root: Path | None, origin: str) -> Article:
         raise _Bad(str(exc)) from exc
     if front is not None:
         try:
-            meta = _fields(front.fields, date_alias=True)
+            meta = _fields(_as_written(front), date_alias=True)
         except _Bad as exc:
             raise _Bad(f"front matter: {exc}") from exc
         body_start = front.body_start
@@ -260,15 +354,22 @@ def _read_text_file(path: Path, root: Path | None, origin: str) -> Article:
     return _article(meta, body, doc_id_for(path, root), origin, folder)
 
 
+def _as_written(front: FrontMatter) -> dict[str, Any]:
+    """The front matter's fields, text fields as written where YAML reads a number or a boolean
+    in them (``title: 1984``, ``title: Yes``, ``published: 20241012``); metadata stays typed."""
+    fields = dict(front.fields)
+    for key in _TEXT_KEYS:
+        if isinstance(fields.get(key), bool | int | float) and key in front.written:
+            fields[key] = front.written[key]
+    return fields
+
+
 def _jsonl_article(raw: bytes, lineno: int, origin: str, folder: str | None) -> Article | None:
     """The article of one JSONL line, None for a blank line."""
     line = _decode(raw, binary_check=False)
     if not line.strip():
         return None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise _Bad(f"not valid JSON ({exc.msg})") from exc
+    record = _json(line)
     if not isinstance(record, dict):
         raise _Bad("expected a JSON object")
     text = record.get("text")
@@ -306,8 +407,32 @@ def _read_jsonl(path: Path, root: Path | None, origin: str) -> CorpusRead:
 
 
 def _skip(where: str, reason: str) -> Skipped:
+    where = _printable(where)
     log.warning("skipped %s: %s", where, reason)
     return Skipped(where, reason)
+
+
+def _printable(name: str) -> str:
+    """``name`` as one line of UTF-8, to be shown and stored: the bytes of a file name that is not
+    UTF-8 (which Python reads as lone surrogates) written ``\\xe9``, a line break ``\\n``."""
+    try:
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_NOT_UTF8_NAME = "its name is not valid UTF-8: rename it"
 
 
 def keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
@@ -328,6 +453,10 @@ def keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
 def read_file(path: Path, root: Path | None = None) -> CorpusRead:
     """The articles of one file, read as ``read_corpus(root)`` would read it; never raises."""
     origin = _origin(path)
+    if not _is_utf8(path.name):  # its path and id could be neither stored nor shown
+        return CorpusRead([], [_skip(origin, _NOT_UTF8_NAME)])
+    if not _is_utf8(str(path.absolute())):
+        return CorpusRead([], [_skip(origin, "the path of its folder is not valid UTF-8")])
     if not path.name.lower().endswith(ARTICLE_SUFFIXES):
         suffixes = ", ".join(ARTICLE_SUFFIXES)
         return CorpusRead([], [_skip(origin, f"not an article file (not {suffixes})")])
@@ -346,12 +475,16 @@ def read_file(path: Path, root: Path | None = None) -> CorpusRead:
 
 
 def article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
-    """Article files under ``root``, recursive, sorted by relative path, hidden entries ignored."""
+    """Article files under ``root``, recursive, sorted by relative path, hidden entries ignored;
+    files and folders whose names are not UTF-8 are skipped (no id or path could hold them)."""
     try:
         with os.scandir(root):
             pass
     except OSError as exc:
         raise CorpusError(f"cannot read the folder {root}: {exc.strerror or exc}") from exc
+    if not _is_utf8(str(root.absolute())):
+        shown = _printable(str(root))
+        raise CorpusError(f"cannot read the folder {shown}: its path is not valid UTF-8: rename it")
     unreadable: list[Skipped] = []
 
     def on_error(exc: OSError) -> None:
@@ -361,9 +494,15 @@ def article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
     found = []
     for folder, dirs, files in os.walk(root, onerror=on_error):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in [d for d in dirs if not _is_utf8(d)]:
+            dirs.remove(name)
+            unreadable.append(_skip(_origin(Path(folder) / name) + "/", _NOT_UTF8_NAME))
         for name in files:
             if not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES):
                 path = Path(folder) / name
+                if not _is_utf8(name):
+                    unreadable.append(_skip(_origin(path), _NOT_UTF8_NAME))
+                    continue
                 found.append((path.relative_to(root).parts, path))
     return [path for _, path in sorted(found)], unreadable
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 __all__ = ["FrontMatter", "FrontMatterError", "split_front_matter"]
 
-_OPEN = re.compile(r"---[ \t]*\r?\n")
-_CLOSE = re.compile(r"^---[ \t]*(?:\r\n|\n|\r|$)", re.MULTILINE)
+# Lines end in \n, \r\n or a lone \r (old Mac files); ``^`` alone only starts a line after \n.
+_OPEN = re.compile(r"---[ \t]*(?:\r\n|\n|\r)")
+_CLOSE = re.compile(r"(?:^|(?<=\r))---[ \t]*(?:\r\n|\n|\r|$)", re.MULTILINE)
 # A block whose first line is not ``key:`` is prose between two rules, not front matter.
 _KEY_LINE = re.compile(r"[A-Za-z_][\w -]*:(?:\s|$)")
 
@@ -39,6 +40,25 @@ _Loader.yaml_implicit_resolvers = {
 class FrontMatter:
     fields: dict[str, Any]
     body_start: int
+    written: dict[str, str] = field(default_factory=dict)
+    """Each top-level scalar as written (``title: 1984`` -> ``"1984"``, where ``fields`` holds the
+    number 1984): text fields take a value as written whatever YAML reads in it."""
+
+
+def _load(block: str) -> tuple[Any, dict[str, str]]:
+    """``yaml.load(block)`` and the top-level scalars as written, from one parse."""
+    loader = _Loader(block)
+    try:
+        node = loader.get_single_node()
+        loaded = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    written: dict[str, str] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                written[key.value] = value.value
+    return loaded, written
 
 
 def split_front_matter(text: str) -> FrontMatter | None:
@@ -53,14 +73,13 @@ def split_front_matter(text: str) -> FrontMatter | None:
     first = next((line.strip() for line in block.splitlines() if line.strip()), "")
     looks_like_keys = first == "" or first.startswith("#") or _KEY_LINE.match(first) is not None
     try:
-        loaded = yaml.load(block, Loader=_Loader)
-    except yaml.YAMLError as exc:
+        loaded, written = _load(block)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        # Hostile input fails in more ways than YAMLError: nesting deeper than Python's recursion
+        # limit, an integer of more than 4300 digits (ValueError, sys.set_int_max_str_digits).
         if not looks_like_keys:
             return None
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 2}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise FrontMatterError(f"front matter is not valid YAML ({where}{problem})") from exc
+        raise FrontMatterError(_problem(exc)) from None
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
@@ -72,4 +91,17 @@ def split_front_matter(text: str) -> FrontMatter | None:
         fields = json.loads(json.dumps(loaded))
     except (TypeError, ValueError) as exc:
         raise FrontMatterError(f"front matter holds something not plain data ({exc})") from exc
-    return FrontMatter(fields=fields, body_start=closing.end())
+    except RecursionError:
+        raise FrontMatterError("front matter is nested too deeply") from None
+    return FrontMatter(fields=fields, body_start=closing.end(), written=written)
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "front matter is nested too deeply"
+    if not isinstance(exc, yaml.YAMLError):  # "Exceeds the limit (4300 digits) for integer ..."
+        return f"front matter cannot be read ({str(exc).split(':')[0]})"
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 2}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"front matter is not valid YAML ({where}{problem})"

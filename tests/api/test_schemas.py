@@ -7,11 +7,23 @@ import json
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from api.schemas import NO_ANSWER, AnswerOut, AskResponse, Scores, TextSpan
+from api.schemas import (
+    NO_ANSWER,
+    AnswerOut,
+    AskResponse,
+    DocumentFields,
+    DocumentIn,
+    FiltersIn,
+    Scores,
+    TextSpan,
+)
 from qa.answer.select import Evidence
 from qa.engine import AskResult, QAEngine
+from qa.ingest.corpus import check_doc_id
 from qa.records import Answer, Article, Hit, Passage, Span
+from tests.conftest import SEEDS
 
 QUESTIONS = [
     "How many residents were evacuated?",
@@ -121,3 +133,46 @@ def test_json_of_takes_numpy_numbers() -> None:
     body = AskResponse.model_validate_json(AskResponse.json_of(result))
     assert body.answers[0].score == 0.123457 and body.answers[0].confidence == 0.1235
     assert body.answers[0].highlight.start_char == 22 and body.abstained is False
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("2024-10-12", "2024-10-12"),
+        ("2024-10-12T08:30:00+01:00", "2024-10-12T08:30:00+01:00"),
+        ("20241012", "2024-10-12"),
+        ("2024-W41-6", "2024-10-12"),
+        ("20241012T083000", "2024-10-12T08:30:00"),
+    ],
+)
+def test_dates_are_taken_in_the_extended_form(written: str, stored: str) -> None:
+    """Filters compare the first ten characters: "20241012" was stored as sent, and never fell
+    in a date range (nor did a filter bound in that form compare right)."""
+    assert DocumentIn(id="a", text="t", published=written).published == stored
+    filters = FiltersIn(published_after=written, published_before=written)
+    assert (filters.published_after, filters.published_before) == (stored, stored)
+    with pytest.raises(ValidationError, match="must be an ISO date"):
+        DocumentIn(id="a", text="t", published="12/10/2024")
+
+
+@pytest.mark.parametrize(
+    "doc_id", ["ok", "with space", "a/b", "line\nbreak", "trail\n", " lead", "x" * 257, ""]
+)
+def test_document_ids_follow_the_corpus_rule(doc_id: str) -> None:
+    """One rule for ids sent and ids read from files (qa/ingest/corpus.py): an article read
+    from the corpus can always be reached at /documents/{id}."""
+    try:
+        check_doc_id(doc_id)
+    except ValueError:
+        with pytest.raises(ValidationError):
+            DocumentIn(id=doc_id, text="t")
+    else:
+        assert DocumentIn(id=doc_id, text="t").id == doc_id
+
+
+def test_author_from_the_byline_as_for_files() -> None:
+    text = (SEEDS / "000_fcec8ea6051c7915.txt").read_text(encoding="utf-8")
+    assert DocumentFields(text=text).to_article("x").author == "Ellie Doughty"
+    given = DocumentFields(text=text, author="Desk").to_article("x")
+    assert given.author == "Desk"  # a given author wins
+    assert DocumentFields(text="No byline here.").to_article("y").author is None

@@ -2,12 +2,17 @@
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
+from qa.config import Settings
+from qa.embed import HashingEmbedder
+from qa.engine import QAEngine
 from qa.errors import CorpusError
 from qa.ingest.corpus import CorpusRead, Skipped, load_corpus, read_corpus, read_file
+from qa.store.sync import sync_folder
 
 GOOD = "Storm closes harbour\nThe harbour was closed on Monday as winds reached 90 km/h.\n"
 
@@ -199,3 +204,167 @@ def test_corpus_errors_only_for_the_path_itself(tmp_path: Path) -> None:
     assert read == CorpusRead([], [Skipped(str(tmp_path / "bad.txt"), "binary file")])
     with pytest.raises(CorpusError, match=r"no articles \(\*.txt, \*.md, \*.markdown, \*.jsonl\)"):
         load_corpus(tmp_path / "bad.txt")
+
+
+BAD_INPUTS = Path(__file__).parents[2] / "bad_inputs" / "files"
+
+
+def test_the_bad_inputs_folder_reads_as_expected(caplog: pytest.LogCaptureFixture) -> None:
+    """tests/bad_inputs/files, read in-process (tests/hostile runs `qa index` on it)."""
+    expected = json.loads((BAD_INPUTS / "expected.json").read_text(encoding="utf-8"))
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(BAD_INPUTS)
+    assert sorted(a.doc_id for a in read.articles) == sorted(expected["indexed"])
+    reasons = {s.path.split("files/", 1)[1]: s.reason for s in read.skipped}
+    assert sorted(reasons) == sorted(expected["skipped"])
+    for where, reason in expected["skipped"].items():
+        assert reason in reasons[where], (where, reasons[where])
+    sidecar_warnings = [
+        r.getMessage() for r in caplog.records if "ignored sidecar" in r.getMessage()
+    ]
+    assert len(sidecar_warnings) == 1 and "deep-sidecar.meta.json" in sidecar_warnings[0]
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        # json.loads raises ValueError (not JSONDecodeError) past sys.get_int_max_str_digits()
+        ('{"id": "x", "text": "t", "n": 1' + "0" * 5000 + "}", "integer string conversion"),
+        # ... and RecursionError past the recursion limit
+        ('{"id": "x", "text": "t", "m": ' + _nested(100_000) + "}", "nested too deeply"),
+        # parses, but the store could not write it back as JSON deeper in the stack
+        ('{"id": "x", "text": "t", "m": ' + _nested(300) + "}", "nested more than 200 levels"),
+    ],
+)
+def test_jsonl_lines_python_cannot_load_are_skipped(
+    tmp_path: Path, line: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = json.dumps({"id": "good", "text": "Good article."})
+    path = tmp_path / "feed.jsonl"
+    path.write_text(f"{good}\n{line}\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(path)
+    assert [a.doc_id for a in read.articles] == ["good"]
+    ((where, why),) = [(s.path, s.reason) for s in read.skipped]
+    assert where.endswith("feed.jsonl:2") and why.startswith("line 2: ") and reason in why
+    assert len(caplog.records) == 1 and "feed.jsonl:2" in caplog.text and reason in caplog.text
+
+
+def test_metadata_nested_200_levels_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text('{"id": "x", "text": "t", "m": ' + _nested(199) + "}\n", encoding="utf-8")
+    (article,) = read_corpus(path).articles
+    assert article.metadata["m"] == json.loads(_nested(199))
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "reason"),
+    [
+        ('{"m": ' + _nested(100_000) + "}", "cannot read this JSON (nested too deeply)"),
+        ('{"n": 1' + "0" * 5000 + "}", "cannot read this JSON (Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_sidecar_python_cannot_load_is_ignored(
+    tmp_path: Path, sidecar: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = _folder(tmp_path, {"a.txt": GOOD.encode(), "a.meta.json": sidecar.encode()})
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(root)
+    assert read.skipped == [] and [a.doc_id for a in read.articles] == ["a"]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("ignored sidecar ") and "a.meta.json: " + reason in message
+
+
+@pytest.mark.parametrize(
+    ("matter", "reason"),
+    [
+        ("m: " + _nested(5000), "front matter is nested too deeply"),
+        ("n: 1" + "0" * 5000, "front matter cannot be read (Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_front_matter_python_cannot_load_skips_the_file(
+    tmp_path: Path, matter: str, reason: str
+) -> None:
+    bad = f"---\ntitle: t\n{matter}\n---\nSome text here.\n"
+    root = _folder(tmp_path, {"bad.md": bad.encode(), "good.md": GOOD.encode()})
+    read = read_corpus(root)
+    assert [a.doc_id for a in read.articles] == ["good"]
+    assert _reasons(read)["bad.md"].startswith(reason)
+
+
+NOT_UTF8 = os.fsdecode(b"caf\xe9.txt")  # a latin-1 name: Python reads the byte as "\udce9"
+
+
+def test_file_name_that_is_not_utf8_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No id or path of it could be stored (SQLite wants UTF-8): `qa index` and `qa add` crashed."""
+    root = _folder(tmp_path, {"good.txt": GOOD.encode(), "sub/x.txt": GOOD.encode()})
+    (root / NOT_UTF8).write_bytes(GOOD.encode())
+    (root / os.fsdecode(b"dossier-\xe9t\xe9")).mkdir()
+    (root / os.fsdecode(b"dossier-\xe9t\xe9") / "y.txt").write_bytes(GOOD.encode())
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(root)
+        alone = read_file(root / NOT_UTF8, root)  # `qa add` reads it so
+    assert [a.doc_id for a in read.articles] == ["good", "sub/x"]
+    reason = "its name is not valid UTF-8: rename it"
+    assert sorted((Path(s.path).name, s.reason) for s in read.skipped) == [
+        ("caf\\xe9.txt", reason),
+        ("dossier-\\xe9t\\xe9", reason),
+    ]
+    assert alone.articles == [] and [s.reason for s in alone.skipped] == [reason]
+    for skipped in [*read.skipped, *alone.skipped]:
+        skipped.path.encode("utf-8")  # shown and stored as it is: no lone surrogate
+    assert "skipped " in caplog.text and "caf\\xe9.txt: " + reason in caplog.text
+
+
+def test_sync_skips_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """The store's side: a sync indexes the rest instead of failing in SQLite."""
+    corpus = _folder(tmp_path / "corpus", {"good.txt": GOOD.encode()})
+    (corpus / NOT_UTF8).write_bytes(GOOD.encode())
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index", watch=False)
+    engine = QAEngine.open(settings, HashingEmbedder())
+    try:
+        report = sync_folder(engine, corpus)
+        assert report.added == ["good"]
+        assert [Path(s.path).name for s in report.skipped] == ["caf\\xe9.txt"]
+    finally:
+        engine.close()
+
+
+def test_ids_the_http_api_cannot_reach_are_skipped(tmp_path: Path) -> None:
+    """GET and DELETE /documents/{id} cannot reach an id with a line break (or over 256
+    characters): the corpus refuses them as the API does (api/schemas.py DocId)."""
+    lines = [
+        {"id": "ok", "text": "Good article."},
+        {"id": "line\nbreak", "text": "t"},
+        {"id": "x" * 257, "text": "t"},
+        {"id": "  padded  ", "text": "Spaces around an id are trimmed, as before."},
+        {"id": "inner space", "text": "An id with a space inside is fine."},
+    ]
+    (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    (tmp_path / "fm.md").write_text('---\nid: "front\\nmatter"\n---\nSome text.\n')
+    (tmp_path / "side.txt").write_text(GOOD)
+    (tmp_path / "side.meta.json").write_text(json.dumps({"id": "side\ncar", "title": "T"}))
+    (tmp_path / "new\nline.txt").write_text(GOOD)  # a file name can hold one too
+    read = read_corpus(tmp_path)
+    assert sorted(a.doc_id for a in read.articles) == ["inner space", "ok", "padded", "side"]
+    assert read.articles[-1].title != "T"  # the bad sidecar is ignored
+    reach = "the HTTP API could not reach it"
+    assert sorted((Path(s.path).name, s.reason) for s in read.skipped) == [
+        ("feed.jsonl:2", f"line 2: id 'line\\nbreak' holds a line break: {reach}"),
+        (
+            "feed.jsonl:3",
+            f"line 3: id {'x' * 60!r}... is 257 characters long (at most 256): {reach}",
+        ),
+        ("fm.md", f"front matter: id 'front\\nmatter' holds a line break: {reach}"),
+        (
+            "new\\nline.txt",
+            f"id 'new\\nline' holds a line break (from its path): {reach}, rename it",
+        ),
+    ]
+    assert all("\n" not in s.path for s in read.skipped)  # one line each in the log

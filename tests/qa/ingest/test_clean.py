@@ -1,6 +1,8 @@
+import unicodedata
+
 import pytest
 
-from qa.ingest.clean import derive_title, extract_byline, is_chrome_line, kept_blocks
+from qa.ingest.clean import byline_span, derive_title, extract_byline, is_chrome_line, kept_blocks
 from tests.conftest import SEEDS
 
 
@@ -95,3 +97,61 @@ def test_seed_byline() -> None:
     assert extract_byline(text) == "Ellie Doughty"
     assert "By Ellie Doughty" not in "\n".join(b.of(text) for b in kept_blocks(text))
     assert extract_byline((SEEDS / "004_e9619e141d084609.txt").read_text(encoding="utf-8")) is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "By Christmas Day, the price of a turkey had doubled to £40.",
+        "By Monday Evening, rescuers had pulled 40 people from the water",
+        "By Sunday Night, the river had risen",
+        "By New Year's Eve, it was done",
+        "By March, prices had risen",
+        "By Tuesday, it was over.",
+        "By contrast, Jane Smith said the plan would fail.",
+        "By then, the damage was done",
+        "By ELISA, RA sera bound in vitro citrullinated H4.",
+    ],
+)
+def test_a_sentence_opening_with_by_is_kept(line: str) -> None:
+    """Such sentences were dropped from every passage as bylines (and "Monday Evening" became
+    the author): a "name" that tells a time, an amount, or a clause after the comma."""
+    text = f"Headline of the story\nFirst line of the story.\n{line}\nMore text.\n"
+    assert not is_chrome_line(line)
+    assert extract_byline(text) is None
+    assert any(line in b.of(text) for b in kept_blocks(text))
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("By June Kelly, BBC News", "June Kelly"),  # a month as a given name
+        ("By Theresa May, Prime Minister", "Theresa May"),
+        ("By Elizabeth Day", "Elizabeth Day"),
+        ("By Jane Smith, BBC Radio 4", "Jane Smith"),  # a number in a role, not in a clause
+        ("By Jane Smith, 12 October 2024", "Jane Smith"),
+    ],
+)
+def test_bylines_near_those_sentences_stay_bylines(line: str, names: str) -> None:
+    assert extract_byline(f"Headline of the story\n{line}\nThe story begins here.\n") == names
+    assert is_chrome_line(line)
+
+
+def test_byline_in_decomposed_unicode() -> None:
+    """NFD (macOS file names and some exports: "e" + U+0301) is read as the same name; the text
+    and its offsets stay as written."""
+    line = unicodedata.normalize("NFD", "By José Álvarez, Political Reporter")
+    assert line != "By José Álvarez, Political Reporter"
+    text = (
+        f"Floods hit the town of Ashford.\n{line}\nThe river burst its banks, the council said.\n"
+    )
+    names = extract_byline(text)
+    assert names is not None and unicodedata.normalize("NFC", names) == "José Álvarez"
+    assert names in text  # as written
+    span = byline_span(text)
+    assert span is not None and span.of(text) == line
+    assert is_chrome_line(line)
+    assert [b.of(text) for b in kept_blocks(text)] == [
+        "Floods hit the town of Ashford.",
+        "The river burst its banks, the council said.",
+    ]

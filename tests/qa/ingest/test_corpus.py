@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from qa.errors import CorpusError
@@ -12,6 +12,7 @@ from qa.ingest.corpus import (
     article_hash,
     corpus_hash,
     doc_id_for,
+    iso_date,
     load_corpus,
     read_corpus,
     read_file,
@@ -263,14 +264,14 @@ _BODY = st.text(
     fields=st.dictionaries(_KEYS, _VALUES, max_size=4),
     title=st.one_of(st.none(), st.text(_LINE, min_size=1, max_size=30)),
     body=_BODY,
-    crlf=st.booleans(),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
 )
 def test_article_text_is_a_verbatim_suffix_of_the_file(
-    tmp_path: Path, fields: dict[str, object], title: str | None, body: str, crlf: bool
+    tmp_path: Path, fields: dict[str, object], title: str | None, body: str, newline: str
 ) -> None:
     matter = dict(fields) if title is None else {"title": title, **fields}
-    block = yaml.safe_dump(matter, allow_unicode=True) if matter else ""
-    newline = "\r\n" if crlf else "\n"
+    assume(not (newline == "\r" and body.startswith("\n")))  # "---\r\n" ends in \r\n
+    block = yaml.safe_dump(matter, allow_unicode=True).replace("\n", newline) if matter else ""
     text = f"---{newline}{block}---{newline}{body}"
     path = tmp_path / "a.md"
     path.write_bytes(text.encode("utf-8"))
@@ -281,3 +282,80 @@ def test_article_text_is_a_verbatim_suffix_of_the_file(
     assert article.metadata == fields
     if title is not None and title.strip():
         assert article.title == title.strip()
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_front_matter_with_any_line_ending(tmp_path: Path, newline: str) -> None:
+    """Lone \\r (old Mac files) too: its front matter was read as article text."""
+    lines = ["---", "title: Ashford floods", "published: 2024-10-12", "author: Jane Smith", "---"]
+    body = newline.join(["Floods hit the town.", "The river burst its banks.", ""])
+    text = newline.join(lines) + newline + body
+    (tmp_path / "a.md").write_bytes(text.encode())
+    (article,) = load_corpus(tmp_path)
+    assert (article.title, article.published, article.author) == (
+        "Ashford floods",
+        "2024-10-12",
+        "Jane Smith",
+    )
+    assert article.text == body and text.endswith(article.text)
+
+
+def test_front_matter_text_fields_as_written(tmp_path: Path) -> None:
+    """YAML reads 1984 as a number and Yes as true: the article was skipped ("must be a string")."""
+    text = (
+        "---\nid: 007\ntitle: 1984\nauthor: Yes\nsource: 1.5e3\nurl: 0x1F\npublished: 20241012\n"
+        "count: 12\nflag: yes\nratio: 0.5\n---\nBody.\n"
+    )
+    (tmp_path / "a.md").write_text(text, encoding="utf-8")
+    read = read_corpus(tmp_path)
+    assert read.skipped == []
+    (a,) = read.articles
+    assert (a.doc_id, a.title, a.author, a.source, a.url) == ("007", "1984", "Yes", "1.5e3", "0x1F")
+    assert a.published == "2024-10-12"  # written 20241012: stored in the extended form
+    assert a.metadata == {"count": 12, "flag": True, "ratio": 0.5}  # metadata keeps its types
+    # a date alias, quoted values and null are as before
+    (tmp_path / "a.md").write_text("---\ntitle: '1984'\nauthor: null\ndate: 2024-10-12\n---\nX.\n")
+    (b,) = load_corpus(tmp_path)
+    assert (b.title, b.author, b.published) == ("1984", None, "2024-10-12")
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("2024-10-12", "2024-10-12"),
+        ("20241012", "2024-10-12"),
+        ("2024-W41-6", "2024-10-12"),
+        ("2024W416", "2024-10-12"),
+        ("2024-10-12T08:30:00+01:00", "2024-10-12T08:30:00+01:00"),  # extended: as written
+        ("2024-10-12 08:30", "2024-10-12 08:30"),
+        ("2024-10-12T08:30:00.5Z", "2024-10-12T08:30:00.5Z"),
+        ("20241012T083000", "2024-10-12T08:30:00"),
+        ("2024-10-12T0830", "2024-10-12T08:30:00"),
+        ("2024-10-12T08:30:00+0100", "2024-10-12T08:30:00+01:00"),
+    ],
+)
+def test_published_is_stored_in_the_extended_form(
+    tmp_path: Path, written: str, stored: str
+) -> None:
+    """Date filters compare the first ten characters: "20241012" never fell in a range."""
+    assert iso_date(written) == stored
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"id": "a", "text": "T.", "published": written}) + "\n")
+    (tmp_path / "b.md").write_text(f"---\npublished: '{written}'\n---\nText.\n", encoding="utf-8")
+    (tmp_path / "c.txt").write_text("Text.\n", encoding="utf-8")
+    (tmp_path / "c.meta.json").write_text(json.dumps({"published": f" {written} "}))
+    read = read_corpus(tmp_path)
+    assert read.skipped == []
+    assert [(a.doc_id, a.published) for a in read.articles] == [
+        ("b", stored),
+        ("a", stored),
+        ("c", stored),
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["12/10/2024", "2024-13-01", "2024-10-12T25:00", " 2024-10-12", ""]
+)
+def test_iso_date_refuses_what_is_no_iso_date(value: str) -> None:
+    with pytest.raises(ValueError, match="not an ISO date or date-time"):
+        iso_date(value)

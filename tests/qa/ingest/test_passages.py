@@ -30,6 +30,13 @@ WORDS = st.sampled_from(
         "  ",
         "é",
         "\r\n",
+        "\nBy",  # bylines and sentences that open like one
+        "Christmas",
+        "Day,",
+        "Jane",
+        "Smith",
+        "Jose\u0301",  # NFD
+        "£40.",
     ]
 )
 TEXTS = st.lists(WORDS, max_size=120).map(" ".join) | st.text(max_size=400)
