@@ -24,6 +24,7 @@ from api.schemas import (
 )
 from qa.config import Settings
 from qa.engine import QAEngine
+from qa.ingest.corpus import check_doc_id
 from qa.store.writer_lock import WriterLock
 
 T = TypeVar("T")
@@ -135,8 +136,10 @@ async def put_document(
     doc_id: str, body: DocumentFields, engine: EngineDep, settings: SettingsDep, response: Response
 ) -> WriteOut:
     """Create or replace one article; 201 when created, 200 when replaced or unchanged."""
-    if not doc_id.strip() or len(doc_id) > 256:
-        raise bad_field(("path", "doc_id"), "must be 1 to 256 characters, not only spaces")
+    try:  # the rule POST's ids follow (and the corpus reader's)
+        check_doc_id(doc_id)
+    except ValueError as exc:
+        raise bad_field(("path", "doc_id"), f"the id {exc}") from None
     result = await _write(
         engine, settings, lambda: engine.add([body.to_article(doc_id)], replace=True)
     )

@@ -98,6 +98,10 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
             )
         report.missing = True
         return report
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:  # a name of other bytes: no id or record could hold it
+        raise CorpusError(f"{root!r}: its name is not valid UTF-8: rename it") from None
     if root.is_file() and not root.name.lower().endswith(ARTICLE_SUFFIXES):
         # as `qa add` refuses it: a one-file "corpus" that is no article file would otherwise
         # claim nothing, and every article of the folder read before would be deleted

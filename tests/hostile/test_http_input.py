@@ -177,3 +177,13 @@ def test_the_listed_length_counts_a_text_with_a_nul_whole(server_url: str) -> No
     listed = {d["doc_id"]: d for d in httpx.get(f"{server_url}/documents").json()}
     stored = httpx.get(f"{server_url}/documents/nul-text").json()["text"]
     assert listed["nul-text"]["length"] == len(stored) == len(text)
+
+
+def test_put_takes_only_the_ids_post_takes(server_url: str) -> None:
+    """PUT stored " padded " (with its spaces), an id POST refuses."""
+    r = httpx.put(f"{server_url}/documents/%20padded%20", json={"text": "One. Two."})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["path", "doc_id"]
+    assert "white space" in r.json()["detail"][0]["msg"]
+    posted = httpx.post(f"{server_url}/documents", json={"id": " padded ", "text": "One. Two."})
+    assert posted.status_code == 422

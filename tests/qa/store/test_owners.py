@@ -146,3 +146,15 @@ def test_a_link_to_nothing_is_skipped_with_a_reason(engine: QAEngine, tmp_path: 
     report = sync_folder(engine, corpus)
     assert [(s.path, s.reason) for s in report.skipped] == [("link.txt", "a link to nothing")]
     assert stored(engine) == {"quake"}
+
+
+def test_a_one_file_corpus_whose_name_is_not_utf8_is_refused(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus", {"quake.txt": QUAKE})
+    sync_folder(engine, corpus)
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.txt"))
+    odd.write_text(HARVEST, encoding="utf-8")
+    with pytest.raises(CorpusError, match="not valid UTF-8"):
+        sync_folder(engine, odd)
+    assert stored(engine) == {"quake"}
