@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,17 +20,6 @@ from tests.conftest import running_server
 
 QUESTION = "How many residents were evacuated from the village?"
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-@pytest.fixture
-def base_url(tiny_engine: QAEngine) -> Iterator[str]:
-    with running_server(create_app(engine=tiny_engine)) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
 
 
 def assert_quotes_are_verbatim(

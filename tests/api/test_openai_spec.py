@@ -5,32 +5,17 @@ stream_options, and errors that name their field. Against a real uvicorn, with t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from api.app import create_app
 from api.openai_compat import MODEL_ID
-from qa.engine import QAEngine
-from tests.conftest import running_server
 
 QUESTION = "How many residents were evacuated from the village?"
 MESSAGES: list[Any] = [{"role": "user", "content": QUESTION}]
 NO_TOKENS = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-
-
-@pytest.fixture
-def base_url(tiny_engine: QAEngine) -> Iterator[str]:
-    with running_server(create_app(engine=tiny_engine)) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
 
 
 def post(base_url: str, body: dict[str, Any]) -> httpx.Response:
