@@ -13,7 +13,8 @@ __all__ = ["CHUNKER_VERSION", "Chunking", "Segmented", "build_passages", "segmen
 
 # Bump when cleaning, sentence splitting or windowing changes: it is part of the index key, so
 # existing indexes are rebuilt instead of serving passages cut by the old rules.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
+"""2: a line that reads as a sentence ("By Christmas Day, ...") is no longer dropped as a byline"""
 
 
 @dataclass(frozen=True, slots=True)
