@@ -34,6 +34,7 @@ __all__ = [
     "Skipped",
     "article_files",
     "article_hash",
+    "check_corpus_file",
     "check_doc_id",
     "corpus_hash",
     "doc_id_for",
@@ -43,6 +44,8 @@ __all__ = [
     "read_corpus",
     "read_file",
     "sidecar_path",
+    "skip",
+    "skip_article",
 ]
 
 log = logging.getLogger(__name__)
@@ -399,17 +402,31 @@ def _read_jsonl(path: Path, root: Path | None, origin: str) -> CorpusRead:
         try:
             article = _jsonl_article(raw, lineno, origin, folder)
         except _Bad as exc:
-            skipped.append(_skip(f"{origin}:{lineno}", f"line {lineno}: {exc}"))
+            skipped.append(skip(f"{origin}:{lineno}", f"line {lineno}: {exc}"))
             continue
         if article is not None:
             articles.append(article)
     return CorpusRead(articles, skipped)
 
 
-def _skip(where: str, reason: str) -> Skipped:
+def skip(where: str, reason: str) -> Skipped:
+    """``where`` (a file, or ``file.jsonl:LINE``) left out for ``reason``: warned about, once."""
     where = _printable(where)
     log.warning("skipped %s: %s", where, reason)
     return Skipped(where, reason)
+
+
+def skip_article(article: Article, reason: str) -> Skipped:
+    """``skip`` for one article, named where it was read (``feed.jsonl:3``, ``a.txt``)."""
+    return skip(_JSONL_LINE.sub(r":\1", article.origin or article.doc_id), reason)
+
+
+def check_corpus_file(path: Path) -> None:
+    """A one-file corpus must be an article file; CorpusError saying what it must end in."""
+    if not path.name.lower().endswith(ARTICLE_SUFFIXES):
+        raise CorpusError(
+            f"{path}: corpus files must end in {', '.join(ARTICLE_SUFFIXES)} (in any case)"
+        )
 
 
 def _printable(name: str) -> str:
@@ -441,9 +458,10 @@ def keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
     for article in read.articles:
         origin = article.origin or article.doc_id
         if article.doc_id in seen:
-            where = _JSONL_LINE.sub(r":\1", origin)
             first = seen[article.doc_id]
-            skipped.append(_skip(where, f"duplicate id {article.doc_id!r} (first in {first})"))
+            skipped.append(
+                skip_article(article, f"duplicate id {article.doc_id!r} (first in {first})")
+            )
             continue
         seen[article.doc_id] = origin
         kept.append(article)
@@ -454,23 +472,23 @@ def read_file(path: Path, root: Path | None = None) -> CorpusRead:
     """The articles of one file, read as ``read_corpus(root)`` would read it; never raises."""
     origin = _origin(path)
     if not _is_utf8(path.name):  # its path and id could be neither stored nor shown
-        return CorpusRead([], [_skip(origin, _NOT_UTF8_NAME)])
+        return CorpusRead([], [skip(origin, _NOT_UTF8_NAME)])
     if not _is_utf8(str(path.absolute())):
-        return CorpusRead([], [_skip(origin, "the path of its folder is not valid UTF-8")])
+        return CorpusRead([], [skip(origin, "the path of its folder is not valid UTF-8")])
     if not path.name.lower().endswith(ARTICLE_SUFFIXES):
         suffixes = ", ".join(ARTICLE_SUFFIXES)
-        return CorpusRead([], [_skip(origin, f"not an article file (not {suffixes})")])
+        return CorpusRead([], [skip(origin, f"not an article file (not {suffixes})")])
     if path.name.split(".")[0].lower() in _NOT_ARTICLES:
-        return CorpusRead([], [_skip(origin, f"not an article ({path.name.split('.')[0]})")])
+        return CorpusRead([], [skip(origin, f"not an article ({path.name.split('.')[0]})")])
     try:
         if path.suffix.lower() == _JSONL:
             read = _read_jsonl(path, root, origin)
         else:
             read = CorpusRead([_read_text_file(path, root, origin)], [])
     except _Bad as exc:
-        return CorpusRead([], [_skip(origin, str(exc))])
+        return CorpusRead([], [skip(origin, str(exc))])
     except OSError as exc:
-        return CorpusRead([], [_skip(origin, f"cannot read ({exc.strerror or exc})")])
+        return CorpusRead([], [skip(origin, f"cannot read ({exc.strerror or exc})")])
     return keep_first(read, {})
 
 
@@ -489,19 +507,19 @@ def article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
 
     def on_error(exc: OSError) -> None:
         where = _origin(Path(exc.filename)) if exc.filename else str(root)
-        unreadable.append(_skip(where, f"cannot read folder ({exc.strerror or exc})"))
+        unreadable.append(skip(where, f"cannot read folder ({exc.strerror or exc})"))
 
     found = []
     for folder, dirs, files in os.walk(root, onerror=on_error):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in [d for d in dirs if not _is_utf8(d)]:
             dirs.remove(name)
-            unreadable.append(_skip(_origin(Path(folder) / name) + "/", _NOT_UTF8_NAME))
+            unreadable.append(skip(_origin(Path(folder) / name) + "/", _NOT_UTF8_NAME))
         for name in files:
             if not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES):
                 path = Path(folder) / name
                 if not _is_utf8(name):
-                    unreadable.append(_skip(_origin(path), _NOT_UTF8_NAME))
+                    unreadable.append(skip(_origin(path), _NOT_UTF8_NAME))
                     continue
                 found.append((path.relative_to(root).parts, path))
     return [path for _, path in sorted(found)], unreadable
@@ -517,10 +535,7 @@ def read_corpus(path: Path | str) -> CorpusRead:
         files, skipped = article_files(root)
         base: Path | None = root
     elif root.is_file():
-        if not root.name.lower().endswith(ARTICLE_SUFFIXES):
-            raise CorpusError(
-                f"{root}: corpus files must end in {', '.join(ARTICLE_SUFFIXES)} (in any case)"
-            )
+        check_corpus_file(root)
         try:
             with root.open("rb"):
                 pass

@@ -733,11 +733,10 @@ class Writer:
         written or deleted directly (HTTP, ``qa add``, ``qa delete``) is no longer the folder
         sync's to replace or delete."""
         wanted = set(doc_ids)
-        for start in range(0, len(doc_ids), 500):
-            chunk = list(doc_ids[start : start + 500])
+        for chunk, marks in _in_chunks(doc_ids):
             rows = self.conn.execute(
                 "SELECT DISTINCT f.path, f.doc_ids FROM files AS f, json_each(f.doc_ids) AS j "
-                f"WHERE j.value IN ({', '.join('?' * len(chunk))})",
+                f"WHERE j.value IN ({marks})",
                 chunk,
             ).fetchall()
             for path, claimed in rows:

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import errno
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.errors import CorpusError
 from qa.ingest.corpus import (
-    ARTICLE_SUFFIXES,
     Skipped,
     article_files,
     article_hash,
+    check_corpus_file,
     keep_first,
     read_file,
     sidecar_path,
+    skip,
+    skip_article,
 )
 from qa.records import Article
 from qa.store.writer_lock import WriterLock
@@ -102,12 +103,10 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
         str(root).encode("utf-8")
     except UnicodeEncodeError:  # a name of other bytes: no id or record could hold it
         raise CorpusError(f"{root!r}: its name is not valid UTF-8: rename it") from None
-    if root.is_file() and not root.name.lower().endswith(ARTICLE_SUFFIXES):
+    if root.is_file():
         # as `qa add` refuses it: a one-file "corpus" that is no article file would otherwise
         # claim nothing, and every article of the folder read before would be deleted
-        raise CorpusError(
-            f"{root}: corpus files must end in {', '.join(ARTICLE_SUFFIXES)} (in any case)"
-        )
+        check_corpus_file(root)
     current: dict[str, tuple[str, list[str]]] = {}
     base = root if root.is_dir() else None
     if base is None:
@@ -122,9 +121,9 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
             stamp = _stamp(path)
         except OSError as exc:
             if path.is_symlink() and not path.exists():
-                report.skipped.append(_skipped(_where(path, base), "a link to nothing"))
+                report.skipped.append(skip(_where(path, base), "a link to nothing"))
             elif exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                report.skipped.append(_skipped(_where(path, base), exc.strerror or str(exc)))
+                report.skipped.append(skip(_where(path, base), exc.strerror or str(exc)))
             continue  # else vanished while we walked: the next sync sees it gone
         before = known.get(key)
         if not force and before is not None and before[0] == stamp:
@@ -135,7 +134,8 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
         if before is not None and before[0] == stamp:
             # a forced read of an unchanged file: the articles of it deleted directly (HTTP,
             # `qa delete`) stay deleted until the file changes, as without --force
-            articles = [a for a in articles if a.doc_id in set(before[1])]
+            still = set(before[1])
+            articles = [a for a in articles if a.doc_id in still]
         reads[key], stamps[key] = articles, stamp
         report.files_read += 1
         report.skipped += read.skipped
@@ -146,7 +146,6 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
         # about) until the clash is gone: then its article takes the id
         stamp = PENDING if key in clashing else stamps[key]
         current[key] = (stamp, [a.doc_id for a in reads[key]])
-    read_now = list(reads)
     claimed = {doc_id for _, ids in current.values() for doc_id in ids}
     gone = sorted({d for _, ids in known.values() for d in ids} - claimed)
     if to_write:
@@ -155,7 +154,7 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
         # next time (no stamp matches PENDING); if the file is gone by then, or holds other ids,
         # those articles are the ids it no longer claims, and are deleted as any file's would be.
         with engine.store.write() as w:
-            for key in read_now:
+            for key in reads:
                 had = known[key][1] if key in known else []
                 w.set_file(key, PENDING, sorted({*had, *current[key][1]}))
         written = engine.add(to_write, replace=True, progress=progress, from_files=True)
@@ -207,17 +206,16 @@ def _one_owner_each(
     for key, articles in reads.items():
         kept = []
         for a in articles:
-            where = re.sub(r"#L(\d+)$", r":\1", a.origin or a.doc_id)  # as keep_first says it
             if owner[a.doc_id] != key:
                 first = _where(Path(owner[a.doc_id]), base)
                 reason = f"duplicate id {a.doc_id!r} (first in {first})"
-                report.skipped.append(_skipped(where, reason))
+                report.skipped.append(skip_article(a, reason))
             elif a.doc_id in stored and stored[a.doc_id] != article_hash(a):
                 reason = (
                     f"id {a.doc_id!r} belongs to an article written through the API or "
                     "`qa add`: delete that one, or give this one another id"
                 )
-                report.skipped.append(_skipped(where, reason))
+                report.skipped.append(skip_article(a, reason))
             else:
                 kept.append(a)
                 continue
@@ -234,8 +232,3 @@ def _where(path: Path, base: Path | None) -> str:
         return str(path.relative_to(base)) if base is not None else path.name
     except ValueError:
         return str(path)
-
-
-def _skipped(where: str, reason: str) -> Skipped:
-    log.warning("skipped %s: %s", where, reason)
-    return Skipped(where, reason)
