@@ -27,7 +27,17 @@ class FrontMatterError(ValueError):
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without timestamps: ``published: 2024-10-12`` stays the string written."""
+    """Safe YAML without timestamps (``published: 2024-10-12`` stays the string written) and
+    without aliases: ``*name`` repeats a node by reference, so a few lines of nested aliases
+    ("billion laughs") stand for a value exponentially large once stored as JSON."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 _Loader.yaml_implicit_resolvers = {

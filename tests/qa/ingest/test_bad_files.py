@@ -296,6 +296,31 @@ def test_front_matter_python_cannot_load_skips_the_file(
     assert _reasons(read)["bad.md"].startswith(reason)
 
 
+def _laughs(levels: int) -> str:
+    """Nested YAML aliases: ``levels`` lines that stand for 9**levels strings."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("matter", ["a: &a one\nb: *a", _laughs(3)])
+def test_front_matter_aliases_skip_the_file(tmp_path: Path, matter: str) -> None:
+    """An alias repeats a node by reference; ten lines of them ("billion laughs") stood for 9**9
+    strings, which storing the metadata as JSON expanded until memory ran out."""
+    bad = f"---\ntitle: t\n{matter}\n---\nSome text here.\n"
+    root = _folder(tmp_path, {"bad.md": bad.encode(), "good.md": GOOD.encode()})
+    read = read_corpus(root)
+    assert [a.doc_id for a in read.articles] == ["good"]
+    assert _reasons(read)["bad.md"].startswith("front matter is not valid YAML (line ")
+    assert "aliases (*" in _reasons(read)["bad.md"]
+
+
+def test_front_matter_anchor_without_alias_is_read(tmp_path: Path) -> None:
+    good = "---\ntitle: &t Anchored\n---\nSome text here.\n"
+    (article,) = read_corpus(_folder(tmp_path, {"a.md": good.encode()})).articles
+    assert article.title == "Anchored"
+
+
 NOT_UTF8 = os.fsdecode(b"caf\xe9.txt")  # a latin-1 name: Python reads the byte as "\udce9"
 
 
