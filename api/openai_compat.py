@@ -125,7 +125,9 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     n: int | None = Field(None, description="1 or null: every choice would be the same")
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="extension: passages to quote")
-    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="extension")
+    mode: Literal["hybrid", "dense", "bm25"] | None = Field(
+        None, description="extension [default: the server's QA_MODE]"
+    )
     filters: FiltersIn | None = Field(None, description="extension: as in /ask")
 
     def check(self) -> None:

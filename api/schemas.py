@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from qa.answer.rank import CONFIDENCE_DIGITS
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
 from qa.ingest.clean import derive_title, extract_byline
 from qa.ingest.corpus import DOC_ID_MAX_CHARS, DOC_ID_PATTERN, iso_date
@@ -62,8 +63,16 @@ class AskRequest(BaseModel):
 
     question: Question = Field(description="the question, 1 to 2000 characters")
     # strict: JSON true is not 1, "5" is not 5 (a client sending them has a bug worth a 422)
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="how many answers at most")
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_TOP_K,
+        strict=True,
+        description="how many answers at most [default: the server's QA_TOP_K, 5]",
+    )
+    mode: Literal["hybrid", "dense", "bm25"] | None = Field(
+        None, description="retrieval mode [default: the server's QA_MODE, hybrid]"
+    )
     filters: FiltersIn | None = Field(None, description="restrict the articles searched")
     min_confidence: float | None = Field(
         None,
@@ -199,7 +208,7 @@ def answer_fields(answer: Answer) -> dict[str, Any]:
         "published": article.published,
         "author": article.author,
         "origin": article.origin,
-        "confidence": round(float(answer.confidence), 4),
+        "confidence": round(float(answer.confidence), CONFIDENCE_DIGITS),
         "passage": {
             "text": passage.text,
             "start_char": int(passage.span.start),
@@ -253,7 +262,8 @@ def ask_fields(result: AskResult) -> dict[str, Any]:
         "abstained": bool(result.abstained),
         "message": NO_ANSWER if result.abstained else None,
         "confidence": round(
-            float(1 - result.confidence if result.abstained else result.confidence), 4
+            float(1 - result.confidence if result.abstained else result.confidence),
+            CONFIDENCE_DIGITS,
         ),
         "min_confidence": float(result.min_confidence),
         "took_ms": round(float(result.took_ms), 1),

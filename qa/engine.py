@@ -78,6 +78,8 @@ class AskResult:
     """calibrated probability that the first answer answers the question (0 with none)"""
     min_confidence: float = 0.0
     """the threshold it abstained below"""
+    candidates: int = 0
+    """passages retrieved and scored (0: none matched the question's terms or the filters)"""
 
 
 @dataclass
@@ -446,6 +448,7 @@ class QAEngine:
             took,
             confidence=confidence,
             min_confidence=min_confidence,
+            candidates=len(ranked.scored),
         )
 
     @property

@@ -22,12 +22,29 @@ async function call(path, options = {}) {
   return body;
 }
 
-// Text of [start, end) inside the span [outerStart, outerEnd), marked.
+// The API's offsets count characters (Unicode code points, as Python does); a JavaScript
+// string counts UTF-16 units, two for a character beyond U+FFFF (most emoji). The unit index
+// of character ``chars`` of ``text``, or -1 when the text is shorter.
+function unitIndex(text, chars) {
+  let i = 0;
+  for (let n = 0; n < chars; n++) {
+    if (i >= text.length) return -1;
+    const c = text.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length;
+    i += pair ? 2 : 1;
+  }
+  return i;
+}
+
+// Text of characters [start, end) of a text whose first character is character outerStart of
+// its article, marked; null when the offsets fall outside it.
 function markedText(text, outerStart, start, end) {
+  const a = unitIndex(text, start - outerStart), b = unitIndex(text, end - outerStart);
+  if (start < outerStart || a < 0 || b < a) return null;
   const frag = document.createDocumentFragment();
   const mark = document.createElement("mark");
-  mark.textContent = text.slice(start - outerStart, end - outerStart);
-  frag.append(text.slice(0, start - outerStart), mark, text.slice(end - outerStart));
+  mark.textContent = text.slice(a, b);
+  frag.append(text.slice(0, a), mark, text.slice(b));
   return { frag, mark };
 }
 
@@ -57,7 +74,8 @@ function renderAnswers(result) {
     const p = answer.passage, h = answer.highlight;
     const quote = document.createElement("blockquote");
     quote.className = "passage";
-    quote.append(markedText(p.text, p.start_char, h.start_char, h.end_char).frag);
+    const marked = markedText(p.text, p.start_char, h.start_char, h.end_char);
+    quote.append(marked ? marked.frag : p.text);
     const cite = document.createElement("div");
     cite.className = "cite";
     cite.append(
@@ -103,11 +121,12 @@ async function showDocument(params) {
     $("doc-title").textContent = doc.title;
     $("doc-meta").textContent = `${doc.doc_id}${byline(doc)} · characters ${start}-${end}`;
     const body = $("doc-text");
-    if (Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= doc.text.length) {
-      const { frag, mark } = markedText(doc.text, 0, start, end);
-      mark.id = "cited";
-      body.replaceChildren(frag);
-      mark.scrollIntoView({ block: "center" });
+    const marked = Number.isInteger(start) && Number.isInteger(end) && 0 <= start
+      ? markedText(doc.text, 0, start, end) : null;
+    if (marked) {
+      marked.mark.id = "cited";
+      body.replaceChildren(marked.frag);
+      marked.mark.scrollIntoView({ block: "center" });
     } else {
       body.textContent = doc.text;
     }

@@ -23,6 +23,8 @@ __all__ = ["DEFAULT_RANKER", "Linear", "Ranker"]
 
 DEFAULT_RANKER = Path(__file__).with_name("ranker.json")
 CONFIDENCE_RANGE = (0.001, 0.999)
+CONFIDENCE_DIGITS = 4
+"""the places a confidence is computed and reported to"""
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,11 @@ class Ranker:
     def confidence(self, scores: np.ndarray) -> np.ndarray:
         """The calibrated probability that a passage with this score answers the question, kept
         within [0.001, 0.999]: isotonic regression's end bins can be all right or all wrong, but
-        no finite training sample makes an answer certain."""
-        return np.clip(np.interp(scores, self.calibration_x, self.calibration_y), *CONFIDENCE_RANGE)
+        no finite training sample makes an answer certain. Rounded to the ``CONFIDENCE_DIGITS``
+        places it is reported to, so that abstention compares the value a user sees: a
+        ``min_confidence`` copied from an answer's confidence answers it."""
+        calibrated = np.interp(scores, self.calibration_x, self.calibration_y)
+        return np.round(np.clip(calibrated, *CONFIDENCE_RANGE), CONFIDENCE_DIGITS)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RANKER) -> Ranker:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from qa.errors import InvalidInputError
+from qa.ingest.corpus import iso_date
 
 __all__ = ["Filters", "parse_date"]
 
 
 def parse_date(value: str, field: str) -> str:
-    """``value`` as an ISO date ``YYYY-MM-DD`` (a date-time is cut to its date)."""
+    """``value``, an ISO date or date-time as the corpus reader takes one (``iso_date``), as
+    the date ``YYYY-MM-DD`` (a date-time is cut to its date). The whole value is checked: only
+    its first ten characters were, so ``2005-01-01 and more`` filtered on 2005-01-01."""
     try:
-        return dt.date.fromisoformat(value[:10]).isoformat()
+        return iso_date(value)[:10]
     except ValueError:
-        message = f"{field} must be an ISO date (YYYY-MM-DD), not {value!r}"
+        message = f"{field} must be an ISO date (YYYY-MM-DD) or date-time, not {value!r}"
         raise InvalidInputError(message, field=("filters", field)) from None
 
 

@@ -45,6 +45,26 @@ def test_ask_contract(client: TestClient, tiny_engine: QAEngine) -> None:
     )
 
 
+def test_ask_defaults_are_the_servers_settings(
+    client: TestClient, tiny_engine: QAEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA_TOP_K and QA_MODE set what a request leaves out; the request's own values win. Both
+    were hard-coded in the request models (5, hybrid), so the settings changed nothing."""
+    settings = tiny_engine.settings.model_copy(update={"top_k": 1, "mode": "bm25"})
+    monkeypatch.setattr(tiny_engine, "settings", settings)
+    question = {"question": "How many residents were evacuated?", "min_confidence": 0}
+    body = client.post("/ask", json=question).json()
+    assert body["mode"] == "bm25" and len(body["answers"]) == 1
+    body = client.post("/ask", json={**question, "top_k": 2, "mode": "dense"}).json()
+    assert body["mode"] == "dense" and len(body["answers"]) == 2
+    chat = {"messages": [{"role": "user", "content": question["question"]}], "top_k": 2}
+    sources = client.post("/v1/chat/completions", json=chat).json()["sources"]
+    asked = client.post("/ask", json={**question, "top_k": 2, "mode": "bm25"}).json()
+    assert [s["passage"] for s in sources] == [a["passage"] for a in asked["answers"]]
+    dense = client.post("/ask", json={**question, "top_k": 2, "mode": "dense"}).json()
+    assert [a["passage"] for a in dense["answers"]] != [a["passage"] for a in asked["answers"]]
+
+
 def test_abstention_has_no_answers(client: TestClient) -> None:
     body = client.post("/ask", json={"question": "Which quarterback threw for 5000 yards?"}).json()
     assert body["abstained"] is True and body["answers"] == []

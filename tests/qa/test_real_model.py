@@ -1,13 +1,16 @@
 """The real all-MiniLM-L6-v2 from the packaged weights, end to end on the seed articles."""
 
+import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from qa.embed import DEFAULT_MODEL_SHA256, SentenceTransformerEmbedder, default_model_path
 from qa.engine import QAEngine
 from qa.errors import ModelError
-from tests.conftest import assert_verbatim
+from tests.conftest import ROOT, assert_verbatim
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +94,18 @@ def test_every_answer_has_a_confidence_and_the_threshold_is_per_request(
     refused = real_engine.ask("Where were the Hamas documents found?", min_confidence=0.999)
     assert refused.abstained and not refused.answers
     assert refused.confidence == result.confidence
+
+
+def test_min_confidence_equal_to_the_confidence_reported_answers(real_engine: QAEngine) -> None:
+    """A ``min_confidence`` copied from the confidence ``/ask`` reports answers: abstention
+    compared the unrounded value, so whenever the report had rounded it up (about half the
+    questions) that very answer was refused."""
+    rows = [json.loads(line) for line in (ROOT / "eval" / "seeds_eval.jsonl").open()]
+    with TestClient(create_app(engine=real_engine)) as client:
+        for question in [r["question"] for r in rows if r["answerable"]][:20]:
+            asked = {"question": question, "min_confidence": 0}
+            shown = client.post("/ask", json=asked).json()["confidence"]
+            at = client.post("/ask", json={**asked, "min_confidence": shown}).json()
+            assert at["abstained"] is False and at["confidence"] == shown, question
+            above = client.post("/ask", json={**asked, "min_confidence": shown + 1e-4}).json()
+            assert above["abstained"] is True, question

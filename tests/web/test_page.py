@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from api.app import create_app
+from qa.config import Settings
+from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
-from tests.conftest import CHROMIUM_FLAGS, ROOT, running_server
+from tests.conftest import CHROMIUM_FLAGS, ROOT, open_synced, running_server, write_corpus
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -90,3 +93,43 @@ def test_off_topic_question_shows_abstention(page, page_url: str) -> None:  # ty
         "that the best passage found does not answer)"
     )
     assert page.locator("#answers li").count() == 0
+
+
+ASTRAL = {
+    "festival.txt": (
+        "Wigan festival 🎉 draws record crowds\n\n"
+        "Families 👪 came from across the region 🌍 for the weekend. "
+        "Organisers counted 10,000 visitors 🙌. "
+        "The 𝒻𝑒𝓈𝓉𝒾𝓋𝒶𝓁 returns next summer.\n"
+    )
+}
+
+
+def test_offsets_count_characters_beyond_u_ffff_as_one(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The API counts characters as Python does; the page sliced JavaScript strings, where an
+    emoji is two units, so each emoji before a highlight moved the mark one unit left."""
+    settings = Settings(
+        corpus=write_corpus(tmp_path / "corpus", ASTRAL),
+        index_dir=tmp_path / "index",
+        min_confidence=0.0,
+        watch=False,
+    )
+    engine = open_synced(settings, HashingEmbedder())
+    question = "How many visitors did the organisers count?"
+    try:
+        with running_server(create_app(engine=engine)) as url:
+            api = httpx.post(f"{url}/ask", json={"question": question}, timeout=60).json()
+            highlight = api["answers"][0]["highlight"]["text"]
+            assert highlight == "Organisers counted 10,000 visitors 🙌."
+            page.goto(url + "/")
+            page.fill("#question", question)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#answers li", timeout=60_000)
+            assert page.locator("#answers mark").first.text_content() == highlight
+            passages = page.locator("#answers .passage").all_text_contents()
+            assert passages == [a["passage"]["text"] for a in api["answers"]]
+            page.locator("#answers .cite a").first.click()
+            page.wait_for_selector("#cited", timeout=30_000)
+            assert page.locator("#cited").text_content() == highlight
+    finally:
+        engine.close()
