@@ -226,9 +226,12 @@ def delete(
 
 def _print_human(result: Any) -> None:
     if result.abstained:
+        if result.candidates == 0:
+            typer.echo("No answer in these articles (no passage matches the question and filters).")
+            return
         typer.echo(
-            f"No answer in these articles (best passage's confidence {result.confidence:.2f}, "
-            f"below {result.min_confidence:.2f})."
+            f"No answer in these articles (best passage's confidence {result.confidence:.4f}, "
+            f"below {result.min_confidence:g})."
         )
         return
     for answer in result.answers:
@@ -256,8 +259,13 @@ def _print_human(result: Any) -> None:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50, help="answers at most")] = 5,
-    mode: Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25")] = "hybrid",
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", min=1, max=50, help="answers at most [default: QA_TOP_K, 5]"),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="hybrid, dense or bm25 [default: QA_MODE, hybrid]")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the /ask JSON response")] = False,
     source: Annotated[
         list[str] | None, typer.Option("--source", help="only articles from this outlet (repeat)")
@@ -281,7 +289,7 @@ def ask(
     index_dir: IndexDirOpt = None,
 ) -> None:
     """Answer QUESTION with verbatim passages and citations (indexes the corpus on first use)."""
-    if mode not in ("hybrid", "dense", "bm25"):
+    if mode is not None and mode not in ("hybrid", "dense", "bm25"):
         fail(f"--mode must be hybrid, dense or bm25, not {mode!r}")
     if not question.strip():
         fail("question must not be empty")
@@ -303,7 +311,7 @@ def ask(
             if not settings.corpus.exists():
                 fail(f"corpus {settings.corpus} does not exist")
             sync_folder(engine, settings.corpus, progress=True)  # skipped files are logged
-        m: Mode = mode  # type: ignore[assignment]
+        m: Mode | None = mode  # type: ignore[assignment]
         result = engine.ask(
             question,
             top_k,
@@ -419,6 +427,8 @@ def eval_command(
     if any(m not in ("dense", "bm25", "hybrid") for m in modes):
         fail(f"--mode must be dense, bm25, hybrid or all, not {mode!r}")
     ks = _parse_ks(k)
+    if plot is not None:
+        _eval_check_plot(plot)
     overrides: dict[str, Any] = {
         "passage_sentences": passage_sentences,
         "passage_overlap": passage_overlap,
@@ -449,6 +459,16 @@ def eval_command(
 # Whole documents: SciFact abstracts mostly fit MiniLM's 256-token window (see eval/RESULTS.md).
 BEIR_DEFAULT_SENTENCES = 0
 BEIR_DEFAULT_OVERLAP = 0
+
+
+def _eval_check_plot(plot: Path) -> None:
+    """A plot that cannot be written fails now, not after the evaluation it would show."""
+    from eval.plot import check_plot_path
+
+    try:
+        check_plot_path(plot)
+    except InvalidInputError as exc:
+        fail(f"--plot {exc}")
 
 
 def _eval_answers(

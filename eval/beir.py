@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,32 +40,122 @@ class BeirData:
     qrels: dict[str, dict[str, int]]
 
 
-def _jsonl(path: Path) -> list[dict[str, object]]:
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """(line number, record) per non-blank line; a line that is not a JSON object is an error
+    naming it."""
     if not path.is_file():
         raise InvalidInputError(f"{path} does not exist: not a BEIR dataset folder")
     with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        try:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line.rstrip("\r\n"))
+                except json.JSONDecodeError as exc:
+                    raise InvalidInputError(f"{path}:{lineno}: not JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise InvalidInputError(f"{path}:{lineno}: not a JSON object")
+                yield lineno, record
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{path} is not UTF-8 ({exc.reason})") from None
+
+
+def _field(
+    path: Path, lineno: int, record: dict[str, object], key: str, *, required: bool = False
+) -> str:
+    """``record[key]`` as text: ids and query texts must be there, titles and document texts
+    may be missing or null."""
+    value = record.get(key)
+    if isinstance(value, str) and (value or not required):
+        return value
+    if key == "_id" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # the id the qrels name by its digits
+    if value is None and not required:
+        return ""
+    if key not in record:
+        raise InvalidInputError(f"{path}:{lineno}: no {key!r} in the record")
+    wanted = "a non-empty string" if required else "a string"
+    raise InvalidInputError(
+        f"{path}:{lineno}: {key!r} must be {wanted}, not {json.dumps(value)[:40]}"
+    )
+
+
+def _articles(folder: Path) -> list[Article]:
+    path = folder / "corpus.jsonl"
+    articles = []
+    first_line: dict[str, int] = {}
+    for lineno, r in _jsonl(path):
+        doc_id = _field(path, lineno, r, "_id", required=True)
+        if doc_id in first_line:
+            raise InvalidInputError(
+                f"{path}:{lineno}: _id {doc_id!r} is already on line {first_line[doc_id]}"
+            )
+        first_line[doc_id] = lineno
+        title, text = _field(path, lineno, r, "title"), _field(path, lineno, r, "text")
+        body = f"{title} {text}" if title else text
+        articles.append(Article(doc_id, title, body, origin=f"{folder.name}/corpus.jsonl"))
+    if not articles:  # every query would score 0: nothing to measure
+        raise InvalidInputError(f"{path} holds no document")
+    return articles
+
+
+def _qrels(path: Path) -> dict[str, dict[str, int]]:
+    """query id -> {document id: grade} for the grades above 0; the first row is the header."""
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as fh:
+        rows = csv.reader(fh, delimiter="\t")
+        try:
+            next(rows, None)  # header
+            for row in rows:
+                where = f"{path}:{rows.line_num}"
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != 3:
+                    raise InvalidInputError(
+                        f"{where}: {len(row)} tab-separated columns, not 3 "
+                        "(query-id, corpus-id, score)"
+                    )
+                qid, doc_id, score = row
+                try:
+                    grade = int(score)
+                except ValueError:
+                    raise InvalidInputError(f"{where}: score {score!r} is not an integer") from None
+                if grade > 0:
+                    qrels.setdefault(qid, {})[doc_id] = grade
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{path} is not UTF-8 ({exc.reason})") from None
+        except csv.Error as exc:
+            raise InvalidInputError(f"{path}:{rows.line_num}: {exc}") from None
+    return qrels
 
 
 def load_beir(folder: Path, split: str = "test") -> BeirData:
-    """Documents are indexed as ``title + " " + text``, as in the published BEIR baselines."""
+    """Documents are indexed as ``title + " " + text``, as in the published BEIR baselines.
+
+    A malformed file is an InvalidInputError naming it (and the line), raised before any
+    document is indexed.
+    """
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         raise InvalidInputError(f"no qrels for split {split!r}: {qrels_path} does not exist")
-    articles = []
-    for r in _jsonl(folder / "corpus.jsonl"):
-        title, text = str(r.get("title") or ""), str(r.get("text") or "")
-        body = f"{title} {text}" if title else text
-        articles.append(Article(str(r["_id"]), title, body, origin=f"{folder.name}/corpus.jsonl"))
-    qrels: dict[str, dict[str, int]] = {}
-    with qrels_path.open(encoding="utf-8") as fh:
-        rows = csv.reader(fh, delimiter="\t")
-        next(rows, None)  # header
-        for qid, doc_id, score in rows:
-            if int(score) > 0:
-                qrels.setdefault(qid, {})[doc_id] = int(score)
-    queries = {str(r["_id"]): str(r["text"]) for r in _jsonl(folder / "queries.jsonl")}
-    queries = {qid: text for qid, text in queries.items() if qid in qrels}
+    articles = _articles(folder)
+    qrels = _qrels(qrels_path)
+    if not qrels:
+        raise InvalidInputError(f"{qrels_path} judges no document relevant (score above 0)")
+    queries_path = folder / "queries.jsonl"
+    queries = {}
+    for lineno, r in _jsonl(queries_path):
+        qid = _field(queries_path, lineno, r, "_id", required=True)
+        text = _field(queries_path, lineno, r, "text", required=True)
+        if qid in qrels:
+            queries[qid] = text
+    if not queries:
+        first = next(iter(qrels))
+        raise InvalidInputError(
+            f"no query of {queries_path} is judged in {qrels_path} (its first query-id is "
+            f"{first!r}): are they files of the same dataset?"
+        )
     return BeirData(folder.name, articles, queries, qrels)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.errors import InvalidInputError
 from qa.records import Article, Span
@@ -42,21 +43,57 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
         if not line.strip():
             continue
         try:
-            r = json.loads(line)
-            gold = tuple(
-                GoldSpan(g["doc_id"], Span(g["start_char"], g["end_char"]), g["text"])
-                for g in r["gold"]
-            )
-            questions.append(
-                EvalQuestion(
-                    r["id"], r["question"], r.get("answer"), r["kind"], bool(r["answerable"]), gold
-                )
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            questions.append(_question(json.loads(line)))
+        except ValueError as exc:  # json.JSONDecodeError is one
             raise InvalidInputError(f"{path}:{lineno}: bad eval question ({exc})") from exc
     if not any(q.answerable for q in questions):  # nothing to score retrieval on
         raise InvalidInputError(f"eval dataset {path} holds no answerable question")
     return questions
+
+
+_JSON_TYPES = {str: "a string", int: "an integer", bool: "true or false", list: "a list"}
+
+
+def _get(record: object, key: str, kind: type, *, where: str = "", optional: bool = False) -> Any:
+    """``record[key]`` if its JSON type is exactly ``kind`` (``true`` is not an integer);
+    ``where`` names the record inside the line (``gold[1]: ``)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}{json.dumps(record)[:40]} is not a JSON object")
+    value = record.get(key)
+    if value is None and optional:
+        return None
+    if key not in record:
+        raise ValueError(f"{where}no {key!r}")
+    if type(value) is not kind:
+        raise ValueError(
+            f"{where}{key!r} must be {_JSON_TYPES[kind]}, not {json.dumps(value)[:40]}"
+        )
+    return value
+
+
+def _gold(g: object, where: str) -> GoldSpan:
+    start, end = _get(g, "start_char", int, where=where), _get(g, "end_char", int, where=where)
+    try:
+        span = Span(start, end)
+    except ValueError as exc:
+        raise ValueError(f"{where}{exc}") from None
+    return GoldSpan(_get(g, "doc_id", str, where=where), span, _get(g, "text", str, where=where))
+
+
+def _question(r: object) -> EvalQuestion:
+    """One line's record; a ValueError says which field is missing or of the wrong type."""
+    gold = tuple(_gold(g, f"gold[{i}]: ") for i, g in enumerate(_get(r, "gold", list)))
+    id_, question = _get(r, "id", str), _get(r, "question", str)
+    if not id_.strip() or not question.strip():
+        raise ValueError("'id' and 'question' must not be empty")
+    return EvalQuestion(
+        id_,
+        question,
+        _get(r, "answer", str, optional=True),
+        _get(r, "kind", str),
+        _get(r, "answerable", bool),
+        gold,
+    )
 
 
 def validate(questions: list[EvalQuestion], articles: dict[str, Article]) -> list[str]:

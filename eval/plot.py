@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,8 +11,38 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.backend_bases import FigureCanvasBase
 
-__all__ = ["plot_abstention", "plot_recall", "plot_reliability"]
+from qa.errors import InvalidInputError
+
+__all__ = ["check_plot_path", "plot_abstention", "plot_formats", "plot_recall", "plot_reliability"]
+
+
+def plot_formats() -> set[str]:
+    """File suffixes ``savefig`` can write here (pgf only with the TeX it runs)."""
+    formats = set(FigureCanvasBase.get_supported_filetypes())
+    if shutil.which(matplotlib.rcParams["pgf.texsystem"]) is None:
+        formats.discard("pgf")
+    return formats
+
+
+def check_plot_path(path: Path) -> None:
+    """Refuse a path no plot can be written to, before the evaluation it would show is run.
+
+    Without a suffix matplotlib writes ``path.png``, as it always has.
+    """
+    suffix, formats = path.suffix.lower().removeprefix("."), plot_formats()
+    if suffix and suffix not in formats:
+        known = ", ".join(f".{s}" for s in sorted(formats))
+        raise InvalidInputError(f"{path}: matplotlib cannot write .{suffix} files, only {known}")
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder; name a file in it")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InvalidInputError(f"{path}: folder {folder} {what}")
+    if not os.access(folder, os.W_OK):
+        raise InvalidInputError(f"{path}: folder {folder} is not writable")
 
 
 def plot_recall(

@@ -38,6 +38,41 @@ def test_ask_human_and_json(tiny_corpus: Path, tmp_path: Path) -> None:
     assert out.exit_code == 0 and '"abstained": false' in out.output
 
 
+def test_ask_defaults_come_from_the_settings(tiny_corpus: Path, tmp_path: Path) -> None:
+    """QA_TOP_K and QA_MODE were ignored: the options' defaults were 5 and hybrid."""
+    common = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i"), "--json"]
+    env = {"QA_TOP_K": "1", "QA_MODE": "bm25", "QA_MIN_CONFIDENCE": "0"}
+    out = runner.invoke(app, ["ask", "What was evacuated?", *common], env=env)
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    assert body["mode"] == "bm25" and len(body["answers"]) == 1
+    out = runner.invoke(app, ["ask", "What was evacuated?", "-k", "2", "--mode", "dense", *common])
+    assert json.loads(out.stdout)["mode"] == "dense"
+
+
+def test_ask_says_when_no_passage_matches(tiny_corpus: Path, tmp_path: Path) -> None:
+    """A filter nothing matches printed "confidence 0.00, below 0.00": there is no passage."""
+    common = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
+    nothing = ["--source", "No Such Outlet", "--min-confidence", "0"]
+    out = runner.invoke(app, ["ask", "What was evacuated?", *nothing, *common])
+    assert out.exit_code == 0
+    assert out.stdout.strip() == (
+        "No answer in these articles (no passage matches the question and filters)."
+    )
+    low = runner.invoke(app, ["ask", "What was evacuated?", "--min-confidence", "1", *common])
+    assert "best passage's confidence 0." in low.stdout and "below 1)." in low.stdout
+
+
+@pytest.mark.parametrize("date", ["2005-01-01 and some garbage", "2005-01-01T25:00"])
+def test_ask_checks_a_filter_date_whole(tiny_corpus: Path, tmp_path: Path, date: str) -> None:
+    common = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
+    out = runner.invoke(app, ["ask", "What was evacuated?", "--published-after", date, *common])
+    assert out.exit_code == 2
+    assert out.output.strip() == (
+        f"qa: error: published_after must be an ISO date (YYYY-MM-DD) or date-time, not {date!r}"
+    )
+
+
 def test_env_vars_choose_corpus_and_index(tiny_corpus: Path, tmp_path: Path) -> None:
     env = {"QA_CORPUS": str(tiny_corpus), "QA_INDEX_DIR": str(tmp_path / "env-index")}
     result = runner.invoke(app, ["index"], env=env)
@@ -233,3 +268,83 @@ def test_eval_on_a_dataset_it_cannot_score_is_one_line(
     assert result.exit_code == 2, result.output
     assert result.output.startswith("qa: error: eval dataset") and message in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "append", "message"),
+    [
+        ("corpus.jsonl", '{"_id": "d4", "title": \n', "corpus.jsonl:4: not JSON ("),
+        ("corpus.jsonl", '{"title": "No id", "text": "x"}\n', "corpus.jsonl:4: no '_id'"),
+        ("qrels/test.tsv", "q1\td1\n", "test.tsv:4: 2 tab-separated columns, not 3"),
+        ("queries.jsonl", '{"_id": "q1", "text": 5}\n', "queries.jsonl:3: 'text' must be"),
+    ],
+)
+def test_eval_beir_malformed_file_is_one_line_naming_it(
+    name: str, append: str, message: str, tmp_path: Path
+) -> None:
+    beir = _tiny_beir(tmp_path / "tiny")
+    with (beir / name).open("a", encoding="utf-8") as fh:
+        fh.write(append if name.startswith("qrels") else "\n" + append)
+    index = tmp_path / "bi"
+    result = runner.invoke(app, ["eval", "--beir", str(beir), "--index-dir", str(index)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"qa: error: {beir}/") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not index.exists()  # refused before any document was indexed
+
+
+def test_eval_beir_with_qrels_naming_no_query_is_one_line(tmp_path: Path) -> None:
+    beir = _tiny_beir(tmp_path / "tiny")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq9\td1\t1\n")
+    result = runner.invoke(app, ["eval", "--beir", str(beir), "--index-dir", str(tmp_path / "bi")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"qa: error: no query of {beir / 'queries.jsonl'} is judged")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("question", 5, "'question' must be a string, not 5"),
+        ("id", ["q1"], "'id' must be a string, not [\"q1\"]"),
+    ],
+)
+def test_eval_dataset_field_of_the_wrong_type_is_one_line(
+    field: str, value: object, message: str, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    row = {
+        "id": "q1",
+        "question": "How many residents were evacuated?",
+        "answer": "300",
+        "kind": "number",
+        "answerable": True,
+        "gold": [{"doc_id": "volcano", "start_char": 0, "end_char": 3, "text": "Vol"}],
+    }
+    dataset = tmp_path / "ds.jsonl"
+    dataset.write_text(json.dumps({**row, field: value}) + "\n", encoding="utf-8")
+    common = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
+    result = runner.invoke(app, ["eval", *common, "--dataset", str(dataset)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"qa: error: {dataset}:1: bad eval question ({message})"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("out.xyz", "out.xyz: matplotlib cannot write .xyz files, only "),
+        ("no/such/out.png", "out.png: folder "),
+    ],
+)
+def test_eval_plot_it_cannot_write_fails_before_any_work(
+    name: str, message: str, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "i"
+    args = ["eval", "--corpus", str(tiny_corpus), "--index-dir", str(index)]
+    for extra in ([], ["--beir", str(_tiny_beir(tmp_path / "tiny"))], ["--answers", "seeds"]):
+        result = runner.invoke(app, [*args, *extra, "--plot", str(tmp_path / name)])
+        assert result.exit_code == 2, result.output
+        assert (
+            result.output.startswith(f"qa: error: --plot {tmp_path}/") and message in result.output
+        )
+        assert len(result.output.strip().splitlines()) == 1
+        assert not index.exists()  # nothing was indexed or evaluated

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,57 @@ def test_malformed_dataset_line_is_named(tmp_path: Path) -> None:
     bad.write_text('{"id": "x"}\n', encoding="utf-8")
     with pytest.raises(InvalidInputError, match=r"bad.jsonl:1: bad eval question"):
         load_dataset(bad)
+
+
+SPAN = {"doc_id": "d", "start_char": 0, "end_char": 1, "text": "a"}
+GOOD = {
+    "id": "q1",
+    "question": "Who?",
+    "answer": "a",
+    "kind": "who",
+    "answerable": True,
+    "gold": [SPAN],
+}
+
+
+def _with_gold(**fields: object) -> dict[str, object]:
+    return {**GOOD, "gold": [{**SPAN, **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({**GOOD, "question": 5}, r"'question' must be a string, not 5\)"),
+        ({**GOOD, "id": ["q1"]}, r"'id' must be a string, not \[\"q1\"\]\)"),
+        ({**GOOD, "answer": 3}, r"'answer' must be a string, not 3\)"),
+        ({**GOOD, "kind": None}, r"'kind' must be a string, not null\)"),
+        ({**GOOD, "answerable": "false"}, r"'answerable' must be true or false, not \"false\"\)"),
+        ({**GOOD, "gold": {}}, r"'gold' must be a list, not \{\}\)"),
+        ({**GOOD, "gold": ["d"]}, r"gold\[0\]: \"d\" is not a JSON object\)"),
+        (_with_gold(doc_id=7), r"gold\[0\]: 'doc_id' must be a string, not 7\)"),
+        (_with_gold(start_char="0"), r"gold\[0\]: 'start_char' must be an integer, not \"0\"\)"),
+        (_with_gold(end_char=True), r"gold\[0\]: 'end_char' must be an integer, not true\)"),
+        (_with_gold(start_char=2), r"gold\[0\]: bad span \[2, 1\)\)"),
+        (_with_gold(text=None), r"gold\[0\]: 'text' must be a string, not null\)"),
+        ({**GOOD, "question": " "}, r"'id' and 'question' must not be empty\)"),
+        (["q1"], r"\[\"q1\"\] is not a JSON object\)"),
+    ],
+)
+def test_dataset_fields_of_the_wrong_type_are_named(
+    record: object, message: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(GOOD) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"bad.jsonl:2: bad eval question \(" + message):
+        load_dataset(bad)
+
+
+def test_a_missing_or_null_answer_is_none(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.jsonl"
+    rows = [
+        GOOD,
+        {**GOOD, "id": "q2", "answer": None},
+        {k: v for k, v in GOOD.items() if k != "answer"},
+    ]
+    ok.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert [q.answer for q in load_dataset(ok)] == ["a", None, None]
