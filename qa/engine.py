@@ -37,6 +37,7 @@ from qa.search.retrieve import (
 )
 from qa.store.db import Store
 from qa.store.live import LiveIndex, snapshot_failed
+from qa.store.writer_lock import WriterLock
 
 __all__ = [
     "MAX_QUESTION_CHARS",
@@ -63,6 +64,8 @@ MAX_OVERFETCH = 8
 """how deep ``ask`` looks, at most, when overlapping neighbours leave fewer than top_k answers"""
 # Articles embedded and committed together when indexing many: a transaction per batch.
 WRITE_BATCH = 64
+REEMBEDDING = "reembedding"
+"""the store's meta key that marks a re-embedding under way (its value: the target meta)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +194,17 @@ class QAEngine:
         have = store.meta()
         if have and have != wanted:  # an empty store just gets its meta written below
             changed = sorted(k for k in wanted if have.get(k) != wanted.get(k))
+            why = (
+                "an earlier re-embedding of its articles was interrupted"
+                if REEMBEDDING in have
+                else f"it was built with other {', '.join(changed)}"
+            )
             if not rebuild:
                 raise IndexStateError(
-                    f"the store in {folder} was built with other {', '.join(changed)}: "
+                    f"the store in {folder} cannot answer as configured ({why}): "
                     "run `qa index` to re-embed its articles"
                 )
-            log.info("store built with other %s: re-embedding its articles", ", ".join(changed))
+            log.info("%s: re-embedding every article of the store", why)
         engine = cls(LiveIndex.open(store, embedder.dimension), embedder, settings)
         if have != wanted:
             engine._reembed_all(wanted, progress=rebuild)
@@ -328,13 +336,27 @@ class QAEngine:
         return result
 
     def _reembed_all(self, meta: dict[str, object], *, progress: bool) -> None:
-        """Re-cut and re-embed every stored article under the current settings."""
-        doc_ids = list(self.store.content_hashes())
-        with self._write_lock:
+        """Re-cut and re-embed every stored article under the current settings.
+
+        It holds the folder's writer lock, as every writer does: a server's HTTP delete landing
+        between two batches would otherwise be undone by the batch that still held the article.
+        Until the last batch is committed the store is marked (``REEMBEDDING``), so that a run
+        killed half-way is resumed at the next open, whatever the settings then: the meta alone
+        would say the old settings, or the new, for a store cut half by each.
+        """
+        with WriterLock(self.store.folder).hold(on_wait=log.warning), self._write_lock:
+            have = self.store.meta()
+            if have == meta:  # another process re-embedded it while this one waited
+                return
+            doc_ids = list(self.store.content_hashes())
+            if doc_ids:
+                with self.store.write() as w:
+                    w.set_meta({REEMBEDDING: meta})
             for start in range(0, len(doc_ids), WRITE_BATCH):
                 batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
                 self._store_batch(cut(batch, self.settings.chunking()), replace=True)
             with self.store.write() as w:
+                w.delete_meta([REEMBEDDING])
                 w.set_meta(meta)
             self.live.ensure_synced()
         if doc_ids and progress:

@@ -649,6 +649,9 @@ class Writer:
             [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()],
         )
 
+    def delete_meta(self, keys: Sequence[str]) -> None:
+        self.conn.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
+
     def exists(self, doc_id: str) -> bool:
         row = self.conn.execute("SELECT 1 FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
         return row is not None
