@@ -93,34 +93,34 @@ def _writing(settings: Settings) -> Iterator[None]:
 
 def _open_checked(settings: Settings) -> Any:
     """Open the store for `qa index`, repairing whatever LiveIndex.problems() finds (see
-    qa/store/checkup.py): no --force needed, nothing deleted that the service did not write."""
+    qa/store/checkup.py): no --force needed, nothing deleted that the service did not write.
+    Damage to derived data (dense or lexical index) is repaired in place, without the model; only
+    damage to the tables of record sets the store aside."""
     from qa.store import checkup
-    from qa.store.db import disk_refused, storage_error
-    from qa.store.writer_lock import IndexBusyError
+    from qa.store.sync import sync_folder
 
-    engine = None
-    try:
-        engine = _open_engine(settings)
-        problems = engine.live.problems()
-    except IndexBusyError:
-        raise
-    except sqlite3.DatabaseError as exc:
-        if disk_refused(exc):  # a full disk is no damage: never set a good store aside
-            raise storage_error(exc, settings.index_dir) from exc
-        problems = [str(exc)]
-    except IndexStateError as exc:
-        problems = [str(exc)]
+    engine, problems = _open_and_check(settings)
     if not problems:
         return engine
     found = "; ".join(problems)
-    if engine is not None and all(p.startswith(checkup.DENSE_PROBLEM) for p in problems):
-        _say(f"repairing {settings.index_dir}: {found}: rebuilding it from the stored vectors")
-        checkup.rebuild_dense(engine.live)
-        return engine
+    if engine is not None and all(checkup.in_derived_data(p) for p in problems):
+        _say(f"repairing {settings.index_dir}: {found}: rebuilding it from the store (no model)")
+        try:
+            checkup.repair_derived(engine.live, problems)
+        except (sqlite3.DatabaseError, IndexStateError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError):
+                _check_refusal(exc, settings)
+            found += f"; repairing it failed: {exc}"
+        else:
+            engine, problems = _check(engine, settings)
+            if not problems:
+                return engine
+            found = "; ".join(problems)
     if engine is not None:
         engine.store.close()
     aside = checkup.set_aside(settings.index_dir)
     salvaged = checkup.salvage_articles(aside)
+    files = checkup.salvage_files(aside)
     _say(
         f"the store in {settings.index_dir} is damaged ({found}): moved it to {aside.name}; "
         f"building a new one from the corpus and the {len(salvaged)} articles still readable in it"
@@ -128,7 +128,50 @@ def _open_checked(settings: Settings) -> Any:
     engine = _open_engine(settings)
     if salvaged:
         engine.add(salvaged, replace=True, progress=True)
+    # after the articles: a direct write takes its ids from the files' claims
+    lost = checkup.restore_files(engine.store, files)
+    if lost and settings.corpus.exists():
+        # their files are unchanged, so only a forced read finds them; it reads only the ids the
+        # files still claim, so what was deleted directly stays deleted
+        _say(f"reading the corpus again for {len(lost)} unreadable articles of unchanged files")
+        sync_folder(engine, settings.corpus, force=True, progress=True)
     return engine
+
+
+def _open_and_check(settings: Settings) -> tuple[Any, list[str]]:
+    """The engine (None if it cannot be opened) and the problems found in its index folder."""
+    from qa.store.writer_lock import IndexBusyError
+
+    try:
+        engine = _open_engine(settings)
+    except IndexBusyError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        _check_refusal(exc, settings)
+        return None, [str(exc)]
+    except IndexStateError as exc:
+        return None, [str(exc)]
+    return _check(engine, settings)
+
+
+def _check(engine: Any, settings: Settings) -> tuple[Any, list[str]]:
+    from qa.store import checkup
+
+    try:
+        return engine, engine.live.problems() + checkup.lexical_problems(engine.store)
+    except sqlite3.DatabaseError as exc:
+        _check_refusal(exc, settings)
+        return engine, [str(exc)]
+    except IndexStateError as exc:
+        return engine, [str(exc)]
+
+
+def _check_refusal(exc: sqlite3.DatabaseError, settings: Settings) -> None:
+    """Raise a disk's refusal as one: a full disk is no damage, never set a good store aside."""
+    from qa.store.db import disk_refused, storage_error
+
+    if disk_refused(exc):
+        raise storage_error(exc, settings.index_dir) from exc
 
 
 @app.command()
@@ -327,6 +370,50 @@ def ask(
     _run(run)
 
 
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[list[Any]]:
+    """Sockets listening on every address ``host`` resolves to, made as uvicorn (asyncio's
+    create_server) makes them, so that `qa serve` finds a port in use or an unknown host in one
+    line before it opens the store or indexes anything; uvicorn then serves on them."""
+    import socket
+
+    sockets: list[socket.socket] = []
+    try:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+            for family, kind, proto, _, address in dict.fromkeys(found):
+                sock = socket.socket(family, kind, proto)
+                sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:  # else Linux takes IPv4 on it too, as asyncio says
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                sock.listen()
+        except OSError as exc:  # socket.gaierror for an unknown host is one too
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            fail(f"cannot listen on {where} ({(exc.strerror or str(exc)).lower()})", 1)
+        yield sockets
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _serve_on(sockets: list[Any], config: Any) -> None:
+    """Run uvicorn on sockets bound beforehand. It logs where it listens only when it binds
+    them itself, so that line is logged here, once the app has started."""
+    import socket
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                self._log_started_message(sockets or [])
+
+    Server(config).run(sockets=sockets)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
@@ -336,8 +423,6 @@ def serve(
 ) -> None:
     """Serve the HTTP API (and the web page) with uvicorn; the corpus folder is indexed on first
     use and watched for changes while serving."""
-    import uvicorn
-
     from api.app import create_app
     from api.limits import uvicorn_config
     from qa.store.db import disk_refused, storage_error
@@ -358,8 +443,9 @@ def serve(
                 "set aside, never deleted)"
             ) from exc
 
-    engine = _run(open_for_serving)
-    uvicorn.Server(uvicorn_config(create_app(settings, engine), settings)).run()
+    with _listening(settings.host, settings.port) as sockets:
+        engine = _run(open_for_serving)
+        _serve_on(sockets, uvicorn_config(create_app(settings, engine), settings))
 
 
 def _parse_ks(text: str) -> list[int]:

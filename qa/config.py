@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.embed import DEFAULT_MODEL_SHA256
@@ -16,6 +16,10 @@ from qa.search.fusion import DEFAULT_RRF_K
 __all__ = ["Mode", "Settings", "get_settings"]
 
 Mode = Literal["hybrid", "dense", "bm25"]
+
+# A day. The snapshot thread waits this long between snapshots, and a wait longer than
+# threading.TIMEOUT_MAX (about 292 years) kills it with an OverflowError.
+SNAPSHOT_SECONDS_MAX = 86_400
 
 
 class Settings(BaseSettings):
@@ -69,7 +73,10 @@ class Settings(BaseSettings):
     )
     watch: bool = Field(True, description="`qa serve`: pick up file changes in the corpus folder")
     snapshot_seconds: float = Field(
-        30.0, gt=0, description="`qa serve`: write the dense index snapshot at most this often"
+        30.0,
+        gt=0,
+        le=SNAPSHOT_SECONDS_MAX,
+        description="`qa serve`: write the dense index snapshot at most this often",
     )
     api_key: SecretStr | None = Field(None, description="if set, required as a bearer token")
     host: str = "127.0.0.1"
@@ -84,19 +91,55 @@ class Settings(BaseSettings):
         30.0, ge=0, description="how long an HTTP write waits for another writer (then a 503)"
     )
 
+    @field_validator("corpus", "index_dir", "model_path", "onnx_cache", mode="before")
+    @classmethod
+    def _path_not_blank(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not value.strip():
+            name = f"QA_{(info.field_name or '').upper()}"
+            raise ValueError(
+                f"{name} is set but empty, which would mean the current directory: unset it "
+                "for the default, or name the folder (`.` for the current one)"
+            )
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "QA_HOST is set but empty, which would listen on every interface: unset it "
+                "for 127.0.0.1, or set 0.0.0.0 to listen on every interface"
+            )
+        return value
+
     @field_validator("api_key")
     @classmethod
-    def _api_key_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
+    def _api_key_sendable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        key = value.get_secret_value()
+        if not key.strip():
             raise ValueError(
                 "QA_API_KEY is set but empty, which would lock every client out: "
                 "unset it to serve without a key, or set it to the key clients send"
             )
+        if key != key.strip():
+            raise ValueError(
+                "QA_API_KEY starts or ends with white space, which would lock every client "
+                "out (HTTP strips it from the Authorization header): remove it from the key"
+            )
+        return value
+
+    @field_validator("passage_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: ValidationInfo) -> int:
+        sentences = info.data.get("passage_sentences")  # absent when it was refused itself
+        if sentences is not None:
+            Chunking(sentences=sentences, overlap=value)  # a ValueError naming both numbers
         return value
 
     @model_validator(mode="after")
-    def _check_chunking(self) -> Settings:
-        self.chunking()  # raises ValueError with a message naming both numbers
+    def _empty_sha256_skips_the_check(self) -> Settings:
         if self.model_sha256 == "":
             self.model_sha256 = None
         return self

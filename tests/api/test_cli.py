@@ -348,3 +348,52 @@ def test_eval_plot_it_cannot_write_fails_before_any_work(
         )
         assert len(result.output.strip().splitlines()) == 1
         assert not index.exists()  # nothing was indexed or evaluated
+
+
+def test_an_empty_corpus_or_index_variable_is_refused_before_any_work(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    """QA_CORPUS='' was the working directory: `qa index` indexed it and deleted every article
+    of the real corpus from the store. QA_INDEX_DIR='' put the store in the working directory."""
+    index = tmp_path / "i"
+    built = runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index-dir", str(index)])
+    assert built.exit_code == 0, built.output
+    emptied = runner.invoke(app, ["index", "--index-dir", str(index)], env={"QA_CORPUS": ""})
+    assert emptied.exit_code == 2
+    assert emptied.output.startswith("qa: error: bad setting corpus: ")
+    assert "QA_CORPUS is set but empty" in emptied.output
+    assert len(emptied.output.strip().splitlines()) == 1
+    again = runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index-dir", str(index)])
+    assert again.stdout.startswith("up to date: ") and "holds 2 documents" in again.stdout
+    no_index = runner.invoke(app, ["delete", "volcano"], env={"QA_INDEX_DIR": ""})
+    assert no_index.exit_code == 2 and "bad setting index_dir: " in no_index.output
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"QA_HOST": ""}, "bad setting host: Value error, QA_HOST is set but empty"),
+        ({"QA_API_KEY": "k1 "}, "bad setting api_key: Value error, QA_API_KEY starts or ends"),
+        ({"QA_SNAPSHOT_SECONDS": "inf"}, "bad setting snapshot_seconds: Input should be less"),
+        (
+            {"QA_PASSAGE_OVERLAP": "3"},
+            "bad setting passage_overlap: Value error, passage overlap (3) must be smaller than "
+            "passage size (3 sentences)",
+        ),
+    ],
+)
+def test_serve_refuses_a_bad_setting_in_one_line_naming_it(
+    env: dict[str, str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overlap's error named no setting (`bad setting settings: ...`)."""
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a bad setting reached uvicorn")
+
+    monkeypatch.setattr("uvicorn.Server.run", never)
+    index = tmp_path / "i"
+    result = runner.invoke(app, ["serve", "--index-dir", str(index), "--port", "1"], env=env)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"qa: error: {message}"), result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not index.exists()

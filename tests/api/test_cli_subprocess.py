@@ -39,3 +39,31 @@ def test_qa_ask_prints_the_answer_and_nothing_else(tmp_path: Path) -> None:
     off = _qa("ask", "What is the capital of Australia?", *where)
     assert off.returncode == 0 and off.stderr == ""
     assert off.stdout.startswith("No answer in these articles")
+
+
+def test_qa_serve_on_a_port_in_use_says_so_before_opening_the_store(tmp_path: Path) -> None:
+    """It opened the store and indexed the corpus, then printed uvicorn's `ERROR: [Errno 98]`
+    and exited 3."""
+    import socket
+
+    index = tmp_path / "idx"
+    where = ["--corpus", str(SEEDS), "--index-dir", str(index)]
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = _qa("serve", "--port", str(port), *where)
+    assert served.returncode == 1
+    assert (
+        served.stderr == f"qa: error: cannot listen on 127.0.0.1:{port} (address already in use)\n"
+    )
+    assert served.stdout == "" and not index.exists()
+
+    # TEST-NET-1 (RFC 5737) is on no interface of this machine: nothing is sent anywhere
+    elsewhere = _qa("serve", "--host", "192.0.2.1", "--port", str(port), *where)
+    assert elsewhere.returncode == 1
+    assert elsewhere.stderr == (
+        f"qa: error: cannot listen on 192.0.2.1:{port} (cannot assign requested address)\n"
+    )
+    assert not index.exists()

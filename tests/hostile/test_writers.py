@@ -13,7 +13,7 @@ from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
 from qa.store.writer_lock import WriterLock
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, free_port
 from tests.hostile.conftest import qa_command, qa_env, run_qa
 from tests.store.test_durability import doc
 
@@ -178,7 +178,7 @@ def test_damaged_store_is_named_by_serve_and_repaired_by_index(tmp_path: Path, d
     db.write_bytes(
         b"\x00\xffnot a database" * 64 if damage == "garbage" else data[: len(data) // 3]
     )
-    served = run_qa("serve", "--port", "1", *where, timeout=60)
+    served = run_qa("serve", "--port", str(free_port()), *where, timeout=60)
     assert served.returncode == 1 and "Traceback" not in served.stderr
     assert str(index_dir) in served.stderr and "qa index" in served.stderr, served.stderr
     repaired = run_qa("index", *where)  # no --force
