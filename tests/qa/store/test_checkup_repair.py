@@ -237,3 +237,16 @@ def test_the_files_claims_are_carried_into_a_new_store(engine: QAEngine, tmp_pat
         assert fresh.document("f2").text == "Edited\nWritten through the API.\n"
     finally:
         fresh.close()
+
+
+def test_a_server_start_rebuilds_missing_lexical_rows(engine: QAEngine) -> None:
+    """`qa serve` counts the lexical rows before building its BM25 from them: an article whose
+    rows were gone was never found by BM25, and nothing said so until a `qa index`."""
+    from api.cli import _repair_lexical_rows
+
+    fill(engine, 4)
+    whole = lexical_rows(engine)
+    sql(engine, "DELETE FROM passage_terms WHERE rowid = (SELECT min(rowid) FROM passage_terms)")
+    assert checkup.lexical_counts(engine.store)
+    _repair_lexical_rows(engine)
+    assert lexical_rows(engine) == whole and checkup.lexical_counts(engine.store) == []
