@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "article_hash",
     "check_corpus_file",
     "check_doc_id",
+    "concerns_read",
     "corpus_hash",
     "doc_id_for",
     "iso_date",
@@ -321,7 +323,7 @@ def _sidecar(path: Path) -> _Meta | None:
     if not sidecar.is_file():
         return None
     try:
-        record = _json(_decode(sidecar.read_bytes()))
+        record = _json(_decode(_read_regular(sidecar)))
         if not isinstance(record, dict):
             raise _Bad("not a JSON object")
         return _fields(record)
@@ -332,7 +334,7 @@ def _sidecar(path: Path) -> _Meta | None:
 
 
 def _read_text_file(path: Path, root: Path | None, origin: str) -> Article:
-    text = _decode(path.read_bytes())
+    text = _decode(_read_regular(path))
     if not text.strip():
         raise _Bad("empty file")
     meta, body_start = _Meta(), 0
@@ -387,7 +389,7 @@ def _jsonl_article(raw: bytes, lineno: int, origin: str, folder: str | None) -> 
 
 
 def _read_jsonl(path: Path, root: Path | None, origin: str) -> CorpusRead:
-    data = path.read_bytes()
+    data = _read_regular(path)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in data:
         _decode(data)  # refused whole (UTF-16, binary), not line by line
     if data.startswith(codecs.BOM_UTF8):
@@ -407,6 +409,32 @@ def _read_jsonl(path: Path, root: Path | None, origin: str) -> CorpusRead:
         if article is not None:
             articles.append(article)
     return CorpusRead(articles, skipped)
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (a link followed), else _Bad saying what it
+    is. Checked before it is opened (opening or reading a FIFO waits for a writer for ever,
+    /dev/zero never ends) and again on the open file, in case one was swapped in between."""
+    _check_regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # no wait, even if swapped
+    with os.fdopen(fd, "rb") as file:
+        _check_regular(os.fstat(file.fileno()).st_mode)
+        return file.read()
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "")
+        raise _Bad(f"not a regular file ({kind})" if kind else "not a regular file")
 
 
 def skip(where: str, reason: str) -> Skipped:
@@ -450,6 +478,29 @@ def _is_utf8(name: str) -> bool:
 
 
 _NOT_UTF8_NAME = "its name is not valid UTF-8: rename it"
+_FOLDER_LINK = "a link to a folder, not followed: move the folder in, or link its files one by one"
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _article_name(name: str) -> bool:
+    return not _hidden(name) and name.lower().endswith(ARTICLE_SUFFIXES)
+
+
+def concerns_read(path: Path, root: Path, *, is_dir: bool) -> bool:
+    """Whether a change at ``path`` can change what reading the folder ``root`` finds: not for
+    hidden entries or anything inside a hidden folder, nor for files that are neither article
+    files nor sidecars (editor leftovers: ``a.txt~``, ``#a.txt#``, vim's ``4913``); a folder, or
+    ``root`` itself, always can."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return True  # not under root: say yes, a sync that finds nothing new is cheap
+    if any(_hidden(part) for part in rel.parts):
+        return False
+    return is_dir or not rel.parts or _article_name(rel.name) or rel.name.endswith(SIDECAR_SUFFIX)
 
 
 def keep_first(read: CorpusRead, seen: dict[str, str]) -> CorpusRead:
@@ -511,12 +562,18 @@ def article_files(root: Path) -> tuple[list[Path], list[Skipped]]:
 
     found = []
     for folder, dirs, files in os.walk(root, onerror=on_error):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not _hidden(d)]
         for name in [d for d in dirs if not _is_utf8(d)]:
             dirs.remove(name)
             unreadable.append(skip(_origin(Path(folder) / name) + "/", _NOT_UTF8_NAME))
+        for name in [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            # not followed: the folder watcher could not see changes inside it (inotify does not
+            # follow links), so its articles would go stale without a word
+            dirs.remove(name)
+            link = Path(_origin(Path(folder))) / name  # the link named, not where it leads
+            unreadable.append(skip(f"{link}/", _FOLDER_LINK))
         for name in files:
-            if not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES):
+            if _article_name(name):
                 path = Path(folder) / name
                 if not _is_utf8(name):
                     unreadable.append(skip(_origin(path), _NOT_UTF8_NAME))
@@ -534,7 +591,7 @@ def read_corpus(path: Path | str) -> CorpusRead:
     if root.is_dir():
         files, skipped = article_files(root)
         base: Path | None = root
-    elif root.is_file():
+    elif root.is_file():  # a regular file (a link followed): a FIFO is not read, nor waited for
         check_corpus_file(root)
         try:
             with root.open("rb"):
@@ -542,6 +599,9 @@ def read_corpus(path: Path | str) -> CorpusRead:
         except OSError as exc:
             raise CorpusError(f"cannot read {root}: {exc.strerror or exc}") from exc
         files, skipped, base = [root], [], None
+    elif root.exists():
+        kind = next((name for test, name in _KINDS if test(root.stat().st_mode)), "")
+        raise CorpusError(f"corpus {root} is not a folder or a regular file ({kind or '?'})")
     else:
         raise CorpusError(f"corpus {root} does not exist")
     articles: list[Article] = []

@@ -44,6 +44,8 @@ __all__ = [
     "StoredSentences",
     "disk_refused",
     "storage_error",
+    "waiting_of",
+    "waiting_stamp",
 ]
 
 DB_FILE = "store.sqlite3"
@@ -195,6 +197,28 @@ class StoredSentences:
     vectors: np.ndarray
     terms: list[str | None]
     """each one's stemmed terms (None in a version 1 row)"""
+
+
+_WAITING = "pending"
+
+
+def waiting_stamp(stamp: str, waiting: Sequence[str]) -> str:
+    """The stamp recorded for a file that holds ``waiting``, ids another file or a direct write
+    has: never a real stamp, so the file is read again at each sync until the clash is gone,
+    while ``stamp`` still tells whether it changed."""
+    return f"{_WAITING} {stamp} {json.dumps(sorted(waiting))}"
+
+
+def waiting_of(stamp: str) -> tuple[str, list[str]] | None:
+    """The file's real stamp and the ids it waits for, if ``stamp`` is a ``waiting_stamp``."""
+    parts = stamp.split(" ", 2)  # a real stamp holds no space
+    if len(parts) != 3 or parts[0] != _WAITING:
+        return None
+    try:
+        waiting = json.loads(parts[2])
+    except json.JSONDecodeError:
+        return None
+    return parts[1], [d for d in waiting if isinstance(d, str)]
 
 
 def _in_chunks(values: Sequence[Any], size: int = 900) -> Iterator[tuple[list[Any], str]]:
@@ -734,16 +758,32 @@ class Writer:
     def release_claims(self, doc_ids: Sequence[str]) -> None:
         """Take ``doc_ids`` out of the ids their files claim (stamps unchanged): an article
         written or deleted directly (HTTP, ``qa add``, ``qa delete``) is no longer the folder
-        sync's to replace or delete."""
+        sync's to replace or delete. A file's article is taken out of the ids other files wait
+        for as well (``waiting_stamp``): no unchanged file brings it back. (An id the API held
+        stays waited for: deleting that article is how a waiting file takes the id.)"""
         wanted = set(doc_ids)
+        claimed: set[str] = set()
         for chunk, marks in _in_chunks(doc_ids):
             rows = self.conn.execute(
                 "SELECT DISTINCT f.path, f.doc_ids FROM files AS f, json_each(f.doc_ids) AS j "
                 f"WHERE j.value IN ({marks})",
                 chunk,
             ).fetchall()
-            for path, claimed in rows:
-                kept = [d for d in json.loads(claimed) if d not in wanted]
+            for path, held in rows:
+                claimed.update(d for d in json.loads(held) if d in wanted)
+                kept = [d for d in json.loads(held) if d not in wanted]
                 self.conn.execute(
                     "UPDATE files SET doc_ids = ? WHERE path = ?", (json.dumps(kept), path)
+                )
+        if not claimed:
+            return
+        rows = self.conn.execute(
+            "SELECT path, stamp FROM files WHERE stamp LIKE ?", (f"{_WAITING} %",)
+        ).fetchall()
+        for path, stamp in rows:
+            if (parsed := waiting_of(stamp)) is not None and claimed & set(parsed[1]):
+                still = [d for d in parsed[1] if d not in claimed]
+                self.conn.execute(
+                    "UPDATE files SET stamp = ? WHERE path = ?",
+                    (waiting_stamp(parsed[0], still), path),
                 )

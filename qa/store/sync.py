@@ -29,6 +29,7 @@ from qa.ingest.corpus import (
     skip_article,
 )
 from qa.records import Article
+from qa.store.db import waiting_of, waiting_stamp
 from qa.store.writer_lock import WriterLock
 
 if TYPE_CHECKING:
@@ -131,10 +132,11 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
             continue
         read = keep_first(read_file(path, base), {})  # one id twice in one file
         articles = read.articles
-        if before is not None and before[0] == stamp:
-            # a forced read of an unchanged file: the articles of it deleted directly (HTTP,
-            # `qa delete`) stay deleted until the file changes, as without --force
-            still = set(before[1])
+        if before is not None and (waited := _held_back(before[0], stamp)) is not None:
+            # an unchanged file read again (forced, or waiting for ids another owner has): the
+            # articles of it deleted or written directly (HTTP, `qa delete`) stay so until the
+            # file changes, as they do for the file that held them
+            still = {*before[1], *waited}
             articles = [a for a in articles if a.doc_id in still]
         reads[key], stamps[key] = articles, stamp
         report.files_read += 1
@@ -144,7 +146,7 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
     for key in reads:
         # a file that lost an id to another owner is read again at every sync (and warned
         # about) until the clash is gone: then its article takes the id
-        stamp = PENDING if key in clashing else stamps[key]
+        stamp = waiting_stamp(stamps[key], clashing[key]) if key in clashing else stamps[key]
         current[key] = (stamp, [a.doc_id for a in reads[key]])
     claimed = {doc_id for _, ids in current.values() for doc_id in ids}
     gone = sorted({d for _, ids in known.values() for d in ids} - claimed)
@@ -180,10 +182,10 @@ def _one_owner_each(
     current: dict[str, tuple[str, list[str]]],
     reads: dict[str, list[Article]],
     report: SyncReport,
-) -> set[str]:
+) -> dict[str, list[str]]:
     """Give each id one owner, the same whichever files were read this time. ``reads`` and
     ``current`` (unchanged files) lose the ids they do not own; returns the files read that lost
-    one.
+    one, with the ids they lost.
 
     - Two files holding one id: the file that held it before keeps it, else the first in path
       order (as a first full read decides). The other is skipped with a warning.
@@ -202,7 +204,7 @@ def _one_owner_each(
     stored = engine.store.content_hashes(
         [a.doc_id for articles in reads.values() for a in articles if a.doc_id not in held_by]
     )
-    clashing: set[str] = set()
+    clashing: dict[str, list[str]] = {}
     for key, articles in reads.items():
         kept = []
         for a in articles:
@@ -219,12 +221,21 @@ def _one_owner_each(
             else:
                 kept.append(a)
                 continue
-            clashing.add(key)
+            clashing.setdefault(key, []).append(a.doc_id)
         reads[key] = kept
     for key, (stamp, ids) in list(current.items()):
         if key not in reads and any(owner.get(d) != key for d in ids):
             current[key] = (stamp, [d for d in ids if owner.get(d) == key])
     return clashing
+
+
+def _held_back(before: str, stamp: str) -> list[str] | None:
+    """If a file's recorded stamp ``before`` says it is unchanged at ``stamp``, the ids it waited
+    for (none for an ordinary stamp); else None."""
+    if before == stamp:
+        return []
+    waiting = waiting_of(before)
+    return waiting[1] if waiting is not None and waiting[0] == stamp else None
 
 
 def _where(path: Path, base: Path | None) -> str:
