@@ -9,23 +9,56 @@ a few milliseconds (removal from a flat index shifts the vectors behind it).
 A snapshot on disk is ``dense.<seq>.faiss``: the index as of change ``seq`` of the database's
 change log, written to a temporary file, fsynced and renamed, so a crash leaves either the old or
 the new snapshot. The database can always replay the changes after ``seq``.
+
+Beside it, ``dense.<seq>.json`` (its ``Manifest``) holds the snapshot's size and sha256, so that a
+snapshot damaged on disk is found when it is loaded (``load_snapshot``), not served, and what
+``qa.store.live`` needs to tell whether it is of the store's own history. The manifest is written
+last and commits the snapshot: one without a manifest (its writer died, or an older version wrote
+it) is not loaded, and the snapshot before it, which stays until the new one's manifest is
+written, is loaded instead. Writing a snapshot and its manifest, and reading the pair, hold a lock
+on the folder (``snapshot_lock``): two processes sharing a folder never leave one's manifest
+beside the other's snapshot.
+
+Temporary files (``.dense-*.tmp``) are locked by their writer (``flock``) while they are written;
+one whose lock is free was left by a writer that died (``kill -9``, power cut) and is removed by
+``remove_stale_temps``. A lock, not an age or a pid, because the kernel releases it when its holder
+dies however it dies, a live writer may be slow (a large index on a busy disk), and two processes
+sharing a folder may not see each other's pids (containers).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import logging
 import math
 import os
 import re
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
 
-__all__ = ["EXACT_LIMIT", "DenseIndex", "IndexKind", "latest_snapshot"]
+__all__ = [
+    "EXACT_LIMIT",
+    "DenseIndex",
+    "IndexKind",
+    "Manifest",
+    "latest_snapshot",
+    "load_snapshot",
+    "remove_snapshots",
+    "remove_stale_temps",
+    "snapshot_lock",
+    "write_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +71,9 @@ SEARCH_THREADS = 1
 # Below this many vectors exact search costs a few milliseconds; above it an IVF index pays off.
 EXACT_LIMIT = 100_000
 _SNAPSHOT = re.compile(r"^dense\.(\d+)\.faiss$")
+_MANIFEST = re.compile(r"^dense\.(\d+)\.json$")
+_TEMP_PREFIX, _TEMP_SUFFIX = ".dense-", ".tmp"
+MANIFEST_FORMAT = 1
 
 IndexKind = str  # "flat" or "ivf"
 
@@ -54,6 +90,32 @@ class IVFParams:
         # (1M: nlist 4000, nprobe 94, recall@10 ~0.96 at ~2.5 ms).
         nlist = max(16, int(4 * math.sqrt(n)))
         return cls(nlist=nlist, nprobe=max(8, int(1.5 * math.sqrt(nlist))))
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """``dense.<seq>.json``: what was written as ``dense.<seq>.faiss``, checked on loading it."""
+
+    seq: int
+    size: int
+    """the snapshot's length in bytes"""
+    sha256: str
+    ntotal: int
+    max_id: int
+    """the highest passage id the snapshot holds (-1: it holds none)"""
+    written: float
+    """when the manifest was written (seconds since the epoch): every passage the snapshot holds
+    was stored before then"""
+
+
+_MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "seq": int,
+    "size": int,
+    "sha256": str,
+    "ntotal": int,
+    "max_id": int,
+    "written": (int, float),
+}
 
 
 class DenseIndex:
@@ -164,35 +226,185 @@ class DenseIndex:
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, folder: Path, seq: int) -> Path:
-        """Write ``dense.<seq>.faiss`` atomically and remove older snapshots."""
+        """Write ``dense.<seq>.faiss`` atomically and remove older snapshots, but for those with a
+        manifest: they stay until the new one has its own (``write_manifest``, then
+        ``remove_snapshots``), so that a crash in between leaves one to load."""
         target = folder / f"dense.{seq}.faiss"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".dense-", suffix=".tmp")
-        try:
+        with _temp_file(folder) as (fh, tmp):
             # written through Python's file, so that a full disk is an OSError (ENOSPC) like any
             # other, not FAISS's RuntimeError naming a failed assertion
-            with os.fdopen(fd, "wb") as fh:
-                writer = faiss.PyCallbackIOWriter(fh.write)  # type: ignore[attr-defined]
-                with self._lock:
-                    faiss.write_index(self._index, writer)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            writer = faiss.PyCallbackIOWriter(fh.write)  # type: ignore[attr-defined]
+            with self._lock:
+                faiss.write_index(self._index, writer)
+            fh.flush()
+            os.fsync(fh.fileno())
+            manifest_path(target).unlink(missing_ok=True)  # of the snapshot being replaced
+            os.replace(tmp, target)  # still locked: not taken for a dead writer's file
         _fsync_dir(folder)
         for path, older in _snapshots(folder):
-            if older < seq:
+            if older < seq and not manifest_path(path).exists():
                 path.unlink(missing_ok=True)
         return target
 
     @classmethod
     def load(cls, path: Path, dimension: int) -> DenseIndex:
-        index = faiss.read_index(str(path))
+        """The index in a FAISS file, unchecked (``load_snapshot`` checks it first)."""
+        return cls._read(faiss.read_index(str(path)), path, dimension)
+
+    @classmethod
+    def _read(cls, index: faiss.Index, path: Path, dimension: int) -> DenseIndex:
         if index.d != dimension:
             raise ValueError(f"{path.name} has dimension {index.d}, expected {dimension}")
         nprobe = int(index.nprobe) if isinstance(index, faiss.IndexIVF) else None
         return cls(index, dimension, nprobe=nprobe)
+
+
+# -- snapshots and their manifests ---------------------------------------------------------------
+def manifest_path(snapshot: Path) -> Path:
+    """``dense.<seq>.json`` beside ``dense.<seq>.faiss``."""
+    return snapshot.with_suffix(".json")
+
+
+def write_manifest(snapshot: Path, seq: int, *, ntotal: int, max_id: int) -> Manifest:
+    """Hash ``snapshot`` as it is on disk and write its manifest atomically, which commits it.
+
+    Hold ``snapshot_lock`` from writing the snapshot until this returns (and ``remove_snapshots``
+    has removed the snapshots it replaces)."""
+    with open(snapshot, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    manifest = Manifest(seq, size, digest, ntotal, max_id, time.time())
+    text = json.dumps({"format": MANIFEST_FORMAT, **asdict(manifest)}, indent=1)
+    target = manifest_path(snapshot)
+    with _temp_file(snapshot.parent) as (fh, tmp):
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    _fsync_dir(snapshot.parent)
+    return manifest
+
+
+def read_manifest(snapshot: Path) -> Manifest:
+    """The manifest of ``snapshot``; ValueError saying why if there is none fit to use."""
+    path = manifest_path(snapshot)
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ValueError(
+            f"no manifest {path.name} beside it: written by an older version, or its writer "
+            "stopped before writing one"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"its manifest {path.name} is not JSON: {exc}") from None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("format") != MANIFEST_FORMAT
+        or any(not isinstance(raw.get(f), t) for f, t in _MANIFEST_FIELDS.items())
+    ):
+        raise ValueError(f"its manifest {path.name} is not one of format {MANIFEST_FORMAT}")
+    manifest = Manifest(**{f: raw[f] for f in _MANIFEST_FIELDS})
+    m = _SNAPSHOT.match(snapshot.name)
+    if m is None or manifest.seq != int(m.group(1)):
+        raise ValueError(f"its manifest {path.name} is of change {manifest.seq}")
+    return manifest
+
+
+def load_snapshot(path: Path, dimension: int) -> tuple[DenseIndex, Manifest]:
+    """A snapshot and its manifest, once its bytes are checked against the manifest: ValueError
+    saying what is wrong if they are not those written (damaged on disk, or no manifest)."""
+    with snapshot_lock(path.parent, exclusive=False):  # the manifest of this very file
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below, outside the lock)
+        try:
+            manifest = read_manifest(path)
+        except BaseException:
+            fh.close()
+            raise
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size != manifest.size:
+            raise ValueError(f"damaged: {size:,} bytes, {manifest.size:,} when written")
+        # hashed before FAISS parses it: damaged counts can make FAISS allocate any amount
+        if hashlib.file_digest(fh, "sha256").hexdigest() != manifest.sha256:
+            raise ValueError("damaged: its sha256 is not the one written in its manifest")
+        fh.seek(0)
+        index = faiss.read_index(faiss.PyCallbackIOReader(fh.read))  # type: ignore[attr-defined]
+    dense = DenseIndex._read(index, path, dimension)
+    if dense.ntotal != manifest.ntotal:
+        raise ValueError(f"it holds {dense.ntotal} vectors, its manifest {manifest.ntotal}")
+    return dense, manifest
+
+
+@contextlib.contextmanager
+def snapshot_lock(folder: Path, *, exclusive: bool) -> Iterator[None]:
+    """A lock on the folder itself (``flock``) between writers of snapshots (``exclusive``) and
+    their readers: a snapshot and its manifest are written, and read, as a pair. Best effort on a
+    file system without ``flock`` for folders."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # not EWOULDBLOCK: the call blocks
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def remove_snapshots(folder: Path, keep: int, *, newer: bool = False) -> None:
+    """Remove the snapshots older than ``keep`` (and, with ``newer``, the newer ones too) and the
+    manifests left without their snapshot. Hold ``snapshot_lock`` exclusively."""
+    kept = set()
+    for path, seq in _snapshots(folder):
+        if seq < keep or (newer and seq > keep):
+            path.unlink(missing_ok=True)
+        else:
+            kept.add(seq)
+    for path in folder.iterdir():
+        m = _MANIFEST.match(path.name)
+        if m and int(m.group(1)) not in kept:
+            path.unlink(missing_ok=True)
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Remove the temporary files of writers that died (their lock is free); the bytes freed."""
+    freed = 0
+    for path in folder.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # renamed or removed meanwhile, or not ours to read
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:  # not renamed in place since
+                freed += os.fstat(fd).st_size
+                path.unlink()
+        except OSError:
+            continue  # its writer is alive (EWOULDBLOCK), or it was renamed or removed
+        finally:
+            os.close(fd)
+    if freed:
+        log.info("removed temporary snapshot files left by a writer that died (%d bytes)", freed)
+    return freed
+
+
+@contextlib.contextmanager
+def _temp_file(folder: Path) -> Iterator[tuple[BinaryIO, Path]]:
+    """A new temporary file in ``folder``, locked until it is closed (see remove_stale_temps);
+    removed if the body fails. Rename it in the body: after the lock is gone it is fair game."""
+    while True:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
+        with contextlib.suppress(OSError):  # no flock here: no cleaner can take it either
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_ino == os.fstat(fd).st_ino:
+                break
+        os.close(fd)  # removed between its creation and its lock, as a dead writer's: again
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh, tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -212,6 +424,9 @@ def _snapshots(folder: Path) -> list[tuple[Path, int]]:
     return sorted(found, key=lambda item: item[1])
 
 
-def latest_snapshot(folder: Path) -> tuple[Path, int] | None:
+def latest_snapshot(folder: Path, *, committed: bool = False) -> tuple[Path, int] | None:
+    """The snapshot of the highest seq (``committed``: of those with a manifest)."""
     snaps = _snapshots(folder) if folder.is_dir() else []
+    if committed:
+        snaps = [s for s in snaps if manifest_path(s[0]).exists()]
     return snaps[-1] if snaps else None
