@@ -27,13 +27,16 @@ def feed(*rows: tuple[str, str]) -> str:
     return "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows)
 
 
+def two_holders(tmp_path: Path) -> Path:
+    """A corpus where a.jsonl and b.jsonl both hold the id ``story``: a.jsonl wins it."""
+    files = {"a.jsonl": feed(("story", QUAKE)), "b.jsonl": feed(("story", HARVEST))}
+    return write_corpus(tmp_path / "corpus", files)
+
+
 def test_a_deleted_id_is_not_brought_back_by_the_duplicate_that_lost_it(
     engine: QAEngine, tmp_path: Path
 ) -> None:
-    corpus = write_corpus(
-        tmp_path / "corpus",
-        {"a.jsonl": feed(("story", QUAKE)), "b.jsonl": feed(("story", HARVEST))},
-    )
+    corpus = two_holders(tmp_path)
     report = sync_folder(engine, corpus)
     assert "duplicate id 'story' (first in a.jsonl)" in report.skipped[0].reason
     engine.delete(["story"])  # DELETE /documents/story
@@ -51,10 +54,7 @@ def test_a_deleted_id_is_not_brought_back_by_the_duplicate_that_lost_it(
 def test_a_duplicate_still_takes_the_id_when_its_holder_goes(
     engine: QAEngine, tmp_path: Path
 ) -> None:
-    corpus = write_corpus(
-        tmp_path / "corpus",
-        {"a.jsonl": feed(("story", QUAKE)), "b.jsonl": feed(("story", HARVEST))},
-    )
+    corpus = two_holders(tmp_path)
     sync_folder(engine, corpus)
     (corpus / "forest.txt").write_text(FOREST, encoding="utf-8")
     sync_folder(engine, corpus)  # b.jsonl, read again unchanged, still waits for the id
@@ -67,10 +67,7 @@ def test_a_duplicate_still_takes_the_id_when_its_holder_goes(
 def test_a_file_article_written_directly_is_not_taken_by_its_duplicate_once_deleted(
     engine: QAEngine, tmp_path: Path
 ) -> None:
-    corpus = write_corpus(
-        tmp_path / "corpus",
-        {"a.jsonl": feed(("story", QUAKE)), "b.jsonl": feed(("story", HARVEST))},
-    )
+    corpus = two_holders(tmp_path)
     sync_folder(engine, corpus)
     story = engine.document("story")
     engine.add([story], replace=True)  # a PUT of the same article: the writer's now

@@ -121,15 +121,21 @@ def test_a_damaged_snapshot_is_rebuilt_not_served(
     assert load_snapshot(snapshot, again.live.dense.dimension)  # written again, whole
 
 
-def test_a_snapshot_without_its_manifest_is_not_loaded(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """One an older version wrote: nothing vouches for its bytes."""
+def three_penguins(tmp_path: Path) -> tuple[Settings, Path]:
+    """A closed store of three articles, and its snapshot's manifest."""
     settings = settings_for(tmp_path)
     engine = open_engine(settings)
     engine.add([article(f"p{i}", "penguin") for i in range(3)])
     engine.close()
     (manifest,) = settings.index_dir.glob("dense.*.json")
+    return settings, manifest
+
+
+def test_a_snapshot_without_its_manifest_is_not_loaded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One an older version wrote: nothing vouches for its bytes."""
+    settings, manifest = three_penguins(tmp_path)
     manifest.unlink()
     with caplog.at_level(logging.INFO, logger=LIVE):
         again = open_engine(settings)
@@ -145,11 +151,7 @@ def test_a_snapshot_without_its_manifest_is_not_loaded(
 def test_a_manifest_this_version_did_not_write_is_not_trusted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = settings_for(tmp_path)
-    engine = open_engine(settings)
-    engine.add([article(f"p{i}", "penguin") for i in range(3)])
-    engine.close()
-    (manifest,) = settings.index_dir.glob("dense.*.json")
+    settings, manifest = three_penguins(tmp_path)
     manifest.write_text('{"format": 1, "seq": "3", "size": 0}')
     with caplog.at_level(logging.WARNING, logger=LIVE):
         again = open_engine(settings)
