@@ -159,15 +159,22 @@ def leaf_pages(path: Path, table: str) -> list[int]:
     return [r[0] * size - size for r in rows]  # their offsets in the file
 
 
-def test_a_damaged_page_costs_the_rows_on_it_alone(
-    engine: QAEngine, caplog: pytest.LogCaptureFixture
-) -> None:
-    written = fill(engine, 60)
+def filled_on_disk(engine: QAEngine, n: int) -> tuple[dict[str, Article], Path]:
+    """``n`` articles written, the store closed and its WAL checkpointed into the file, so that
+    bytes written over the file's pages reach the rows."""
+    written = fill(engine, n)
     engine.close()
     path = engine.store.path
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
+    return written, path
+
+
+def test_a_damaged_page_costs_the_rows_on_it_alone(
+    engine: QAEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    written, path = filled_on_disk(engine, 60)
     pages = leaf_pages(path, "articles")
     assert len(pages) > 10
     with path.open("r+b") as f:  # random bytes over one page in the middle of the table
@@ -183,12 +190,7 @@ def test_a_damaged_page_costs_the_rows_on_it_alone(
 
 
 def test_random_bytes_over_the_store_never_end_the_salvage(engine: QAEngine) -> None:
-    written = fill(engine, 60)
-    engine.close()
-    path = engine.store.path
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+    written, path = filled_on_disk(engine, 60)
     pages = leaf_pages(path, "articles")
     data = bytearray(path.read_bytes())
     rng = random.Random(11)

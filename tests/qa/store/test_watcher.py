@@ -35,6 +35,13 @@ def eventually(check: Callable[[], bool], seconds: float = 15.0) -> bool:
     return check()
 
 
+def synced_and_watched(engine: QAEngine, corpus: Path) -> FolderWatcher:
+    """``corpus`` synced into ``engine``, then watched (syncs 0.1 s after the folder goes
+    quiet); the caller stops the watcher."""
+    sync_folder(engine, corpus)
+    return FolderWatcher(corpus, lambda: sync_folder(engine, corpus), settle=0.1).start()
+
+
 def test_a_missing_folder_deletes_nothing(engine: QAEngine, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", FIRST)
     sync_folder(engine, corpus)
@@ -49,8 +56,7 @@ def test_a_missing_folder_deletes_nothing(engine: QAEngine, tmp_path: Path) -> N
 
 def test_a_swapped_folder_is_followed(engine: QAEngine, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", FIRST)
-    sync_folder(engine, corpus)
-    watcher = FolderWatcher(corpus, lambda: sync_folder(engine, corpus), settle=0.1).start()
+    watcher = synced_and_watched(engine, corpus)
     try:
         fresh = write_corpus(tmp_path / "corpus.new", SECOND)
         corpus.rename(tmp_path / "corpus.old")  # mv corpus corpus.old && mv corpus.new corpus
@@ -71,8 +77,7 @@ def test_a_removed_folder_keeps_its_articles_until_it_is_back(
     engine: QAEngine, tmp_path: Path
 ) -> None:
     corpus = write_corpus(tmp_path / "corpus", FIRST)
-    sync_folder(engine, corpus)
-    watcher = FolderWatcher(corpus, lambda: sync_folder(engine, corpus), settle=0.1).start()
+    watcher = synced_and_watched(engine, corpus)
     try:
         synced = watcher.syncs
         shutil.rmtree(corpus)

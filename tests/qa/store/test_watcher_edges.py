@@ -19,7 +19,7 @@ from qa.store.sync import sync_folder
 from qa.store.watcher import FolderWatcher
 from tests.conftest import write_corpus
 from tests.qa.store.conftest import stored
-from tests.qa.store.test_watcher import FIRST, eventually
+from tests.qa.store.test_watcher import FIRST, eventually, synced_and_watched
 
 ARTICLE = "Harbour reopens\nThe harbour at Porto Vale reopened on Monday, {n} days late.\n"
 
@@ -116,8 +116,7 @@ def test_a_folder_made_again_with_the_old_inode_number_is_watched(
     engine: QAEngine, tmp_path: Path
 ) -> None:
     corpus = write_corpus(tmp_path / "corpus", FIRST)
-    sync_folder(engine, corpus)
-    watcher = FolderWatcher(corpus, lambda: sync_folder(engine, corpus), settle=0.1).start()
+    watcher = synced_and_watched(engine, corpus)
     try:
         for _ in range(30):
             before = os.stat(corpus).st_ino
