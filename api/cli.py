@@ -437,7 +437,6 @@ def serve(
     use and watched for changes while serving."""
     from api.app import create_app
     from api.limits import uvicorn_config
-    from qa.store.db import disk_refused, storage_error
 
     settings = make_settings(corpus, index_dir, host=host, port=port)
 
@@ -448,8 +447,7 @@ def serve(
                 _repair_lexical_rows(engine)
                 return engine
         except sqlite3.DatabaseError as exc:
-            if disk_refused(exc):
-                raise storage_error(exc, settings.index_dir) from exc
+            _check_refusal(exc, settings)
             raise IndexStateError(f"the store in {settings.index_dir} is damaged ({exc})") from exc
         except IndexStateError as exc:
             raise IndexStateError(

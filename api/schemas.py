@@ -32,6 +32,7 @@ def _iso_date(value: str | None) -> str | None:
 
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+FilterId = Annotated[str, StringConstraints(min_length=1, max_length=DOC_ID_MAX_CHARS)]
 
 
 class FiltersIn(BaseModel):
@@ -42,7 +43,7 @@ class FiltersIn(BaseModel):
     )
     published_after: str | None = Field(None, description="ISO date, included")
     published_before: str | None = Field(None, description="ISO date, included")
-    doc_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = Field(
+    doc_ids: list[FilterId] | None = Field(
         None, max_length=1000, description="keep only these articles"
     )
 

@@ -431,9 +431,14 @@ _KINDS = (
 )
 
 
+def _kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is when it is not a regular file ("a FIFO"), else ""."""
+    return next((name for test, name in _KINDS if test(mode)), "")
+
+
 def _check_regular(mode: int) -> None:
     if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "")
+        kind = _kind(mode)
         raise _Bad(f"not a regular file ({kind})" if kind else "not a regular file")
 
 
@@ -600,7 +605,7 @@ def read_corpus(path: Path | str) -> CorpusRead:
             raise CorpusError(f"cannot read {root}: {exc.strerror or exc}") from exc
         files, skipped, base = [root], [], None
     elif root.exists():
-        kind = next((name for test, name in _KINDS if test(root.stat().st_mode)), "")
+        kind = _kind(root.stat().st_mode)
         raise CorpusError(f"corpus {root} is not a folder or a regular file ({kind or '?'})")
     else:
         raise CorpusError(f"corpus {root} does not exist")

@@ -101,8 +101,8 @@ def split_front_matter(text: str) -> FrontMatter | None:
         fields = json.loads(json.dumps(loaded))
     except (TypeError, ValueError) as exc:
         raise FrontMatterError(f"front matter holds something not plain data ({exc})") from exc
-    except RecursionError:
-        raise FrontMatterError("front matter is nested too deeply") from None
+    except RecursionError as exc:
+        raise FrontMatterError(_problem(exc)) from None
     return FrontMatter(fields=fields, body_start=closing.end(), written=written)
 
 

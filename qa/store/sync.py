@@ -22,7 +22,6 @@ from qa.ingest.corpus import (
     article_files,
     article_hash,
     check_corpus_file,
-    keep_first,
     read_file,
     sidecar_path,
     skip,
@@ -130,7 +129,7 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
         if not force and before is not None and before[0] == stamp:
             current[key] = before
             continue
-        read = keep_first(read_file(path, base), {})  # one id twice in one file
+        read = read_file(path, base)  # one id twice in one file: the first kept (keep_first)
         articles = read.articles
         if before is not None and (waited := _held_back(before[0], stamp)) is not None:
             # an unchanged file read again (forced, or waiting for ids another owner has): the
