@@ -65,8 +65,8 @@ class Service:
                 self.engine.live.save()
                 said = None
             except OSError as exc:
-                if snapshot_failed(exc) != said:
-                    said = snapshot_failed(exc)
+                if (message := snapshot_failed(exc)) != said:
+                    said = message
                     log.warning(said)
             except Exception:
                 log.exception("writing the dense snapshot failed (the change log still holds it)")

@@ -127,7 +127,7 @@ class LiveIndex:
             live = cls(store, dense, seq)
             if not live.sync():
                 return None  # the log was pruned past it: a rebuild is routine
-            stored = _stored_ids(store)
+            stored = store.passage_ids()
         held = live.dense.ids()
         if not np.array_equal(held, stored):
             log.warning(
@@ -330,16 +330,6 @@ def _net_effect(changes: list[tuple[int, str, int]]) -> tuple[np.ndarray, list[i
         final[pid] = op
     removed = np.array([p for p, op in final.items() if op == "del"], dtype=np.int64)
     return removed, [p for p, op in final.items() if op == "add"]
-
-
-def _stored_ids(store: Store) -> np.ndarray:
-    """Every stored passage id, sorted: ``Store.passage_ids`` in a quarter of the time (61,000
-    passages: 15 ms, not 60), read from the smallest index instead of the table's pages of
-    vectors, as plain tuples."""
-    with store.read() as conn, contextlib.closing(conn.cursor()) as cur:
-        cur.row_factory = None
-        rows = cur.execute("SELECT id FROM passages").fetchall()
-    return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
 
 
 def _snapshot_problem(store: Store, manifest: Manifest) -> str | None:

@@ -28,7 +28,7 @@ from qa.ingest.corpus import (
     skip_article,
 )
 from qa.records import Article
-from qa.store.db import waiting_of, waiting_stamp
+from qa.store.db import PENDING, waiting_of, waiting_stamp
 from qa.store.writer_lock import WriterLock
 
 if TYPE_CHECKING:
@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["SyncReport", "sync_folder"]
 
 log = logging.getLogger(__name__)
-
-PENDING = "pending"
-"""the stamp of a file whose articles are being written: never a real stamp, so read again"""
 
 
 @dataclass

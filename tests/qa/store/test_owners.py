@@ -15,7 +15,8 @@ from qa.engine import QAEngine
 from qa.errors import CorpusError
 from qa.ingest.corpus import read_corpus
 from qa.records import Article
-from qa.store.sync import PENDING, sync_folder
+from qa.store.db import PENDING
+from qa.store.sync import sync_folder
 from tests.conftest import write_corpus
 from tests.qa.store.conftest import stored
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from qa.engine import QAEngine, WriteResult
-from qa.store.sync import PENDING, sync_folder
+from qa.store.db import PENDING
+from qa.store.sync import sync_folder
 from tests.conftest import write_corpus
 from tests.qa.store.conftest import stored
 
