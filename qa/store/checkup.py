@@ -31,7 +31,7 @@ from typing import Any
 from qa.errors import IndexStateError
 from qa.records import Article
 from qa.store.db import DB_FILE, Store
-from qa.store.dense import _SNAPSHOT
+from qa.store.dense import remove_snapshots, snapshot_lock
 from qa.store.live import LiveIndex
 from qa.store.terms import terms
 
@@ -173,9 +173,8 @@ def set_aside(folder: Path) -> Path:
         path = folder / f"{DB_FILE}{suffix}"
         if path.exists():
             path.rename(folder / f"{aside.name}{suffix}")
-    for path in folder.iterdir():
-        if _SNAPSHOT.match(path.name):  # snapshots of the store just set aside
-            path.unlink()
+    with snapshot_lock(folder, exclusive=True):  # snapshots of the store just set aside
+        remove_snapshots(folder, -1, newer=True)  # and their manifests
     return aside
 
 
