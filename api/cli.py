@@ -179,7 +179,12 @@ def index(
     corpus: CorpusOpt = None,
     index_dir: IndexDirOpt = None,
     force: Annotated[
-        bool, typer.Option("--force", help="read every file again, not only changed ones")
+        bool,
+        typer.Option(
+            "--force",
+            help="read every file again, not only changed ones (and take a corpus folder now "
+            "on another disk as it is)",
+        ),
     ] = False,
 ) -> None:
     """Bring the store up to date with the corpus folder: only new or changed articles are
@@ -194,10 +199,14 @@ def index(
         with _writing(settings):
             engine = _open_checked(settings)
             try:
-                report = sync_folder(engine, settings.corpus, force=force, progress=True)
+                report = sync_folder(
+                    engine, settings.corpus, force=force, progress=True, other_disk_ok=force
+                )
                 n_documents, n_passages = engine.counts()
             finally:
                 engine.close()
+        if report.other_disk:
+            raise typer.Exit(1)  # the sync's warning has said why, and what to do
         if report.changed:
             what = report.summary() + ";"
         else:  # what was skipped is counted whether or not anything changed

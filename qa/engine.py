@@ -142,6 +142,13 @@ def store_meta(settings: Settings, embedder: Embedder) -> dict[str, object]:
     }
 
 
+def built_as(meta: dict[str, object], wanted: dict[str, object]) -> dict[str, object]:
+    """The part of a store's ``meta`` that its passages and vectors depend on: the keys of
+    ``wanted`` (``store_meta``) and the mark of an unfinished re-embed. The rest (the folder
+    sync's, qa/store/sync.py) is not compared."""
+    return {k: v for k, v in meta.items() if k in wanted or k == REEMBEDDING}
+
+
 class QAEngine:
     def __init__(
         self,
@@ -191,7 +198,7 @@ class QAEngine:
         _warn_old_layout(folder)
         store = Store.open(folder)
         wanted = store_meta(settings, embedder)
-        have = store.meta()
+        have = built_as(store.meta(), wanted)
         if have and have != wanted:  # an empty store just gets its meta written below
             changed = sorted(k for k in wanted if have.get(k) != wanted.get(k))
             why = (
@@ -345,7 +352,7 @@ class QAEngine:
         would say the old settings, or the new, for a store cut half by each.
         """
         with WriterLock(self.store.folder).hold(on_wait=log.warning), self._write_lock:
-            have = self.store.meta()
+            have = built_as(self.store.meta(), meta)
             if have == meta:  # another process re-embedded it while this one waited
                 return
             doc_ids = list(self.store.content_hashes())

@@ -49,6 +49,9 @@ class SyncReport:
     skipped: list[Skipped] = field(default_factory=list)
     missing: bool = False
     """the folder was not there: nothing was read or deleted"""
+    other_disk: str | None = None
+    """why nothing was read or deleted: the folder is on another disk than when it was synced and
+    holds none of its files (an unmounted disk); None when the sync ran"""
 
     @property
     def changed(self) -> bool:
@@ -72,15 +75,27 @@ def _stamp(path: Path) -> str:
 
 
 def sync_folder(
-    engine: QAEngine, root: Path, *, force: bool = False, progress: bool = False
+    engine: QAEngine,
+    root: Path,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    other_disk_ok: bool = False,
 ) -> SyncReport:
     """Bring the store in line with the files under ``root``; returns what changed. One sync at
-    a time per index folder, across processes (a second one waits: qa/store/writer_lock.py)."""
+    a time per index folder, across processes (a second one waits: qa/store/writer_lock.py).
+
+    ``other_disk_ok`` takes a folder now on another disk, holding none of the files synced
+    before, at its word (``qa index --force``); otherwise it is left alone (``other_disk``)."""
     with WriterLock(engine.store.folder).hold(on_wait=log.warning):
-        return _sync_folder(engine, root, force=force, progress=progress)
+        return _sync_folder(
+            engine, root, force=force, progress=progress, other_disk_ok=other_disk_ok
+        )
 
 
-def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -> SyncReport:
+def _sync_folder(
+    engine: QAEngine, root: Path, *, force: bool, progress: bool, other_disk_ok: bool
+) -> SyncReport:
     root = root.resolve()
     report = SyncReport()
     known = engine.store.files()
@@ -110,6 +125,11 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
         paths = [root]
     else:
         paths, report.skipped = article_files(root)
+        disk = _disk(root)
+        if not other_disk_ok and (reason := _on_other_disk(engine, root, disk, known, paths)):
+            log.warning("%s", reason)
+            report.other_disk, report.skipped = reason, []
+            return report
     reads: dict[str, list[Article]] = {}  # the files read this time, by key, in path order
     stamps: dict[str, str] = {}
     for path in paths:
@@ -167,6 +187,8 @@ def _sync_folder(engine: QAEngine, root: Path, *, force: bool, progress: bool) -
                 w.set_file(key, stamp, doc_ids)
         for key in known.keys() - current.keys():
             w.forget_file(key)
+        if base is not None:
+            w.set_meta({CORPUS_DISK: disk})
     return report  # reading has logged each skipped file with its reason
 
 
@@ -223,6 +245,42 @@ def _one_owner_each(
         if key not in reads and any(owner.get(d) != key for d in ids):
             current[key] = (stamp, [d for d in ids if owner.get(d) == key])
     return clashing
+
+
+CORPUS_DISK = "corpus_disk"
+"""meta key: the folder last synced and the device it was on (``_disk``)"""
+
+
+def _disk(root: Path) -> dict[str, object]:
+    return {"path": str(root), "device": root.stat().st_dev}
+
+
+def _on_other_disk(
+    engine: QAEngine,
+    root: Path,
+    disk: dict[str, object],
+    known: dict[str, tuple[str, list[str]]],
+    paths: list[Path],
+) -> str | None:
+    """Why a sync must not take ``root`` at its word, or None.
+
+    An unmounted disk leaves its mount point behind as an empty folder (or one holding what was
+    under it), on the disk of its parent. Taken at its word, that folder would delete every
+    article read from the disk. So: the same folder as last time, now on another device, holding
+    none of the files synced before, is left alone, as a missing folder is."""
+    if not known:
+        return None
+    last = engine.store.meta().get(CORPUS_DISK)
+    if not isinstance(last, dict) or last.get("path") != disk["path"] or last == disk:
+        return None
+    if any(str(p) in known for p in paths):
+        return None  # the files moved disk with it (copied over, mounted elsewhere)
+    return (
+        f"corpus {root} is on another disk than when it was last synced (device "
+        f"{last.get('device')}, now {disk['device']}) and holds none of its {len(known)} "
+        "files: an unmounted disk? Its articles stay as they are; if this folder is the corpus "
+        "now, run `qa index --force` to take it as it is (deleting the articles of files not in it)"
+    )
 
 
 def _held_back(before: str, stamp: str) -> list[str] | None:

@@ -397,3 +397,24 @@ def test_serve_refuses_a_bad_setting_in_one_line_naming_it(
     assert result.output.startswith(f"qa: error: {message}"), result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not index.exists()
+
+
+def test_index_leaves_a_corpus_on_another_disk_alone_unless_forced(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unmounted disk's empty mount point deleted every article: now `qa index` deletes
+    nothing and exits 1 (the sync's warning says why) until --force (tests/qa/store/
+    test_other_disk.py has the rules and a real tmpfs)."""
+    args = ["index", "--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
+    assert runner.invoke(app, args).exit_code == 0
+    device = tiny_corpus.resolve().stat().st_dev
+    for path in tiny_corpus.iterdir():
+        path.unlink()
+    monkeypatch.setattr(
+        "qa.store.sync._disk", lambda root: {"path": str(root), "device": device + 1}
+    )
+    held = runner.invoke(app, args)
+    assert held.exit_code == 1 and held.stdout == ""
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert forced.stdout.startswith("0 added, 0 replaced, 2 deleted")
