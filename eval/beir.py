@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from eval.jsonl import json_lines
 from eval.metrics import percentile, ranking_metrics
 from qa.config import Mode
 from qa.engine import QAEngine
@@ -45,20 +46,13 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     naming it."""
     if not path.is_file():
         raise InvalidInputError(f"{path} does not exist: not a BEIR dataset folder")
-    with path.open(encoding="utf-8") as fh:
-        try:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line.rstrip("\r\n"))
-                except json.JSONDecodeError as exc:
-                    raise InvalidInputError(f"{path}:{lineno}: not JSON ({exc})") from None
-                if not isinstance(record, dict):
-                    raise InvalidInputError(f"{path}:{lineno}: not a JSON object")
-                yield lineno, record
-        except UnicodeDecodeError as exc:
-            raise InvalidInputError(f"{path} is not UTF-8 ({exc.reason})") from None
+    try:
+        for lineno, record in json_lines(path):
+            if not isinstance(record, dict):
+                raise InvalidInputError(f"{path}:{lineno}: not a JSON object")
+            yield lineno, record
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path} is not UTF-8 ({exc.reason})") from None
 
 
 def _field(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.jsonl import json_lines
 from qa.errors import InvalidInputError
 from qa.records import Article, Span
 
@@ -34,18 +35,15 @@ def load_dataset(path: Path) -> list[EvalQuestion]:
     """Read the JSONL eval set; a malformed line is an error naming the line."""
     if not path.is_file():
         raise InvalidInputError(f"eval dataset {path} does not exist")
+    questions = []
     try:
-        text = path.read_text(encoding="utf-8")
+        for lineno, record in json_lines(path, bad="bad eval question"):
+            try:
+                questions.append(_question(record))
+            except ValueError as exc:
+                raise InvalidInputError(f"{path}:{lineno}: bad eval question ({exc})") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"eval dataset {path} is not UTF-8 ({exc.reason})") from None
-    questions = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            questions.append(_question(json.loads(line)))
-        except ValueError as exc:  # json.JSONDecodeError is one
-            raise InvalidInputError(f"{path}:{lineno}: bad eval question ({exc})") from exc
     if not any(q.answerable for q in questions):  # nothing to score retrieval on
         raise InvalidInputError(f"eval dataset {path} holds no answerable question")
     return questions

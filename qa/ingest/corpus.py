@@ -43,6 +43,7 @@ __all__ = [
     "iso_date",
     "keep_first",
     "load_corpus",
+    "parse_json",
     "read_corpus",
     "read_file",
     "sidecar_path",
@@ -210,16 +211,26 @@ def _id_problem(doc_id: str) -> str | None:
     return None
 
 
-def _json(text: str) -> Any:
-    """``json.loads(text)``; every way hostile input makes it fail is a reason (_Bad)."""
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads(text)``; every way hostile input makes it fail is a ValueError saying why
+    in a line (to ``json``, deep nesting is a RecursionError, a 4,300-digit number a bare
+    ValueError)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _Bad(f"not valid JSON ({exc.msg})") from None
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
     except RecursionError:
-        raise _Bad("cannot read this JSON (nested too deeply)") from None
+        raise ValueError("cannot read this JSON (nested too deeply)") from None
     except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise _Bad(f"cannot read this JSON ({str(exc).split(':')[0]})") from None
+        raise ValueError(f"cannot read this JSON ({str(exc).split(':')[0]})") from None
+
+
+def _json(text: str) -> Any:
+    """``parse_json``, its reason a _Bad."""
+    try:
+        return parse_json(text)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _fields(

@@ -273,7 +273,7 @@ def test_eval_on_a_dataset_it_cannot_score_is_one_line(
 @pytest.mark.parametrize(
     ("name", "append", "message"),
     [
-        ("corpus.jsonl", '{"_id": "d4", "title": \n', "corpus.jsonl:4: not JSON ("),
+        ("corpus.jsonl", '{"_id": "d4", "title": \n', "corpus.jsonl:4: not valid JSON ("),
         ("corpus.jsonl", '{"title": "No id", "text": "x"}\n', "corpus.jsonl:4: no '_id'"),
         ("qrels/test.tsv", "q1\td1\n", "test.tsv:4: 2 tab-separated columns, not 3"),
         ("queries.jsonl", '{"_id": "q1", "text": 5}\n', "queries.jsonl:3: 'text' must be"),

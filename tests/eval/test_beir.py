@@ -52,8 +52,16 @@ def _record(**fields: object) -> str:
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"corpus": CORPUS + '{"_id": "d3", "title": \n'}, r"corpus.jsonl:3: not JSON \("),
+        ({"corpus": CORPUS + '{"_id": "d3", "title": \n'}, r"corpus.jsonl:3: not valid JSON \("),
         ({"corpus": CORPUS + "\n" + '["d3"]\n'}, r"corpus.jsonl:4: not a JSON object"),
+        (
+            {"corpus": CORPUS + "[" * 100_000 + "\n"},
+            r"corpus.jsonl:3: cannot read this JSON \(nested",
+        ),
+        (
+            {"corpus": CORPUS + "9" * 5000 + "\n"},
+            r"corpus.jsonl:3: cannot read this JSON \(Exceeds",
+        ),
         ({"corpus": CORPUS + _record(title="x", text="y")}, r"corpus.jsonl:3: no '_id'"),
         ({"corpus": "\n"}, r"corpus.jsonl holds no document"),
         (

@@ -98,3 +98,25 @@ def test_a_missing_or_null_answer_is_none(tmp_path: Path) -> None:
     ]
     ok.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     assert [q.answer for q in load_dataset(ok)] == ["a", None, None]
+
+
+def test_a_question_may_hold_line_separators(tmp_path: Path) -> None:
+    """U+2028 and U+0085 are text inside a JSON string, not line ends (str.splitlines cut there)."""
+    ok = tmp_path / "ok.jsonl"
+    question = "Who\u2028said\x85it?"
+    ok.write_text(json.dumps({**GOOD, "question": question}, ensure_ascii=False) + "\n", "utf-8")
+    assert [q.question for q in load_dataset(ok)] == [question]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("[" * 100_000, "nested too deeply"), ("9" * 5000, "Exceeds the limit")],
+)
+def test_hostile_json_is_a_named_line(line: str, message: str, tmp_path: Path) -> None:
+    """Deep nesting (a RecursionError to json) and huge numbers were tracebacks."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(GOOD) + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"bad.jsonl:2: bad eval question \(cannot read"):
+        load_dataset(bad)
+    with pytest.raises(InvalidInputError, match=message):
+        load_dataset(bad)
