@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -153,8 +153,13 @@ async def put_document(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**WRITE_ERRORS, 404: {"model": ErrorOut}},
 )
-async def delete_document(doc_id: str, engine: EngineDep, settings: SettingsDep) -> Response:
+async def delete_document(
+    doc_id: str, request: Request, engine: EngineDep, settings: SettingsDep
+) -> Response:
     await _write(engine, settings, lambda: engine.delete([doc_id]))
+    service = getattr(request.app.state, "service", None)
+    if service is not None:
+        await run_in_threadpool(service.deleted_directly)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

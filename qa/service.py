@@ -40,6 +40,12 @@ class Service:
             log.info("synced %s: %s", self.corpus, report.summary())
         return report
 
+    def deleted_directly(self) -> None:
+        """A file that waits for the id of an article written directly takes it once that
+        article is deleted: sync now, not at the next unrelated change to the folder."""
+        if self.watcher is not None and self.engine.store.files_waiting():
+            self.watcher.poke()
+
     def start(self) -> Service:
         """First run: index the folder before answering. Later runs: answer at once from the
         store and sync the folder in the background (only changed files are read)."""

@@ -653,6 +653,16 @@ class Store:
         return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
 
     # -- folder sync bookkeeping ------------------------------------------------------------------
+    def files_waiting(self) -> bool:
+        """Whether a corpus file waits for an id that another file or a direct write holds
+        (``waiting_stamp``)."""
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM files WHERE substr(stamp, 1, ?) = ? LIMIT 1",
+                (len(PENDING) + 1, PENDING + " "),
+            ).fetchone()
+        return row is not None
+
     def files(self) -> dict[str, tuple[str, list[str]]]:
         with self.read() as conn:
             rows = conn.execute("SELECT path, stamp, doc_ids FROM files").fetchall()

@@ -176,6 +176,25 @@ def test_file_changes_reach_a_running_server(live: tuple[httpx.Client, Path]) ->
     assert http.get("/documents/volcano").status_code == 200  # the rest untouched
 
 
+def test_a_file_waiting_for_a_deleted_api_article_takes_its_id_at_once(
+    live: tuple[httpx.Client, Path],
+) -> None:
+    """The file holding the id of an article written through the API is skipped; once that
+    article is deleted, the file's takes the id within seconds (it waited for the next,
+    unrelated, change to the folder)."""
+    http, corpus = live
+    body = {k: v for k, v in article("ferry", "brindlemoss").items() if k != "id"}
+    assert http.put("/documents/ferry", json=body).status_code == 201
+    (corpus / "ferry.txt").write_text(str(article("x", "pebblequartz")["text"]))
+    time.sleep(2.5)  # the watcher's sync: skipped, with a warning
+    assert "brindlemoss" in http.get("/documents/ferry").json()["text"]
+    assert http.delete("/documents/ferry").status_code == 204
+    assert wait_for(
+        lambda: "pebblequartz" in http.get("/documents/ferry").json().get("text", ""), seconds=5
+    )
+    assert top_doc(http, "What does the pebblequartz engine run on?") == "ferry"
+
+
 def test_restart_sees_every_write_without_reembedding(tmp_path: Path) -> None:
     settings = Settings(corpus=write_corpus(tmp_path / "c"), index_dir=tmp_path / "i", watch=False)
     engine = open_synced(settings, HashingEmbedder())
