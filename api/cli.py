@@ -24,17 +24,42 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _path(value: str) -> Path | str:
+    """A path option or argument as written: an empty one is kept as "" for ``_not_empty``
+    (Path("") would be the current folder)."""
+    return Path(value) if value.strip() else ""
+
+
+def _not_empty(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """Refuse an empty path: `qa index --corpus ""` indexed the current folder, and deleted
+    every article of the real corpus."""
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, str):
+            name = param.opts[0] if param.opts and param.opts[0].startswith("-") else "PATH"
+            fail(f"{name} is empty, which would mean the current folder: name the folder")
+    return value
+
+
 CorpusOpt = Annotated[
     Path | None,
     typer.Option(
         "--corpus",
+        parser=_path,
+        callback=_not_empty,
         envvar="QA_CORPUS",
         help="folder of .txt/.md/.jsonl articles, or one file [default: seeds/]",
     ),
 ]
 IndexDirOpt = Annotated[
     Path | None,
-    typer.Option("--index-dir", envvar="QA_INDEX_DIR", help="index folder [default: .qa-index/]"),
+    typer.Option(
+        "--index-dir",
+        envvar="QA_INDEX_DIR",
+        parser=_path,
+        callback=_not_empty,
+        help="index folder [default: .qa-index/]",
+    ),
 ]
 
 
@@ -223,7 +248,10 @@ def index(
 
 @app.command()
 def add(
-    paths: Annotated[list[Path], typer.Argument(help="article files or folders to add")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(parser=_path, callback=_not_empty, help="article files or folders to add"),
+    ],
     index_dir: IndexDirOpt = None,
 ) -> None:
     """Add (or replace) the articles in PATHS; unchanged ones are left alone."""

@@ -418,3 +418,27 @@ def test_index_leaves_a_corpus_on_another_disk_alone_unless_forced(
     forced = runner.invoke(app, [*args, "--force"])
     assert forced.exit_code == 0, forced.output
     assert forced.stdout.startswith("0 added, 0 replaced, 2 deleted")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["index", "--corpus", ""],
+        ["index", "--index-dir", " "],
+        ["ask", "What erupted?", "--corpus", ""],
+        ["add", ""],
+    ],
+)
+def test_an_empty_path_is_refused_not_the_current_folder(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa index --corpus ""` indexed the current folder and deleted the real corpus's
+    articles (QA_CORPUS="" was refused already)."""
+    (tmp_path / "stray.txt").write_text("Stray\nA file in the current folder.\n")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, [*args, "--index-dir", str(tmp_path / "i")] if args[0] == "add" else args
+    )
+    assert result.exit_code == 2, result.output
+    assert "is empty, which would mean the current folder" in result.output
+    assert not (tmp_path / "i").exists() and not (tmp_path / ".qa-index").exists()
