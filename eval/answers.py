@@ -21,6 +21,8 @@ from qa.records import Answer, Span
 
 __all__ = [
     "AnswerReport",
+    "ece_interval",
+    "ece_of_a_calibrated_model",
     "evaluate_answers",
     "expected_calibration_error",
     "highlight_correct",
@@ -54,7 +56,7 @@ def highlight_correct(q: EvalQuestion, doc_id: str, span: Span, text: str) -> bo
 
 
 def expected_calibration_error(
-    confidence: Sequence[float], correct: Sequence[bool], bins: int = 10
+    confidence: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, bins: int = 10
 ) -> float:
     """Mean |accuracy - confidence| over equal-width bins, weighted by their size."""
     c = np.asarray(confidence, dtype=float)
@@ -68,6 +70,38 @@ def expected_calibration_error(
         if mask.any():
             total += mask.sum() * abs(y[mask].mean() - c[mask].mean())
     return float(total / len(c))
+
+
+def ece_of_a_calibrated_model(
+    confidence: Sequence[float], draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """(mean, 95th percentile) of the ECE that a perfectly calibrated model with these very
+    confidences would show on a set this size: each question right with probability equal to
+    its confidence. On a few dozen questions it is far from 0, and no ECE measured there can be
+    told apart from it."""
+    c = np.asarray(confidence, dtype=float)
+    rng = np.random.default_rng(seed)
+    values = [expected_calibration_error(c, rng.random(len(c)) < c) for _ in range(draws)]
+    return float(np.mean(values)), float(np.percentile(values, 95))
+
+
+def ece_interval(
+    confidence: Sequence[float],
+    correct: Sequence[bool],
+    level: float = 0.9,
+    draws: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A bootstrap interval (questions drawn with replacement) of the measured ECE."""
+    c = np.asarray(confidence, dtype=float)
+    y = np.asarray(correct, dtype=bool)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(c), len(c))
+        values.append(expected_calibration_error(c[pick], y[pick]))
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
 def reliability(

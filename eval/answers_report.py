@@ -19,7 +19,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from eval.answers import AnswerReport, evaluate_answers, reliability
+from eval.answers import (
+    AnswerReport,
+    ece_interval,
+    ece_of_a_calibrated_model,
+    evaluate_answers,
+    reliability,
+)
 from eval.plot import plot_reliability
 from eval.sets import eval_set
 
@@ -114,6 +120,19 @@ def main() -> None:
                 f"{best['threshold']:.3f} "
                 f"({best['answerable_abstained']:.3f} of answerable refused)"
             )
+    for r in ordered:  # how much of an ECE is the set's size (eval/RESULTS.md, calibration)
+        low, high = ece_interval(r.top_confidence, r.top_correct)
+        floor, floor_p95 = ece_of_a_calibrated_model(r.top_confidence)
+        out[r.name] = {
+            **out[r.name],
+            "ece_interval_90": [low, high],
+            "ece_if_calibrated": {"mean": floor, "p95": floor_p95},
+        }
+        print(
+            f"{r.name}: ECE {r.metrics['ece']:.3f} (90 % bootstrap interval {low:.3f}-{high:.3f}); "
+            f"a perfectly calibrated model with these confidences: {floor:.3f} on average, "
+            f"{floor_p95:.3f} at the 95th percentile"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     tests = [r for r in ordered if r.name.endswith("-test")]

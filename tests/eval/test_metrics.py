@@ -1,5 +1,7 @@
+import numpy as np
 import pytest
 
+from eval.answers import ece_interval, ece_of_a_calibrated_model, expected_calibration_error
 from eval.metrics import abstention_scores, label_ranking, ranking_metrics
 from qa.records import Span
 
@@ -39,3 +41,21 @@ def test_abstention_precision_and_recall() -> None:
         abstained=[True, True, False, False], answerable=[False, True, False, True]
     )
     assert scores == {"abstain_precision": 0.5, "abstain_recall": 0.5, "answerable_abstained": 0.5}
+
+
+def test_a_calibrated_model_shows_an_ece_that_shrinks_with_the_set() -> None:
+    """The ECE a perfectly calibrated model shows is sampling noise: large on 50 questions,
+    small on 5,000, so a measured ECE is read against it (eval/RESULTS.md)."""
+    rng = np.random.default_rng(1)
+    small, large = rng.random(50), rng.random(5000)
+    small_mean, small_p95 = ece_of_a_calibrated_model(small, draws=300)
+    large_mean, _ = ece_of_a_calibrated_model(large, draws=100)
+    assert 0.06 < small_mean < small_p95 < 0.25
+    assert large_mean < 0.03
+    # the measured ECE's interval holds the ECE itself
+    labels = rng.random(50) < small
+    low, high = ece_interval(small, labels, draws=300)
+    assert low <= expected_calibration_error(small, labels) <= high
+    # and a model that is off by a lot is outside what calibration noise explains
+    off = np.clip(small + 0.4, 0, 1)
+    assert ece_interval(off, labels, draws=300)[0] > small_p95
