@@ -125,8 +125,8 @@ def _sync_folder(
         paths = [root]
     else:
         paths, report.skipped = article_files(root)
-        disk = _disk(root)
-        if not other_disk_ok and (reason := _on_other_disk(engine, root, disk, known, paths)):
+        disk, last_disk = _disk(root), engine.store.meta().get(CORPUS_DISK)
+        if not other_disk_ok and (reason := _on_other_disk(root, disk, last_disk, known, paths)):
             log.warning("%s", reason)
             report.other_disk, report.skipped = reason, []
             return report
@@ -187,7 +187,7 @@ def _sync_folder(
                 w.set_file(key, stamp, doc_ids)
         for key in known.keys() - current.keys():
             w.forget_file(key)
-        if base is not None:
+        if base is not None and disk != last_disk:  # written once, not at every sync
             w.set_meta({CORPUS_DISK: disk})
     return report  # reading has logged each skipped file with its reason
 
@@ -256,9 +256,9 @@ def _disk(root: Path) -> dict[str, object]:
 
 
 def _on_other_disk(
-    engine: QAEngine,
     root: Path,
     disk: dict[str, object],
+    last: object,
     known: dict[str, tuple[str, list[str]]],
     paths: list[Path],
 ) -> str | None:
@@ -270,7 +270,6 @@ def _on_other_disk(
     none of the files synced before, is left alone, as a missing folder is."""
     if not known:
         return None
-    last = engine.store.meta().get(CORPUS_DISK)
     if not isinstance(last, dict) or last.get("path") != disk["path"] or last == disk:
         return None
     if any(str(p) in known for p in paths):

@@ -153,3 +153,20 @@ def test_a_real_unmounted_disk_deletes_nothing(engine: QAEngine, mount_point: Pa
     report = sync_folder(engine, mount_point)
     assert report.other_disk is None and not report.changed
     assert stored(engine) == {"quake", "harvest"}
+
+
+def test_the_disk_is_recorded_once_not_at_every_sync(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write at every sync would wake a watcher whose index folder is inside the corpus."""
+    from qa.store.db import Writer
+
+    corpus = write_corpus(tmp_path / "corpus", FILES)
+    sync_folder(engine, corpus)
+    written: list[object] = []
+    set_meta = Writer.set_meta
+    monkeypatch.setattr(
+        Writer, "set_meta", lambda self, values: (written.append(values), set_meta(self, values))
+    )
+    assert not sync_folder(engine, corpus).changed
+    assert written == []
