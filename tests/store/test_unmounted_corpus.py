@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port, write_corpus
+from tests.tmpfs import mount_tmpfs, tmpfs_at
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="tmpfs is Linux's")
 
@@ -24,23 +25,10 @@ FILES = {
 }
 
 
-def mount(point: Path) -> None:
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-
-
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    point = tmp_path / "corpus"
-    point.mkdir()
-    mount(point)
-    yield point
-    subprocess.run(["umount", "-l", str(point)], check=False, capture_output=True)
+    with tmpfs_at(tmp_path / "corpus") as point:
+        yield point
 
 
 def ids(base: str) -> set[str]:
@@ -86,7 +74,7 @@ def test_an_unmounted_corpus_disk_deletes_nothing(disk: Path, tmp_path: Path) ->
         ).json()
         assert answer["answers"][0]["doc_id"] == "harvest"
         # the disk is back, with one file fewer: the sync runs again, as it should
-        mount(disk)
+        mount_tmpfs(disk)
         write_corpus(disk, {"quake.txt": FILES["quake.txt"]})
         assert wait_for(lambda: ids(base) == {"quake"}), ids(base)
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from qa.store import sync
 from qa.store.sync import sync_folder
 from tests.conftest import write_corpus
 from tests.qa.store.conftest import stored
+from tests.tmpfs import mount_tmpfs, tmpfs_at
 
 FILES = {
     "quake.txt": "Earthquake shakes coastal town\nA quake of magnitude 5 shook Porto Vale at dawn.\n",
@@ -30,15 +30,21 @@ def on_device(monkeypatch: pytest.MonkeyPatch, device: int) -> None:
     monkeypatch.setattr(sync, "_disk", lambda root: {"path": str(root), "device": device})
 
 
+def synced_on_device_7(engine: QAEngine, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``folder`` holding FILES, synced while it looked to be on device 7."""
+    corpus = write_corpus(folder, FILES)
+    on_device(monkeypatch, 7)
+    sync_folder(engine, corpus)
+    return corpus
+
+
 def test_an_empty_folder_on_another_disk_deletes_nothing(
     engine: QAEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    corpus = write_corpus(tmp_path / "corpus", FILES)
-    on_device(monkeypatch, 7)
-    sync_folder(engine, corpus)
+    corpus = synced_on_device_7(engine, tmp_path / "corpus", monkeypatch)
     for name in FILES:
         (corpus / name).unlink()
     (corpus / "left-under-the-mount.txt").write_text("Old file\nSomething that was under it.\n")
@@ -60,9 +66,7 @@ def test_an_empty_folder_on_another_disk_deletes_nothing(
 def test_an_empty_folder_on_the_same_disk_is_taken_at_its_word(
     engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = write_corpus(tmp_path / "corpus", FILES)
-    on_device(monkeypatch, 7)
-    sync_folder(engine, corpus)
+    corpus = synced_on_device_7(engine, tmp_path / "corpus", monkeypatch)
     for name in FILES:
         (corpus / name).unlink()
     report = sync_folder(engine, corpus)
@@ -74,9 +78,7 @@ def test_an_empty_folder_on_the_same_disk_is_taken_at_its_word(
 def test_files_that_moved_disk_with_their_folder_are_synced(
     engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = write_corpus(tmp_path / "corpus", FILES)
-    on_device(monkeypatch, 7)
-    sync_folder(engine, corpus)
+    corpus = synced_on_device_7(engine, tmp_path / "corpus", monkeypatch)
     (corpus / "harvest.txt").unlink()  # copied to a new disk without this one
     on_device(monkeypatch, 9)
     report = sync_folder(engine, corpus)
@@ -92,9 +94,7 @@ def test_another_folder_is_no_other_disk(
     engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pointing the store at another folder is a choice, as before: it is synced."""
-    first = write_corpus(tmp_path / "first", FILES)
-    on_device(monkeypatch, 7)
-    sync_folder(engine, first)
+    synced_on_device_7(engine, tmp_path / "first", monkeypatch)
     second = write_corpus(tmp_path / "second", {"bridge.txt": "Bridge reopens\nOld bridge.\n"})
     on_device(monkeypatch, 8)
     report = sync_folder(engine, second)
@@ -119,26 +119,11 @@ def test_the_recorded_disk_does_not_make_the_store_stale(tmp_path: Path) -> None
 
 @pytest.fixture
 def mount_point(tmp_path: Path) -> Iterator[Path]:
-    if sys.platform != "linux":
-        pytest.skip("tmpfs is Linux's")
-    point = tmp_path / "corpus"
-    point.mkdir()
-    yield point
-    subprocess.run(["umount", "-l", str(point)], check=False, capture_output=True)
-
-
-def mount(point: Path) -> None:
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    with tmpfs_at(tmp_path / "corpus") as point:
+        yield point
 
 
 def test_a_real_unmounted_disk_deletes_nothing(engine: QAEngine, mount_point: Path) -> None:
-    mount(mount_point)
     write_corpus(mount_point, FILES)
     sync_folder(engine, mount_point)
     assert stored(engine) == {"quake", "harvest"}
@@ -148,7 +133,7 @@ def test_a_real_unmounted_disk_deletes_nothing(engine: QAEngine, mount_point: Pa
     assert report.other_disk is not None
     assert stored(engine) == {"quake", "harvest"}
     # the disk is back (its files copied again: new stamps, same articles)
-    mount(mount_point)
+    mount_tmpfs(mount_point)
     write_corpus(mount_point, FILES)
     report = sync_folder(engine, mount_point)
     assert report.other_disk is None and not report.changed
@@ -165,8 +150,11 @@ def test_the_disk_is_recorded_once_not_at_every_sync(
     sync_folder(engine, corpus)
     written: list[object] = []
     set_meta = Writer.set_meta
-    monkeypatch.setattr(
-        Writer, "set_meta", lambda self, values: (written.append(values), set_meta(self, values))
-    )
+
+    def counted(self: Writer, values: dict[str, object]) -> None:
+        written.append(values)
+        set_meta(self, values)
+
+    monkeypatch.setattr(Writer, "set_meta", counted)
     assert not sync_folder(engine, corpus).changed
     assert written == []
