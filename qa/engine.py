@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -303,9 +304,20 @@ class QAEngine:
                         (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
                     bar.update(sum(len(a.text) for a in batch))
             bar.close()
-            if rewritten := [i for i in result.unchanged if i in release]:
-                with self.store.write() as w:  # written again as they were: the writer's now
-                    w.release_claims(rewritten)
+            # Unchanged content read from elsewhere (a file moved, a JSON Lines line that moved,
+            # a file's article written again through the API): only its origin changes.
+            unchanged = set(result.unchanged)
+            stored = self.store.origins(result.unchanged) if unchanged else {}
+            moved = [
+                (a.doc_id, a.origin)
+                for a in articles
+                if a.doc_id in unchanged and stored.get(a.doc_id, a.origin) != a.origin
+            ]
+            rewritten = [i for i in result.unchanged if i in release]
+            if moved or rewritten:
+                with self.store.write() as w:
+                    w.set_origins(moved)
+                    w.release_claims(rewritten)  # written again as they were: the writer's now
             self.live.ensure_synced()
         return result
 
@@ -399,17 +411,23 @@ class QAEngine:
         read transaction (a delete in between must not leave a passage without its sentences)."""
         with self.store.read():
             rows = self.store.passage_articles([c.passage_id for c in candidates])
-            prepared = self.sentences.get(sorted(set(rows.values())))
+            wanted = sorted(set(rows.values()))
+            prepared = self.sentences.get(wanted)
+            # the one field a stored row changes in place, so not taken from the cache
+            origins = self.store.article_origins(wanted)
         read = _Read([], {}, {}, {}, {})
         for c in candidates:
-            held = prepared.get(rows.get(c.passage_id, -1))
+            row = rows.get(c.passage_id, -1)
+            held = prepared.get(row)
             if held is None:
                 continue  # deleted between ranking and reading: never shown
             p = held.passages.get(c.passage_id)
             if p is None:
                 raise IndexStateError(f"passage {c.passage_id} is not among its article's")
-            doc_id = held.article.doc_id
-            read.articles[doc_id] = held.article
+            doc_id, article = held.article.doc_id, held.article
+            if doc_id not in read.articles and origins.get(row, article.origin) != article.origin:
+                article = dataclasses.replace(article, origin=origins[row])
+            read.articles[doc_id] = article
             read.topics[doc_id] = held.topic
             read.sentences[c.passage_id] = p.sentences
             read.vectors[c.passage_id] = p.vector

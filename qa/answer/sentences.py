@@ -2,7 +2,8 @@
 
 What a sentence's text alone decides (caption, length, numbers, answer-kind tokens) and its stored
 vector do not change while the article exists: an article row is never updated (a replace is a
-delete and a new row) and row ids are never reused. So they are computed once per article
+delete and a new row) but for its ``origin``, which answers read from the store (``QAEngine``),
+and row ids are never reused. So they are computed once per article
 (``ArticleSentences``) and kept here; a question only reads which passages are still stored, in
 its read transaction, and looks its candidates' articles up.
 

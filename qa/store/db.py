@@ -452,6 +452,31 @@ class Store:
                     ).fetchall()
         return {r[0]: r[1] for r in rows}
 
+    def origins(self, doc_ids: Sequence[str]) -> dict[str, str | None]:
+        """Where each of these stored articles was read from (None: written through the API)."""
+        out: dict[str, str | None] = {}
+        with self.read() as conn:
+            for chunk, marks in _in_chunks(doc_ids):
+                out.update(
+                    conn.execute(
+                        f"SELECT doc_id, origin FROM articles WHERE doc_id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        return out
+
+    def article_origins(self, rows: Sequence[int]) -> dict[int, str | None]:
+        """The origin of each of these article rows that is stored: the one field of a row that
+        is updated in place (``Writer.set_origins``)."""
+        out: dict[int, str | None] = {}
+        with self.read() as conn:
+            cur = conn.cursor()
+            cur.row_factory = None
+            for chunk, marks in _in_chunks([int(x) for x in rows]):
+                out.update(
+                    cur.execute(f"SELECT id, origin FROM articles WHERE id IN ({marks})", chunk)
+                )
+        return out
+
     # -- passages, sentences, vectors --------------------------------------------------------------
     def passage_articles(self, ids: Sequence[int]) -> dict[int, int]:
         """The article row of each of these passages that is stored."""
@@ -760,6 +785,14 @@ class Writer:
             self.conn.execute("INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)", (pid, terms))
             self.conn.execute("INSERT INTO changes(op, passage) VALUES ('add', ?)", (pid,))
             self.added.append(pid)
+
+    def set_origins(self, origins: Sequence[tuple[str, str | None]]) -> None:
+        """Record where unchanged articles are now read from ((doc_id, origin) pairs): a file
+        moved or renamed, a JSON Lines line that moved. Nothing else of an article changes in
+        place; its vectors and passages are those of its content, which did not change."""
+        self.conn.executemany(
+            "UPDATE articles SET origin = ? WHERE doc_id = ?", [(o, d) for d, o in origins]
+        )
 
     def set_file(self, path: str, stamp: str, doc_ids: list[str]) -> None:
         self.conn.execute(
