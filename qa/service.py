@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from qa.engine import QAEngine
@@ -18,6 +19,9 @@ from qa.store.watcher import FolderWatcher
 __all__ = ["Service"]
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_SECONDS = 2.0
+"""how often a server reads the store's change log when nobody asks it anything"""
 
 
 class Service:
@@ -30,6 +34,8 @@ class Service:
         self._snapshots = threading.Thread(target=self._snapshot_loop, name="qa-snapshots")
         self._snapshots.daemon = True
         self._sync_lock = threading.Lock()
+        self._freed: frozenset[str] = frozenset()
+        """the freed ids (``Store.freed_waits``) a sync was last asked for"""
 
     def sync(self, *, progress: bool = False) -> SyncReport | None:
         if self.corpus is None:
@@ -42,9 +48,16 @@ class Service:
 
     def deleted_directly(self) -> None:
         """A file that waits for the id of an article written directly takes it once that
-        article is deleted: sync now, not at the next unrelated change to the folder."""
-        if self.watcher is not None and self.engine.store.files_waiting():
+        article is deleted: sync now, not at the next unrelated change to the folder. Called
+        after a delete through the API, and every ``CATCH_UP_SECONDS`` for the deletes of
+        other processes (`qa delete`); each freed id is synced for once."""
+        if self.watcher is None or not self.engine.store.files_waiting():
+            self._freed = frozenset()
+            return
+        freed = frozenset(self.engine.store.freed_waits())
+        if freed - self._freed:
             self.watcher.poke()
+        self._freed = freed
 
     def start(self) -> Service:
         """First run: index the folder before answering. Later runs: answer at once from the
@@ -63,19 +76,28 @@ class Service:
         return self
 
     def _snapshot_loop(self) -> None:
+        """Every ``CATCH_UP_SECONDS``, catch up with what other processes wrote (`qa add`,
+        `qa delete`); every ``snapshot_seconds``, write the dense snapshot."""
         interval = self.engine.settings.snapshot_seconds
+        due = time.monotonic() + interval
         said = None  # a full disk is said once, not at every interval until it is freed
-        while not self._stop.wait(interval):
+        while not self._stop.wait(min(CATCH_UP_SECONDS, interval)):
             try:
                 self.engine.live.ensure_synced()
+                self.deleted_directly()
+                if time.monotonic() < due:
+                    continue
+                due = time.monotonic() + interval
                 self.engine.live.save()
                 said = None
             except OSError as exc:
                 if (message := snapshot_failed(exc)) != said:
                     said = message
                     log.warning(said)
-            except Exception:
-                log.exception("writing the dense snapshot failed (the change log still holds it)")
+            except Exception as exc:
+                if (message := repr(exc)) != said:  # said once, not every CATCH_UP_SECONDS
+                    said = message
+                    log.exception("catching up or writing the dense snapshot failed")
 
     def stop(self) -> None:
         self._stop.set()

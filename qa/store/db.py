@@ -688,6 +688,26 @@ class Store:
             ).fetchone()
         return row is not None
 
+    def freed_waits(self) -> list[str]:
+        """The ids corpus files wait for (``waiting_stamp``) that no stored article holds any
+        more: the article written directly that held one was deleted, by this process or
+        another (`qa delete`), and the next sync of the folder gives the id to its file."""
+        with self.read() as conn:
+            stamps = conn.execute(
+                "SELECT stamp FROM files WHERE substr(stamp, 1, ?) = ?",
+                (len(PENDING) + 1, PENDING + " "),
+            ).fetchall()
+            waited = sorted({d for (stamp,) in stamps for d in (waiting_of(stamp) or ("", []))[1]})
+            held: set[str] = set()
+            for chunk, marks in _in_chunks(waited):
+                held.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT doc_id FROM articles WHERE doc_id IN ({marks})", chunk
+                    )
+                )
+        return [d for d in waited if d not in held]
+
     def files(self) -> dict[str, tuple[str, list[str]]]:
         with self.read() as conn:
             rows = conn.execute("SELECT path, stamp, doc_ids FROM files").fetchall()

@@ -195,6 +195,28 @@ def test_a_file_waiting_for_a_deleted_api_article_takes_its_id_at_once(
     assert top_doc(http, "What does the pebblequartz engine run on?") == "ferry"
 
 
+def test_a_file_waiting_for_an_article_deleted_by_another_process_takes_its_id(
+    live: tuple[httpx.Client, Path],
+) -> None:
+    """As above, with the article deleted by another writer of the same index (`qa delete` in
+    a shell): the server is not told, and finds out from the store's change log."""
+    http, corpus = live
+    body = {k: v for k, v in article("ferry", "brindlemoss").items() if k != "id"}
+    assert http.put("/documents/ferry", json=body).status_code == 201
+    (corpus / "ferry.txt").write_text(str(article("x", "pebblequartz")["text"]))
+    time.sleep(2.5)  # the watcher's sync: the file waits, with a warning
+    assert "brindlemoss" in http.get("/documents/ferry").json()["text"]
+    settings = Settings(corpus=corpus, index_dir=corpus.parent / "index", watch=False)
+    other = QAEngine.open(settings, HashingEmbedder())
+    try:
+        assert other.delete(["ferry"]).deleted == ["ferry"]
+    finally:
+        other.close()
+    assert wait_for(
+        lambda: "pebblequartz" in http.get("/documents/ferry").json().get("text", ""), seconds=6
+    )
+
+
 def test_restart_sees_every_write_without_reembedding(tmp_path: Path) -> None:
     settings = Settings(corpus=write_corpus(tmp_path / "c"), index_dir=tmp_path / "i", watch=False)
     engine = open_synced(settings, HashingEmbedder())
