@@ -37,7 +37,7 @@ def _not_empty(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> An
     for v in value if isinstance(value, list) else [value]:
         if isinstance(v, str):
             name = param.opts[0] if param.opts and param.opts[0].startswith("-") else "PATH"
-            fail(f"{name} is empty, which would mean the current folder: name the folder")
+            fail(f"{name} is empty, which would mean the current folder: give a path")
     return value
 
 
@@ -520,7 +520,12 @@ def _table(title: str, rows: dict[str, dict[str, float]]) -> str:
 @app.command("eval")
 def eval_command(
     dataset: Annotated[
-        Path | None, typer.Option(help="eval set JSONL [default: eval/seeds_eval.jsonl]")
+        Path | None,
+        typer.Option(
+            parser=_path,
+            callback=_not_empty,
+            help="eval set JSONL [default: eval/seeds_eval.jsonl]",
+        ),
     ] = None,
     mode: Annotated[str, typer.Option(help="dense, bm25, hybrid or all")] = "all",
     k: Annotated[str, typer.Option("--k", help="cut-offs for hit@k and recall@k")] = "1,3,5,10",
@@ -542,10 +547,19 @@ def eval_command(
     ] = "test",
     plot: Annotated[
         Path | None,
-        typer.Option(help="write a recall@k PNG here (and PATH-abstention.png for the seeds)"),
+        typer.Option(
+            parser=_path,
+            callback=_not_empty,
+            help="write a recall@k PNG here (and PATH-abstention.png for the seeds)",
+        ),
     ] = None,
     beir: Annotated[
-        Path | None, typer.Option(help="evaluate a BEIR-format dataset folder instead")
+        Path | None,
+        typer.Option(
+            parser=_path,
+            callback=_not_empty,
+            help="evaluate a BEIR-format dataset folder instead",
+        ),
     ] = None,
     split: Annotated[str, typer.Option(help="BEIR qrels split")] = "test",
     passage_sentences: Annotated[

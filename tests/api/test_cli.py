@@ -427,6 +427,9 @@ def test_index_leaves_a_corpus_on_another_disk_alone_unless_forced(
         ["index", "--index-dir", " "],
         ["ask", "What erupted?", "--corpus", ""],
         ["add", ""],
+        ["eval", "--dataset", ""],
+        ["eval", "--plot", ""],
+        ["eval", "--beir", ""],
     ],
 )
 def test_an_empty_path_is_refused_not_the_current_folder(
