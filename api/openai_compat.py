@@ -28,7 +28,7 @@ from api.deps import Authorized, EngineDep
 from api.openwebui import Task, background_task, question_in, source_event
 from api.schemas import AnswerOut, FiltersIn
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult
-from qa.errors import InvalidInputError
+from qa.errors import InvalidInputError, check_text
 
 MODEL_ID = "extractive-qa"
 NO_ANSWER_SENTENCE = "The articles do not contain an answer to this question."
@@ -133,11 +133,10 @@ class ChatRequest(BaseModel):
     def check(self) -> None:
         """Refuse what cannot be answered as asked: another model, more than one choice."""
         if self.model:  # an empty or missing model is this one
-            try:  # JSON's "\ud800" decodes to a lone surrogate, which UTF-8 cannot carry
-                self.model.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                message = f"model is not valid text ({exc.reason})"
-                raise OpenAIError(400, message, "model") from None
+            try:
+                check_text(self.model, "model")
+            except InvalidInputError as exc:
+                raise OpenAIError(400, str(exc), "model") from None
             if self.model != MODEL_ID:
                 raise _model_not_found(self.model)
         if self.n is not None and self.n != 1:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from qa.errors import InvalidInputError
+from qa.errors import check_text
 from qa.records import Answer
 
 TITLE_CHARS = 60
@@ -103,10 +103,7 @@ def _json_reply(instructions: str, question: str) -> Task:
 
     A question that is not Unicode text (JSON can spell a lone surrogate, ``"\\ud800"``) is an
     InvalidInputError, as it is when asked: the reply, which echoes it, could not be sent."""
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"question is not valid text ({exc.reason})") from None
+    check_text(question, "question")
     match = _JSON_KEY.search(instructions)
     if match is None:
         return Task("other", "")

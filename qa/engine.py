@@ -21,7 +21,13 @@ from qa.answer.select import Evidence
 from qa.answer.sentences import SentenceCache
 from qa.config import Mode, Settings
 from qa.embed import Embedder, SentenceTransformerEmbedder
-from qa.errors import ConflictError, IndexStateError, InvalidInputError, NotFoundError
+from qa.errors import (
+    ConflictError,
+    IndexStateError,
+    InvalidInputError,
+    NotFoundError,
+    check_text,
+)
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import Cut, cut, prepare
@@ -524,12 +530,7 @@ class QAEngine:
             raise InvalidInputError(
                 f"question is longer than {MAX_QUESTION_CHARS} characters", field=("question",)
             )
-        try:
-            question.encode("utf-8")
-        except UnicodeEncodeError as exc:  # lone surrogates: undecodable bytes in a shell argument
-            raise InvalidInputError(
-                f"question is not valid text ({exc.reason})", field=("question",)
-            ) from None
+        check_text(question, "question")
         retriever = self.retriever(mode)
         fetch = _fetch(depth)
         # One BM25 query, started beside the embedding, serves the lexical ranking and the

@@ -22,6 +22,7 @@ __all__ = [
     "NotFoundError",
     "QAError",
     "StorageError",
+    "check_text",
 ]
 
 
@@ -36,6 +37,15 @@ class InvalidInputError(QAError):
     def __init__(self, message: str, *, field: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
+
+
+def check_text(value: str, name: str) -> None:
+    """Refuse a string that is not Unicode text: a lone surrogate, from JSON's ``"\\ud800"`` or
+    from undecodable bytes in a shell argument, which no UTF-8 answer or store could carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{name} is not valid text ({exc.reason})", field=(name,)) from None
 
 
 class NotFoundError(QAError):
