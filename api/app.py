@@ -135,7 +135,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # What an error body may carry of the request: a few errors, each with a short excerpt.
 MAX_ERRORS = 20
 EXCERPT_CHARS = 80
-MESSAGE_CHARS = 500
+MESSAGE_CHARS = openai_compat.MESSAGE_CHARS
 _excerpt_repr = reprlib.Repr()  # bounded work and size whatever the nesting
 _excerpt_repr.maxlevel, _excerpt_repr.maxdict, _excerpt_repr.maxlist = 2, 4, 4
 _excerpt_repr.maxstring = _excerpt_repr.maxother = 60
@@ -162,9 +162,7 @@ def _add_page_routes(app: FastAPI) -> None:
 
 
 def _short(text: str, limit: int = MESSAGE_CHARS) -> str:
-    """At most ``limit`` characters, lone surrogates written as ``\\udXXX``: safe in JSON."""
-    cut = text if len(text) <= limit else text[:limit] + "…"
-    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+    return openai_compat.excerpt(text, limit)
 
 
 def _field_error(error: Any) -> FieldError:
@@ -188,14 +186,6 @@ def _is_openai(path: str) -> bool:
 
 def error_response(path: str, status: int, message: str) -> JSONResponse:
     """``{"detail": message}`` (ErrorOut), or OpenAI's error object under /v1."""
-    message = _short(message)
     if _is_openai(path):
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        if status == 401:
-            kind = "authentication_error"
-        body: dict[str, object] = {
-            "error": {"message": message, "type": kind, "param": None, "code": None}
-        }
-    else:
-        body = ErrorOut(detail=message).model_dump()
-    return JSONResponse(body, status_code=status)
+        return openai_compat.error_response(status, message)
+    return JSONResponse(ErrorOut(detail=_short(message)).model_dump(), status_code=status)

@@ -52,13 +52,19 @@ class OpenAIError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
     def response(self) -> JSONResponse:
-        error = {
-            "message": _excerpt(self.message, MESSAGE_CHARS),
-            "type": "invalid_request_error",
-            "param": self.param,
-            "code": self.code,
-        }
-        return JSONResponse({"error": error}, status_code=self.status)
+        return error_response(self.status, self.message, self.param, self.code)
+
+
+def error_response(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> JSONResponse:
+    """OpenAI's error object: every /v1 error, from a route (``OpenAIError``) or from the
+    app's handlers (a bad body, a missing key, a damaged index)."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    if status == 401:
+        kind = "authentication_error"
+    error = {"message": excerpt(message, MESSAGE_CHARS), "type": kind, "param": param, "code": code}
+    return JSONResponse({"error": error}, status_code=status)
 
 
 class OpenAIRoute(APIRoute):
@@ -80,7 +86,7 @@ class OpenAIRoute(APIRoute):
 router = APIRouter(prefix="/v1", dependencies=[Authorized], route_class=OpenAIRoute)
 
 
-def _excerpt(text: str, limit: int = NAME_CHARS) -> str:
+def excerpt(text: str, limit: int = NAME_CHARS) -> str:
     """At most ``limit`` characters of ``text``, lone surrogates written as ``\\udXXX``."""
     cut = text if len(text) <= limit else text[:limit] + "…"
     return cut.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -88,7 +94,7 @@ def _excerpt(text: str, limit: int = NAME_CHARS) -> str:
 
 def _model_not_found(model: str) -> OpenAIError:
     return OpenAIError(
-        404, f"The model '{_excerpt(model)}' does not exist", "model", "model_not_found"
+        404, f"The model '{excerpt(model)}' does not exist", "model", "model_not_found"
     )
 
 
