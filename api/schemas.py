@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from qa.answer.rank import CONFIDENCE_DIGITS
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
-from qa.ingest.clean import derive_title, extract_byline
-from qa.ingest.corpus import DOC_ID_MAX_CHARS, DOC_ID_PATTERN, iso_date
+from qa.ingest.corpus import DOC_ID_MAX_CHARS, DOC_ID_PATTERN, iso_date, new_article
 from qa.records import Answer, Article
 from qa.search.filters import Filters
 
@@ -126,14 +125,14 @@ class DocumentFields(BaseModel):
         return value
 
     def to_article(self, doc_id: str) -> Article:
-        return Article(
-            doc_id=doc_id,
-            title=self.title or derive_title(self.text),
-            text=self.text,
+        return new_article(
+            doc_id,
+            self.text,
+            title=self.title,
             source=self.source,
             url=self.url,
             published=self.published,
-            author=self.author or extract_byline(self.text),  # as for a file (qa/ingest/corpus.py)
+            author=self.author,
             metadata=self.metadata,
         )
 

@@ -43,6 +43,7 @@ __all__ = [
     "iso_date",
     "keep_first",
     "load_corpus",
+    "new_article",
     "parse_json",
     "read_corpus",
     "read_file",
@@ -310,16 +311,43 @@ def _article(meta: _Meta, text: str, default_id: str, origin: str, folder: str |
     metadata = dict(meta.metadata)
     if folder:
         metadata.setdefault("folder", folder)
-    return Article(
-        doc_id=meta.doc_id or default_id,
-        title=meta.title or derive_title(text),
-        text=text,
+    return new_article(
+        meta.doc_id or default_id,
+        text,
+        title=meta.title,
         source=meta.source,
         url=meta.url,
         published=meta.published,
-        author=meta.author or extract_byline(text),
+        author=meta.author,
         origin=origin,
         metadata=metadata,
+    )
+
+
+def new_article(
+    doc_id: str,
+    text: str,
+    *,
+    title: str | None = None,
+    source: str | None = None,
+    url: str | None = None,
+    published: str | None = None,
+    author: str | None = None,
+    origin: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Article:
+    """An article as a file or an API write gives it: without a title, its first line's; without
+    an author, its byline's (``extract_byline``)."""
+    return Article(
+        doc_id=doc_id,
+        title=title or derive_title(text),
+        text=text,
+        source=source,
+        url=url,
+        published=published,
+        author=author or extract_byline(text),
+        origin=origin,
+        metadata=dict(metadata or {}),
     )
 
 
