@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, TypeVar
+from urllib.parse import unquote_to_bytes
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -58,6 +59,24 @@ router = APIRouter(
 MAX_DOCUMENTS_PER_WRITE = 1000
 # SQLite integers are 64-bit: a larger offset was a 500 (found by schemathesis).
 MAX_OFFSET = 10**12
+
+
+def _path_doc_id(doc_id: str, request: Request) -> str:
+    """The ``{doc_id}`` of the path, refused unless its percent-decoded bytes are UTF-8: the
+    server decodes other bytes (``%FF``, an encoded lone surrogate) to U+FFFD, so that ``%FF``
+    and ``%FE`` would both name the article ``"\ufffd"``."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        try:
+            unquote_to_bytes(raw.decode("latin-1")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise bad_field(
+                ("path", "doc_id"), f"the id is not UTF-8 text ({exc.reason}): percent-encode UTF-8"
+            ) from None
+    return doc_id
+
+
+DocIdPath = Annotated[str, Depends(_path_doc_id)]
 
 
 @public.get("/health")
@@ -133,7 +152,11 @@ async def add_documents(
     responses={**BODY_ERRORS, **WRITE_ERRORS, 201: {"model": WriteOut}},
 )
 async def put_document(
-    doc_id: str, body: DocumentFields, engine: EngineDep, settings: SettingsDep, response: Response
+    doc_id: DocIdPath,
+    body: DocumentFields,
+    engine: EngineDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> WriteOut:
     """Create or replace one article; 201 when created, 200 when replaced or unchanged."""
     try:  # the rule POST's ids follow (and the corpus reader's)
@@ -154,7 +177,7 @@ async def put_document(
     responses={**WRITE_ERRORS, 404: {"model": ErrorOut}},
 )
 async def delete_document(
-    doc_id: str, request: Request, engine: EngineDep, settings: SettingsDep
+    doc_id: DocIdPath, request: Request, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     await _write(engine, settings, lambda: engine.delete([doc_id]))
     service = getattr(request.app.state, "service", None)
@@ -164,7 +187,7 @@ async def delete_document(
 
 
 @router.get("/documents/{doc_id:path}", responses={404: {"model": ErrorOut}})
-def document(doc_id: str, engine: EngineDep) -> DocumentOut:
+def document(doc_id: DocIdPath, engine: EngineDep) -> DocumentOut:
     return DocumentOut.of(engine.document(doc_id))
 
 

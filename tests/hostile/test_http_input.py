@@ -187,3 +187,18 @@ def test_put_takes_only_the_ids_post_takes(server_url: str) -> None:
     assert "white space" in r.json()["detail"][0]["msg"]
     posted = httpx.post(f"{server_url}/documents", json={"id": " padded ", "text": "One. Two."})
     assert posted.status_code == 422
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_an_id_of_bytes_that_are_not_utf8_is_a_422_not_the_article_u_fffd(
+    server_url: str, method: str
+) -> None:
+    """The server decodes such bytes to U+FFFD: PUT /documents/%FF and PUT /documents/%FE both
+    wrote the article "\ufffd", and DELETE /documents/%80 deleted it."""
+    body = {"text": "The harbour in Dover was rebuilt in 1850."}
+    for raw in ("%FF", "%FE", "%80", "%ED%A0%80", "ok%C3"):  # the fourth: a lone surrogate
+        r = httpx.request(method, f"{server_url}/documents/{raw}", json=body)
+        assert r.status_code == 422, (raw, r.text)
+        detail = r.json()["detail"][0]
+        assert detail["loc"] == ["path", "doc_id"] and "not UTF-8" in detail["msg"]
+    assert httpx.get(f"{server_url}/documents/%EF%BF%BD").status_code == 404  # nothing written
