@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import pysbd
 
 from qa.records import Span
 
-__all__ = ["split_sentences"]
+__all__ = ["MAX_SEGMENT_CHARS", "split_sentences"]
+
+MAX_SEGMENT_CHARS = 10_000
+"""The longest text pysbd is given at once. Its time grows with the square of a paragraph's
+length beyond a few thousand characters (80,000: 2.6 s; a 1 MB one-line article: 5 minutes, the
+writer lock held throughout); no line of the BBC, SQuAD or SciFact texts is longer than this."""
+# A sentence end a longer line is cut at: ., ! or ? (and closing quotes or brackets), then space.
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,9 +32,26 @@ def split_sentences(text: str, block: Span) -> list[Span]:
     spans: list[Span] = []
     pos = block.start
     for line in block.of(text).splitlines(keepends=True):
-        spans.extend(_split_line(text, Span(pos, pos + len(line))))
+        for piece in _pieces(text, Span(pos, pos + len(line))):
+            spans.extend(_split_line(text, piece))
         pos += len(line)
     return spans
+
+
+def _pieces(text: str, line: Span) -> list[Span]:
+    """``line`` cut into pieces of at most ``MAX_SEGMENT_CHARS``: each at the last sentence end
+    within it, else at its last white space, else where the limit falls."""
+    pieces: list[Span] = []
+    start = line.start
+    while line.end - start > MAX_SEGMENT_CHARS:
+        window = text[start : start + MAX_SEGMENT_CHARS]
+        cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=0)
+        if cut == 0:
+            cut = max(window.rfind(" "), window.rfind("\t")) + 1 or MAX_SEGMENT_CHARS
+        pieces.append(Span(start, start + cut))
+        start += cut
+    pieces.append(Span(start, line.end))
+    return pieces
 
 
 def _split_line(text: str, block: Span) -> list[Span]:

@@ -43,3 +43,36 @@ def test_sentences_are_verbatim_ordered_and_inside_the_block(text: str) -> None:
         assert span.start >= end
         end = span.end
     assert "".join(text.split()) == "".join("".join(s.of(text) for s in spans).split())
+
+
+def test_a_very_long_paragraph_is_cut_at_sentence_ends_before_pysbd(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """pysbd's time grows with the square of a paragraph's length: a 1 MB one-line article
+    took 5 minutes to store. It is given at most MAX_SEGMENT_CHARS at once, cut where a
+    sentence ends, so the sentences are the same as if it had read the whole line."""
+    from qa.ingest import sentences as module
+
+    given: list[int] = []
+    segmenter = module._segmenter()
+
+    class Recording:
+        def segment(self, text: str) -> list[str]:
+            given.append(len(text))
+            return segmenter.segment(text)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(module, "_segmenter", lambda: Recording())
+    said = [f"Sentence {i} of the report says that {i * 7} ships came in." for i in range(700)]
+    text = "Headline\n" + " ".join(said) + "\nLast line."
+    assert len(text) > 3 * module.MAX_SEGMENT_CHARS
+    assert sentences(text) == ["Headline", *said, "Last line."]
+    assert max(given) <= module.MAX_SEGMENT_CHARS and len(given) >= 5
+
+
+def test_a_long_run_without_a_sentence_end_is_cut_at_white_space_or_the_limit() -> None:
+    from qa.ingest.sentences import MAX_SEGMENT_CHARS
+
+    words = " ".join(["word"] * (MAX_SEGMENT_CHARS // 2))  # no full stop at all
+    blob = "x" * (MAX_SEGMENT_CHARS * 2 + 17)  # not even a space
+    for text in (words, blob, words + " " + blob + ". Done."):
+        spans = split_sentences(text, Span(0, len(text)))
+        assert all(s.of(text) == s.of(text).strip() and s.of(text) for s in spans)
+        assert "".join(text.split()) == "".join("".join(s.of(text) for s in spans).split())
