@@ -38,6 +38,7 @@ MODEL = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "extractiv
 NO_TOKENS = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 ONE_CHOICE = "n must be 1: the answer is the passages, the same every time"
 MESSAGE_CHARS = 500
+DEFAULT_CHAT_TOP_K = 3
 NAME_CHARS = 80
 
 
@@ -117,20 +118,30 @@ class ChatMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
-    include_usage: bool | None = None
+    include_usage: bool | None = Field(None, strict=True)
 
 
 class ChatRequest(BaseModel):
     """The standard request; sampling options (temperature, top_p, max_tokens, user...) are
     accepted and ignored, since nothing is sampled. As in OpenAI's spec, null is the default."""
 
+    # Strict types, as on /ask: JSON true is not 1 and "2" is not 2 (a client sending them has
+    # a bug worth a 400); null is the default.
     model_config = ConfigDict(extra="allow")
-    model: str = MODEL_ID
+    model: str | None = Field(MODEL_ID, description="extractive-qa; null or empty: the same")
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=1000)]
-    stream: bool | None = False
+    stream: bool | None = Field(False, strict=True)
     stream_options: StreamOptions | None = None
-    n: int | None = Field(None, description="1 or null: every choice would be the same")
-    top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="extension: passages to quote")
+    n: int | None = Field(
+        None, strict=True, description="1 or null: every choice would be the same"
+    )
+    top_k: int | None = Field(
+        DEFAULT_CHAT_TOP_K,
+        ge=1,
+        le=MAX_TOP_K,
+        strict=True,
+        description=f"extension: passages to quote [null: {DEFAULT_CHAT_TOP_K}]",
+    )
     mode: Literal["hybrid", "dense", "bm25"] | None = Field(
         None, description="extension [default: the server's QA_MODE]"
     )
@@ -246,7 +257,9 @@ async def chat_completions(request: ChatRequest, engine: EngineDep, http: Reques
             raise OpenAIError(400, str(exc), "filters") from exc
         try:
             result = await run_in_threadpool(
-                lambda: engine.ask(question, request.top_k, request.mode, filters=filters)
+                lambda: engine.ask(
+                    question, request.top_k or DEFAULT_CHAT_TOP_K, request.mode, filters=filters
+                )
             )
         except InvalidInputError as exc:  # the schema bounds top_k and mode: it is the question
             raise OpenAIError(400, str(exc), "messages") from exc

@@ -184,6 +184,19 @@ def test_content_parts_and_url_annotations(tmp_path, fake_embedder) -> None:  # 
             None,
         ),
         ({"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], "n": 3}, "n", "n"),
+        # strict types, as on /ask: these were taken as 1, 2 and True
+        *(
+            ({"messages": [{"role": "user", "content": "hi"}], name: value}, name, None)
+            for name, value in (
+                ("top_k", True),
+                ("top_k", "2"),
+                ("top_k", 2.0),
+                ("n", "1"),
+                ("n", True),
+                ("stream", "yes"),
+                ("stream", 1),
+            )
+        ),
     ],
 )
 def test_bad_requests_are_openai_errors(
@@ -198,6 +211,19 @@ def test_bad_requests_are_openai_errors(
     assert fragment in error["message"] and error["type"] == "invalid_request_error"
     if param is not None:
         assert error["param"] == param
+
+
+@pytest.mark.parametrize("given", [{}, {"model": None}, {"model": ""}, {"top_k": None}])
+def test_null_or_missing_model_and_top_k_are_the_defaults(
+    tiny_engine: QAEngine, given: dict
+) -> None:
+    """As the README says, null is the default: `"model": null` and `"top_k": null` were 400s."""
+    payload = {"messages": [{"role": "user", "content": QUESTION}], **given}
+    with TestClient(create_app(engine=tiny_engine)) as http:
+        response = http.post("/v1/chat/completions", json=payload)
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == MODEL_ID
+    assert len(response.json()["sources"]) <= 3
 
 
 def test_api_key_works_with_the_openai_client(tiny_engine: QAEngine) -> None:
