@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from api import openai_compat
 from api.limits import BodyLimit
 from api.routes import public, router
-from api.schemas import ErrorOut, FieldError, ValidationErrorOut
+from api.schemas import BODY_TAGS, ErrorOut, FieldError, ValidationErrorOut
 from qa import __version__
 from qa.config import Settings, get_settings
 from qa.engine import QAEngine
@@ -168,8 +168,11 @@ def _short(text: str, limit: int = MESSAGE_CHARS) -> str:
 def _field_error(error: Any) -> FieldError:
     value = error.get("input")
     text = value if isinstance(value, str) else _excerpt_repr.repr(value)
+    loc = list(error["loc"])
+    if loc[:1] == ["body"] and len(loc) > 1 and loc[1] in BODY_TAGS:
+        del loc[1]  # which shape of the body it is: the next step says it
     return FieldError(
-        loc=[p if isinstance(p, int) else _short(str(p), EXCERPT_CHARS) for p in error["loc"]],
+        loc=[p if isinstance(p, int) else _short(str(p), EXCERPT_CHARS) for p in loc],
         msg=_short(str(error["msg"])),
         type=str(error["type"]),
         input=None if "input" not in error else _short(text, EXCERPT_CHARS),

@@ -15,8 +15,8 @@ from api.schemas import (
     AskRequest,
     AskResponse,
     DocumentFields,
-    DocumentIn,
     DocumentOut,
+    DocumentsBody,
     DocumentSummary,
     ErrorOut,
     Health,
@@ -134,7 +134,7 @@ def documents(
 async def add_documents(
     engine: EngineDep,
     settings: SettingsDep,
-    body: Annotated[DocumentIn | list[DocumentIn], Body()],
+    body: Annotated[DocumentsBody, Body()],
 ) -> WriteOut:
     """Add one article or an array of them; 201 once they are durable and searchable."""
     docs = body if isinstance(body, list) else [body]

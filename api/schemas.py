@@ -6,7 +6,15 @@ import json
 from typing import Annotated, Any, Literal
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+)
 
 from qa.answer.rank import CONFIDENCE_DIGITS
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
@@ -139,6 +147,23 @@ class DocumentFields(BaseModel):
 
 class DocumentIn(DocumentFields):
     id: DocId = Field(description="the document id (1-256 characters)")
+
+
+BODY_TAGS = ("document", "documents")
+"""The two shapes of a POST /documents body, as pydantic names them in an error's ``loc``
+(which the app's handler leaves out: ``["body", "id"]``, ``["body", 3, "id"]``)."""
+
+
+def _documents_tag(value: Any) -> str:
+    return BODY_TAGS[1] if isinstance(value, list) else BODY_TAGS[0]
+
+
+DocumentsBody = Annotated[
+    Annotated[DocumentIn, Tag(BODY_TAGS[0])] | Annotated[list[DocumentIn], Tag(BODY_TAGS[1])],
+    Discriminator(_documents_tag),
+]
+"""One article or an array of them; a bad one is reported once, as the shape it has (both
+shapes were tried and reported: an object was also "not a valid list")."""
 
 
 class WriteOut(BaseModel):

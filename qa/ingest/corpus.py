@@ -70,11 +70,15 @@ _JSONL_LINE = re.compile(r"#L(\d+)$")
 _MAX_NESTING = 200
 
 DOC_ID_MAX_CHARS = 256
-DOC_ID_PATTERN = r"^\S(.*\S)?$"
+_LINE_BREAKS = r"\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines's
+DOC_ID_PATTERN = rf"^\S(?:[^{_LINE_BREAKS}]*\S)?$"
 """Document ids, as the HTTP API takes them (api/schemas.py ``DocId``) and so as the corpus is
-read: 1 to 256 characters, no line break (a URL path cannot hold one), no white space at either
-end. An article with another id could be cited but never read or deleted by ``/documents/{id}``."""
+read: 1 to 256 characters, no line break of any kind (a URL path cannot hold one; ``.`` alone let
+``\r`` and U+2028 through), no white space at either end. An article with another id could be
+cited but never read or deleted by ``/documents/{id}``. Python, pydantic's Rust engine and the
+JavaScript of OpenAPI clients read this pattern alike."""
 _DOC_ID = re.compile(DOC_ID_PATTERN)
+_LINE_BREAK_CHARS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # The parts of a date-time (ISO 8601 extended form, "2024-10-12T08:30:00+01:00") kept as written.
 _EXTENDED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _EXTENDED_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
@@ -197,7 +201,7 @@ def check_doc_id(doc_id: str) -> str:
     if _DOC_ID.fullmatch(doc_id) is None:  # fullmatch: "$" alone would allow a final "\n"
         if not doc_id:
             raise ValueError("is empty")
-        if "\n" in doc_id:
+        if any(c in doc_id for c in _LINE_BREAK_CHARS):
             raise ValueError("holds a line break")
         raise ValueError("starts or ends with white space")
     return doc_id

@@ -202,3 +202,16 @@ def test_an_id_of_bytes_that_are_not_utf8_is_a_422_not_the_article_u_fffd(
         detail = r.json()["detail"][0]
         assert detail["loc"] == ["path", "doc_id"] and "not UTF-8" in detail["msg"]
     assert httpx.get(f"{server_url}/documents/%EF%BF%BD").status_code == 404  # nothing written
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_an_id_with_any_line_break_is_refused(server_url: str, brk: str) -> None:
+    """The README says ids hold no line break; only "\\n" was refused."""
+    doc_id = f"id{brk}x"
+    r = httpx.post(f"{server_url}/documents", json={"id": doc_id, "text": "One. Two."})
+    assert r.status_code == 422, r.text
+    # once, where it is: not also under "DocumentIn", nor as "not a valid list"
+    assert [d["loc"] for d in r.json()["detail"]] == [["body", "id"]]
+    path = "".join(f"%{b:02X}" for b in doc_id.encode())
+    put = httpx.put(f"{server_url}/documents/{path}", json={"text": "One. Two."})
+    assert put.status_code in (404, 422), put.text  # "\n" cannot reach the route at all
