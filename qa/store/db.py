@@ -467,27 +467,21 @@ class Store:
     def article_origins(self, rows: Sequence[int]) -> dict[int, str | None]:
         """The origin of each of these article rows that is stored: the one field of a row that
         is updated in place (``Writer.set_origins``)."""
-        out: dict[int, str | None] = {}
-        with self.read() as conn:
-            cur = conn.cursor()
-            cur.row_factory = None
-            for chunk, marks in _in_chunks([int(x) for x in rows]):
-                out.update(
-                    cur.execute(f"SELECT id, origin FROM articles WHERE id IN ({marks})", chunk)
-                )
-        return out
+        return self._pairs("SELECT id, origin FROM articles WHERE id IN ({})", rows)
 
     # -- passages, sentences, vectors --------------------------------------------------------------
     def passage_articles(self, ids: Sequence[int]) -> dict[int, int]:
         """The article row of each of these passages that is stored."""
-        out: dict[int, int] = {}
+        return self._pairs("SELECT id, article FROM passages WHERE id IN ({})", ids)
+
+    def _pairs(self, query: str, ids: Sequence[int]) -> dict[int, Any]:
+        """``{first column: second}`` of ``query`` (its ``{}`` the placeholders) over ``ids``."""
+        out: dict[int, Any] = {}
         with self.read() as conn:
             cur = conn.cursor()
-            cur.row_factory = None
+            cur.row_factory = None  # plain tuples: a question reads these
             for chunk, marks in _in_chunks([int(i) for i in ids]):
-                out.update(
-                    cur.execute(f"SELECT id, article FROM passages WHERE id IN ({marks})", chunk)
-                )
+                out.update(cur.execute(query.format(marks), chunk))
         return out
 
     def article_passages(

@@ -32,13 +32,19 @@ def cited_origin(engine: QAEngine) -> str | None:
     return answers[0].article.origin
 
 
+def synced_feed(engine: QAEngine, tmp_path: Path, name: str) -> Path:
+    """A corpus folder holding LINE in the JSON Lines file ``name``, synced."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / name).write_text(json.dumps(LINE) + "\n", encoding="utf-8")
+    sync_folder(engine, corpus)
+    return corpus
+
+
 def test_a_moved_line_gets_its_new_origin_without_being_written_again(
     engine: QAEngine, tmp_path: Path
 ) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "monday.jsonl").write_text(json.dumps(LINE) + "\n", encoding="utf-8")
-    sync_folder(engine, corpus)
+    corpus = synced_feed(engine, tmp_path, "monday.jsonl")
     before = passage_ids(engine)
     assert cited_origin(engine) == f"{corpus / 'monday.jsonl'}#L1"  # now in the answer cache
 
@@ -72,10 +78,7 @@ def test_a_renamed_file_is_cited_at_its_new_path(engine: QAEngine, tmp_path: Pat
 def test_the_same_text_written_through_the_api_is_no_longer_cited_as_a_file(
     engine: QAEngine, tmp_path: Path
 ) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "feed.jsonl").write_text(json.dumps(LINE) + "\n", encoding="utf-8")
-    sync_folder(engine, corpus)
+    synced_feed(engine, tmp_path, "feed.jsonl")
     assert cited_origin(engine) is not None
     article = Article(doc_id="keeper", title=LINE["title"], text=LINE["text"])
     assert engine.add([article], replace=True).unchanged == ["keeper"]
