@@ -452,14 +452,11 @@ class QAEngine:
         sentences, in one read transaction: a delete in between must not leave a passage without
         its sentences."""
         with self.store.read():
-            rows = self.store.passage_articles(list(passage_ids))
-            wanted = sorted(set(rows.values()))
-            prepared = self.sentences.get(wanted)
-            # the one field a stored row changes in place, so not taken from the cache
-            origins = self.store.article_origins(wanted)
+            sources = self.store.passage_sources(passage_ids)
+            prepared = self.sentences.get(sorted({row for row, _ in sources.values()}))
         found: dict[int, _Stored] = {}
         moved: dict[int, Article] = {}
-        for pid, row in rows.items():
+        for pid, (row, origin) in sources.items():
             held = prepared.get(row)
             if held is None:
                 continue  # deleted between ranking and reading: never shown
@@ -467,9 +464,9 @@ class QAEngine:
             if p is None:
                 raise IndexStateError(f"passage {pid} is not among its article's")
             article = held.article
-            if origins.get(row, article.origin) != article.origin:
+            if origin != article.origin:  # moved since it was prepared (``Writer.set_origins``)
                 if row not in moved:
-                    moved[row] = dataclasses.replace(article, origin=origins[row])
+                    moved[row] = dataclasses.replace(article, origin=origin)
                 article = moved[row]
             found[pid] = _Stored(p, article, held.topic)
         return found

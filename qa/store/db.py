@@ -464,24 +464,22 @@ class Store:
                 )
         return out
 
-    def article_origins(self, rows: Sequence[int]) -> dict[int, str | None]:
-        """The origin of each of these article rows that is stored: the one field of a row that
-        is updated in place (``Writer.set_origins``)."""
-        return self._pairs("SELECT id, origin FROM articles WHERE id IN ({})", rows)
-
     # -- passages, sentences, vectors --------------------------------------------------------------
-    def passage_articles(self, ids: Sequence[int]) -> dict[int, int]:
-        """The article row of each of these passages that is stored."""
-        return self._pairs("SELECT id, article FROM passages WHERE id IN ({})", ids)
-
-    def _pairs(self, query: str, ids: Sequence[int]) -> dict[int, Any]:
-        """``{first column: second}`` of ``query`` (its ``{}`` the placeholders) over ``ids``."""
-        out: dict[int, Any] = {}
+    def passage_sources(self, ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
+        """The article row and origin of each of these passages that is stored. ``origin`` is
+        the one field of an article row updated in place (``Writer.set_origins``), so a question
+        reads it here rather than from a cache of rows."""
+        out: dict[int, tuple[int, str | None]] = {}
         with self.read() as conn:
             cur = conn.cursor()
             cur.row_factory = None  # plain tuples: a question reads these
             for chunk, marks in _in_chunks([int(i) for i in ids]):
-                out.update(cur.execute(query.format(marks), chunk))
+                for pid, row, origin in cur.execute(
+                    "SELECT p.id, p.article, a.origin FROM passages p "
+                    f"JOIN articles a ON a.id = p.article WHERE p.id IN ({marks})",
+                    chunk,
+                ):
+                    out[pid] = (row, origin)
         return out
 
     def article_passages(
