@@ -101,8 +101,8 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
         if _is_openai(request.url.path):
             first = errors[0] if errors else FieldError(loc=[], msg="invalid request", type="")
             where = ".".join(str(p) for p in first.loc if p != "body")
-            return error_response(
-                request.url.path, 400, f"{where}: {first.msg}" if where else first.msg
+            return openai_compat.error_response(
+                400, f"{where}: {first.msg}" if where else first.msg, where or None
             )
         return _validation_response(errors)
 

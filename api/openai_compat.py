@@ -84,7 +84,31 @@ class OpenAIRoute(APIRoute):
         return route
 
 
-router = APIRouter(prefix="/v1", dependencies=[Authorized], route_class=OpenAIRoute)
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error or server_error")
+    param: str | None = Field(description="the request field the error is about")
+    code: str | None = Field(description="model_not_found for an unknown model")
+
+
+class OpenAIErrorOut(BaseModel):
+    """OpenAI's error object, as every /v1 error is sent (``error_response``)."""
+
+    error: OpenAIErrorBody
+
+
+# What /v1 declares in the OpenAPI schema: its errors in OpenAI's shape, never FastAPI's 422.
+V1_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "model": OpenAIErrorOut,
+        "description": "400 a bad field (``param`` names it), 401 a missing or wrong API key, "
+        "404 an unknown model or path, 405 a wrong method, 413 a body over QA_MAX_BODY_BYTES",
+    },
+    "5XX": {"model": OpenAIErrorOut, "description": "503 the index is damaged or busy"},
+}
+router = APIRouter(
+    prefix="/v1", dependencies=[Authorized], route_class=OpenAIRoute, responses=V1_ERRORS
+)
 
 
 def excerpt(text: str, limit: int = NAME_CHARS) -> str:
@@ -242,7 +266,19 @@ class Reply:
     """extra fields on the whole (not streamed) response"""
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        200: {
+            "description": "the completion: JSON, or with ``stream`` server-sent events",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def chat_completions(request: ChatRequest, engine: EngineDep, http: Request) -> Any:
     request.check()
     task = request.background_task()

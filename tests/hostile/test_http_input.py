@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.openai_compat import OpenAIErrorOut
 from api.schemas import ErrorOut, ValidationErrorOut
 from tests.hostile.conftest import API_KEY, BAD_INPUTS
 from tests.hostile.errors import assert_declared_error
@@ -215,3 +216,20 @@ def test_an_id_with_any_line_break_is_refused(server_url: str, brk: str) -> None
     path = "".join(f"%{b:02X}" for b in doc_id.encode())
     put = httpx.put(f"{server_url}/documents/{path}", json={"text": "One. Two."})
     assert put.status_code in (404, 422), put.text  # "\n" cannot reach the route at all
+
+
+def test_openapi_declares_the_v1_errors_in_openais_shape(server_url: str) -> None:
+    """/v1 answers a bad request with a 400 in OpenAI's shape, never FastAPI's 422: the schema
+    says so too."""
+    spec = httpx.get(f"{server_url}/openapi.json").json()
+    chat = spec["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert "422" not in chat
+    for status in ("4XX", "5XX"):
+        assert chat[status]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "OpenAIErrorOut"
+        )
+    assert set(chat["200"]["content"]) == {"application/json", "text/event-stream"}
+    r = httpx.post(f"{server_url}/v1/chat/completions", json={"messages": "hello"})
+    assert r.status_code == 400
+    body = OpenAIErrorOut.model_validate(r.json())
+    assert body.error.param == "messages" and body.error.type == "invalid_request_error"
