@@ -200,14 +200,16 @@ class StoredSentences:
 
 
 PENDING = "pending"
-"""the stamp of a file whose articles are being written, or that waits for ids another holds
-(``waiting_stamp``): never a real stamp, so the file is read again"""
+"""what starts the mark of a file whose articles are being written, or that waits for ids
+another holds (``waiting_stamp``): never a real stamp, so the file is read again. (Stores synced
+before the mark kept the file's stamp may hold it bare: that file is read again whole.)"""
 
 
 def waiting_stamp(stamp: str, waiting: Sequence[str]) -> str:
-    """The stamp recorded for a file that holds ``waiting``, ids another file or a direct write
-    has: never a real stamp, so the file is read again at each sync until the clash is gone,
-    while ``stamp`` still tells whether it changed."""
+    """The mark recorded for a file read at ``stamp`` whose articles are being written, or that
+    holds ``waiting``, ids another file or a direct write has: never a real stamp, so the file is
+    read again (at the next sync, or at each until the clash is gone), while ``stamp`` still
+    tells whether it changed."""
     return f"{PENDING} {stamp} {json.dumps(sorted(waiting))}"
 
 

@@ -28,7 +28,7 @@ from qa.ingest.corpus import (
     skip_article,
 )
 from qa.records import Article
-from qa.store.db import PENDING, waiting_of, waiting_stamp
+from qa.store.db import waiting_of, waiting_stamp
 from qa.store.writer_lock import WriterLock
 
 if TYPE_CHECKING:
@@ -169,12 +169,16 @@ def _sync_folder(
     if to_write:
         # Before its articles are written, each file read is recorded as pending, with the ids it
         # had and the ids it has now. A sync killed after writing some of them reads the file again
-        # next time (no stamp matches PENDING); if the file is gone by then, or holds other ids,
-        # those articles are the ids it no longer claims, and are deleted as any file's would be.
+        # next time (a pending mark is never a stamp); if the file is gone by then, or holds other
+        # ids, those articles are the ids it no longer claims, and are deleted as any file's would
+        # be. The mark keeps the file's stamp (``waiting_stamp``): unchanged, the file writes
+        # again only the ids it claims, so an article deleted directly (before the kill or after
+        # it) stays deleted, as it does for a file that was never pending.
         with engine.store.write() as w:
             for key in reads:
                 had = known[key][1] if key in known else []
-                w.set_file(key, PENDING, sorted({*had, *current[key][1]}))
+                mark = waiting_stamp(stamps[key], clashing.get(key, []))
+                w.set_file(key, mark, sorted({*had, *current[key][1]}))
         written = engine.add(to_write, replace=True, progress=progress, from_files=True)
         report.added, report.replaced = written.added, written.replaced
         report.unchanged = len(written.unchanged)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.engine import QAEngine, WriteResult
-from qa.store.db import PENDING
+from qa.store.db import PENDING, waiting_of
 from qa.store.sync import sync_folder
 from tests.conftest import write_corpus
 from tests.qa.store.conftest import stored
@@ -25,7 +25,9 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs (not an Exception, so no handler catches it)."""
 
 
-def killed_after_writing(engine: QAEngine, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def killed_after_writing(
+    engine: QAEngine, corpus: Path, monkeypatch: pytest.MonkeyPatch, *, force: bool = False
+) -> None:
     """A sync of ``corpus`` that commits its articles and dies before recording its files."""
     add = engine.add
 
@@ -35,7 +37,7 @@ def killed_after_writing(engine: QAEngine, corpus: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(engine, "add", add_then_die)
     with pytest.raises(Killed):
-        sync_folder(engine, corpus)
+        sync_folder(engine, corpus, force=force)
     monkeypatch.undo()
 
 
@@ -45,7 +47,8 @@ def test_a_file_removed_after_a_killed_sync_leaves_no_article(
     corpus = write_corpus(tmp_path / "corpus", FILES)
     killed_after_writing(engine, corpus, monkeypatch)
     assert stored(engine) == {"quake", "harvest", "bridge"}  # written, the files not yet recorded
-    assert {stamp for stamp, _ in engine.store.files().values()} == {PENDING}
+    # each file marked pending, with the stamp it was read at
+    assert all(waiting_of(stamp) is not None for stamp, _ in engine.store.files().values())
     (corpus / "harvest.txt").unlink()
     report = sync_folder(engine, corpus)
     assert stored(engine) == {"quake", "bridge"}
@@ -100,6 +103,58 @@ def test_a_completed_sync_leaves_no_file_pending(engine: QAEngine, tmp_path: Pat
     report = sync_folder(engine, corpus)
     assert report.replaced == ["quake"]
     files = engine.store.files()
-    assert PENDING not in {stamp for stamp, _ in files.values()}
+    assert not any(stamp.startswith(PENDING) for stamp, _ in files.values())
     assert sorted(ids[0] for _, ids in files.values()) == ["bridge", "harvest", "quake"]
     assert sync_folder(engine, corpus).files_read == 0  # recorded: nothing is read again
+
+
+def test_an_article_deleted_directly_stays_deleted_after_a_killed_forced_sync(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa delete bravo`, then `qa index --force` killed while writing: the feed did not change,
+    so bravo stays deleted at the next sync (it came back: the pending mark lost the stamp)."""
+    corpus = write_corpus(tmp_path / "corpus", {"feed.jsonl": feed("alpha", "bravo"), **FILES})
+    sync_folder(engine, corpus)
+    engine.delete(["bravo"])
+    killed_after_writing(engine, corpus, monkeypatch, force=True)
+    assert "bravo" not in stored(engine)
+    report = sync_folder(engine, corpus)
+    assert "bravo" not in stored(engine) and report.added == []
+    assert stored(engine) == {"alpha", "quake", "harvest", "bridge"}
+    (corpus / "feed.jsonl").write_text(feed("alpha", "bravo", "charlie"))  # changed: its word
+    sync_folder(engine, corpus)
+    assert {"bravo", "charlie"} <= stored(engine)
+
+
+def test_an_article_deleted_after_a_killed_sync_stays_deleted(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync killed after writing a new file's article, then `qa delete` of that article: the
+    next sync finishes the killed one without bringing it back."""
+    corpus = write_corpus(tmp_path / "corpus", FILES)
+    sync_folder(engine, corpus)
+    (corpus / "ferry.txt").write_text("Ferry strike ends\nFerry crews returned to work today.\n")
+    killed_after_writing(engine, corpus, monkeypatch)
+    assert "ferry" in stored(engine)
+    assert engine.delete(["ferry"]).deleted == ["ferry"]
+    report = sync_folder(engine, corpus)
+    assert "ferry" not in stored(engine) and report.added == []
+    assert not any(stamp.startswith(PENDING) for stamp, _ in engine.store.files().values())
+    assert engine.live.problems() == []
+
+
+def test_a_waiting_file_keeps_a_deleted_article_out_after_a_killed_sync(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """b.jsonl repeats a.jsonl's id (so it is read at every sync) and holds yankee, deleted over
+    the API; a sync killed while writing keeps yankee deleted."""
+    corpus = write_corpus(
+        tmp_path / "corpus", {"a.jsonl": feed("xray"), "b.jsonl": feed("xray", "yankee")}
+    )
+    sync_folder(engine, corpus)
+    assert stored(engine) == {"xray", "yankee"}
+    engine.delete(["yankee"])
+    (corpus / "c.txt").write_text("Canal reopens\nThe canal reopened to boats this week.\n")
+    killed_after_writing(engine, corpus, monkeypatch)
+    sync_folder(engine, corpus)
+    assert stored(engine) == {"xray", "c"}
