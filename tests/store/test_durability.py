@@ -239,6 +239,57 @@ def test_qa_index_killed_then_files_removed_leaves_no_article_of_them(tmp_path: 
         engine.store.close()
 
 
+@pytest.mark.slow
+def test_qa_index_force_killed_while_writing_brings_no_deleted_article_back(
+    tmp_path: Path,
+) -> None:
+    """`qa delete victim` (its file stays), then `qa index --force` killed once it has marked
+    the files pending, then `qa delete a1` (its file stays too), then `qa index`: neither comes
+    back, and the files new to the killed run are all indexed. (Found by a kill -9 hunt: the
+    pending mark lost the file's stamp, and the next sync read the unchanged file whole.)"""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(20):
+        (corpus / f"a{i}.txt").write_text(str(doc(i)["text"]))
+    (corpus / "victim.txt").write_text(str(doc(99)["text"]))
+    index = tmp_path / "index"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def qa(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "api.cli", *args, "--index-dir", str(index)]
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+
+    qa("index", "--corpus", str(corpus))
+    qa("delete", "victim")
+    for i in range(20, 300):  # embedding work for the forced run, so the kill lands in it
+        (corpus / f"a{i}.txt").write_text(str(doc(i)["text"]))
+    cmd = [sys.executable, "-m", "api.cli", "index", "--force", "--corpus", str(corpus)]
+    proc = subprocess.Popen([*cmd, "--index-dir", str(index)], cwd=ROOT, env=env)
+    victim = str((corpus / "victim.txt").resolve())
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if file_stamp(index / "store.sqlite3", victim).startswith("pending"):
+            break
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert file_stamp(index / "store.sqlite3", victim).startswith("pending"), "kill too late"
+    assert len(stored_ids(index / "store.sqlite3")) < 300, "the kill should land mid-write"
+    qa("delete", "a1")
+    qa("index", "--corpus", str(corpus))
+    assert set(stored_ids(index / "store.sqlite3")) == {f"a{i}" for i in range(300)} - {"a1"}
+
+
+def file_stamp(database: Path, path: str) -> str:
+    """The stamp the folder sync recorded for ``path`` ('' if none yet), read beside a writer."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT stamp FROM files WHERE path = ?", (path,)).fetchone()
+    except sqlite3.OperationalError:
+        return ""
+    return str(row[0]) if row else ""
+
+
 def stored_ids(database: Path) -> list[str]:
     """The article ids committed so far, read beside a running writer (WAL: never blocks it)."""
     if not database.exists():
