@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,15 +16,9 @@ from tqdm import tqdm
 
 from qa.answer.features import PASSAGE_FEATURES, QuestionInfo, Run, Topic, analyse_question
 from qa.answer.rank import DEFAULT_RANKER, Ranker
-from qa.answer.score import (
-    Scored,
-    answers_from,
-    score_candidates,
-    score_sentences,
-    with_byline,
-)
+from qa.answer.score import Scored, answers_from, score_candidates, with_byline
 from qa.answer.select import Evidence
-from qa.answer.sentences import PreparedPassage, SentenceCache
+from qa.answer.sentences import SentenceCache
 from qa.config import Mode, Settings
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import (
@@ -121,27 +115,6 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Stored:
-    """One stored passage as answering reads it (``QAEngine._lookup``)."""
-
-    passage: PreparedPassage
-    article: Article
-    """its article, with the origin stored at the time of reading"""
-    topic: Topic
-
-
-@dataclass(frozen=True, slots=True)
-class _Beside:
-    """What a question's BM25 leg did besides the BM25 list (``QAEngine.candidates``)."""
-
-    info: QuestionInfo
-    coverage: float
-    """the share of the question's terms that some passage holds"""
-    known: dict[int, _Stored]
-    """the lexical candidates, read (``QAEngine._lookup``)"""
-
-
-@dataclass(frozen=True, slots=True)
 class _Read:
     """Candidates read from the store: their passages, articles and sentences with vectors."""
 
@@ -199,7 +172,7 @@ class QAEngine:
         self._write_lock = threading.Lock()
         self._bm25 = BM25Retriever(live)
         self.ranker = ranker or load_ranker()
-        self._pool = _pool()
+        self._lexical_pool = _lexical_pool()
         self.sentences = SentenceCache(self.store, embedder.dimension, settings.sentence_cache)
         self._retrievers: dict[str, Retriever] = {
             "dense": DenseRetriever(live),
@@ -253,8 +226,8 @@ class QAEngine:
 
     def close(self) -> None:
         """Save and release; the engine stays usable (connections and threads come back on use)."""
-        self._pool.shutdown(wait=True)
-        self._pool = _pool()  # no thread starts until a question needs one
+        self._lexical_pool.shutdown(wait=True)
+        self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
         self.sentences.stop()  # no background read may outlive the store's connections
         try:
             self.live.save()
@@ -422,19 +395,11 @@ class QAEngine:
             )
         return self._retrievers[mode]
 
-    def query(
-        self,
-        text: str,
-        filters: Filters | None = None,
-        *,
-        lexical: int = 0,
-        then: Callable[[list[str], list[tuple[int, float]]], object] | None = None,
-    ) -> Query:
-        """``lexical > 0`` starts the BM25 query for that many passages, and ``then`` after it,
-        beside the embedding (``Query.make``)."""
+    def query(self, text: str, filters: Filters | None = None, *, lexical: int = 0) -> Query:
+        """``lexical > 0`` starts the BM25 query for that many passages beside the embedding."""
         self.live.ensure_synced()
-        pool = (self._pool, lexical) if lexical > 0 else None
-        return Query.make(text, self.encoder, self.live, filters, lexical=pool, then=then)
+        pool = (self._lexical_pool, lexical) if lexical > 0 else None
+        return Query.make(text, self.encoder, self.live, filters, lexical=pool)
 
     def search(
         self, question: str, k: int, mode: Mode = "hybrid", filters: Filters | None = None
@@ -447,49 +412,31 @@ class QAEngine:
         """Ranked candidates as passages with their text (deleted ones left out)."""
         return self._read(candidates).hits
 
-    def _lookup(self, passage_ids: Sequence[int]) -> dict[int, _Stored]:
-        """The stored passages of ``passage_ids`` (deleted ones left out) with their articles and
-        sentences, in one read transaction: a delete in between must not leave a passage without
-        its sentences."""
+    def _read(self, candidates: list[Candidate]) -> _Read:
+        """One read of the candidates' passages, articles and stored sentence vectors, in one
+        read transaction (a delete in between must not leave a passage without its sentences)."""
         with self.store.read():
-            sources = self.store.passage_sources(passage_ids)
+            # the article row of each candidate still stored, and its origin: the one field a
+            # stored row changes in place, so not taken from the cache
+            sources = self.store.passage_sources([c.passage_id for c in candidates])
             prepared = self.sentences.get(sorted({row for row, _ in sources.values()}))
-        found: dict[int, _Stored] = {}
-        moved: dict[int, Article] = {}
-        for pid, (row, origin) in sources.items():
+        read = _Read([], {}, {}, {}, {})
+        for c in candidates:
+            row, origin = sources.get(c.passage_id, (-1, None))
             held = prepared.get(row)
             if held is None:
                 continue  # deleted between ranking and reading: never shown
-            p = held.passages.get(pid)
+            p = held.passages.get(c.passage_id)
             if p is None:
-                raise IndexStateError(f"passage {pid} is not among its article's")
-            article = held.article
-            if origin != article.origin:  # moved since it was prepared (``Writer.set_origins``)
-                if row not in moved:
-                    moved[row] = dataclasses.replace(article, origin=origin)
-                article = moved[row]
-            found[pid] = _Stored(p, article, held.topic)
-        return found
-
-    def _read(
-        self, candidates: Sequence[Candidate], known: Mapping[int, _Stored] | None = None
-    ) -> _Read:
-        """The candidates' passages, articles and stored sentence vectors, in candidate order;
-        ``known`` holds passages read already (``_lookup``), the rest are read now."""
-        stored = dict(known or {})
-        if missing := [c.passage_id for c in candidates if c.passage_id not in stored]:
-            stored.update(self._lookup(missing))
-        read = _Read([], {}, {}, {}, {})
-        for c in candidates:
-            s = stored.get(c.passage_id)
-            if s is None:
-                continue
-            doc_id = s.article.doc_id
-            read.articles.setdefault(doc_id, s.article)
-            read.topics[doc_id] = s.topic
-            read.sentences[c.passage_id] = s.passage.sentences
-            read.vectors[c.passage_id] = s.passage.vector
-            read.hits.append(Hit(s.passage.passage, c.score, dense=c.dense, bm25=c.bm25))
+                raise IndexStateError(f"passage {c.passage_id} is not among its article's")
+            doc_id, article = held.article.doc_id, held.article
+            if doc_id not in read.articles and origin != article.origin:
+                article = dataclasses.replace(article, origin=origin)
+            read.articles[doc_id] = article
+            read.topics[doc_id] = held.topic
+            read.sentences[c.passage_id] = p.sentences
+            read.vectors[c.passage_id] = p.vector
+            read.hits.append(Hit(p.passage, c.score, dense=c.dense, bm25=c.bm25))
         return read
 
     def ask(
@@ -585,42 +532,24 @@ class QAEngine:
         check_text(question, "question")
         retriever = self.retriever(mode)
         fetch = _fetch(depth)
-
-        # One BM25 query serves the lexical ranking and the ranker's lexical features. It runs
-        # beside the embedding, and so does what else needs no vector: the terms' document
-        # frequencies, and reading the lexical candidates (most of which the fused list keeps).
-        def beside(terms: list[str], top: list[tuple[int, float]]) -> _Beside:
-            doc_freq = self.live.doc_freq(terms)
-            coverage = sum(t in doc_freq for t in terms) / len(terms) if terms else 0.0
-            info = analyse_question(question, terms, doc_freq, self.live.dense.ntotal)
-            known = self._lookup([pid for pid, _ in top[:fetch]]) if mode != "dense" else {}
-            return _Beside(info, coverage, known)
-
-        query = self.query(
-            question, filters, lexical=max(self.settings.candidates, fetch), then=beside
-        )
-        query.lexical_done()
-        assert isinstance(query.beside, _Beside)
-        info, coverage, known = query.beside.info, query.beside.coverage, query.beside.known
-        ranker = ranker or self.ranker
-        early = None
-        if isinstance(retriever, HybridRetriever):
-            # The dense search runs in the pool (FAISS releases the GIL) while this thread
-            # scores the sentences of the lexical candidates read above.
-            dense = self._pool.submit(retriever.dense.top, query, retriever.depth(fetch))
-            early = score_sentences(
-                info,
-                query.vector,
-                [(pid, s.passage.sentences, s.topic) for pid, s in known.items()],
-                ranker,
-            )
-            ranked = retriever.fuse(query, dense.result(), fetch)
-        else:
-            ranked = retriever.rank(query, fetch)
+        # One BM25 query, started beside the embedding, serves the lexical ranking and the
+        # ranker's lexical features.
+        query = self.query(question, filters, lexical=max(self.settings.candidates, fetch))
+        # document frequencies: from memory at once, from FTS5 beside the dense search
+        stats = None
+        if self.live.lexical is None:
+            stats = self._lexical_pool.submit(self.live.doc_freq, query.terms)
+        # the dense search runs first, while the BM25 query is still going
+        ranked = retriever.rank(query, fetch)
         lexical = self._bm25.top(query, self.settings.candidates)
-        # everything scored comes from the store as read beside the embedding or here, each
-        # passage with its own article and sentences
-        read = self._read(ranked, known)
+        # One read transaction for everything the scoring reads: a write landing in between
+        # (a PUT, a watched file re-synced) must not leave a passage without its vectors.
+        read = self._read(ranked)
+        doc_freq = self.live.doc_freq(query.terms) if stats is None else stats.result()
+        coverage = (
+            sum(t in doc_freq for t in query.terms) / len(query.terms) if query.terms else 0.0
+        )
+        info = analyse_question(question, query.terms, doc_freq, self.live.dense.ntotal)
         scored = score_candidates(
             info,
             query.vector,
@@ -630,9 +559,8 @@ class QAEngine:
             read.vectors,
             dict(lexical),
             coverage,
-            ranker,
+            ranker or self.ranker,
             topics=read.topics,
-            known=early,
         )
         best_sentence = float(max((c.features[_BEST_SENTENCE] for c in scored), default=0.0))
         evidence = Evidence(
@@ -644,9 +572,8 @@ class QAEngine:
 _BEST_SENTENCE = PASSAGE_FEATURES.index("best_sentence")
 
 
-def _pool() -> ThreadPoolExecutor:
-    """Where questions are embedded beside the rest of their work (``QAEngine.query``)."""
-    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-ask")
+def _lexical_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-bm25")
 
 
 def _fetch(depth: int) -> int:

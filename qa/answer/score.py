@@ -24,15 +24,7 @@ from qa.answer.select import best_highlight, without_overlaps
 from qa.ingest.clean import byline_span
 from qa.records import Answer, Article, Hit, Passage, Span
 
-__all__ = [
-    "BYLINE_PASSAGE_ID",
-    "Scored",
-    "SentenceScores",
-    "answers_from",
-    "score_candidates",
-    "score_sentences",
-    "with_byline",
-]
+__all__ = ["BYLINE_PASSAGE_ID", "Scored", "answers_from", "score_candidates", "with_byline"]
 
 CAPTION_MARGIN = 0.15
 """a body passage whose best sentence is this close (cosine) to a caption's says the same"""
@@ -69,7 +61,6 @@ def score_candidates(
     ranker: Ranker,
     pool: int = REFERENCE_POOL,
     topics: Mapping[str, Topic] | None = None,
-    known: SentenceScores | None = None,
 ) -> list[Scored]:
     """Every hit scored: the first ``pool`` hits best first, then the rest best first.
 
@@ -77,8 +68,7 @@ def score_candidates(
     order), as a re-ranking window does: deeper hits, which a smaller ``top_k`` never reads, can
     neither displace them nor change their features, so the first answer and its confidence do
     not depend on ``top_k``. ``topics`` holds each article's topic terms (``topic_terms``),
-    computed here where missing; ``known`` the sentences of some hits scored already
-    (``score_sentences``).
+    computed here where missing.
     """
     if not hits:
         return []
@@ -86,18 +76,10 @@ def score_candidates(
     for doc, a in articles.items():
         if doc not in topic:
             topic[doc] = topic_terms(a)
-    pids = [h.passage.passage_id for h in hits]
-    parts = [known] if known is not None else []
-    if missing := [(pid, h) for pid, h in zip(pids, hits, strict=True) if pid not in (known or {})]:
-        parts.append(
-            score_sentences(
-                info,
-                q,
-                [(pid, sentences[pid], topic[h.passage.doc_id]) for pid, h in missing],
-                ranker,
-            )
-        )
-    batch, sentence_scores = _gather(parts, pids)
+    batch = sentence_features(
+        info, q, [(sentences[h.passage.passage_id], topic[h.passage.doc_id]) for h in hits]
+    )
+    sentence_scores = ranker.sentence_scores(batch.rows)
     bounds = batch.bounds
     dense = np.stack([passage_vectors[h.passage.passage_id] for h in hits]) @ q
     features = passage_features(
@@ -141,59 +123,6 @@ def score_candidates(
     return sorted(
         scored, key=lambda c: (c.first_stage_rank >= pool, -c.hit.score, c.first_stage_rank)
     )
-
-
-@dataclass(frozen=True, slots=True)
-class SentenceScores:
-    """The sentence rows of some passages and the sentence model's scores of them."""
-
-    batch: SentenceBatch
-    scores: np.ndarray
-    at: dict[int, int]
-    """passage id -> its position in ``batch``"""
-
-    def __contains__(self, passage_id: object) -> bool:
-        return passage_id in self.at
-
-
-def score_sentences(
-    info: QuestionInfo,
-    q: np.ndarray,
-    passages: Sequence[tuple[int, Run, Topic]],
-    ranker: Ranker,
-) -> SentenceScores:
-    """The sentence features and scores of each ``(passage id, sentences, topic)``. A
-    sentence's row depends on its passage alone, so passages can be scored in parts (the
-    lexical candidates while the dense search runs, the others after) and gathered."""
-    batch = sentence_features(info, q, [(run, topic) for _, run, topic in passages])
-    at = {pid: i for i, (pid, _, _) in enumerate(passages)}
-    return SentenceScores(batch, ranker.sentence_scores(batch.rows), at)
-
-
-def _gather(
-    parts: Sequence[SentenceScores], pids: Sequence[int]
-) -> tuple[SentenceBatch, np.ndarray]:
-    """The rows and scores of ``pids``' sentences, stacked in that order, from ``parts``."""
-    if len(parts) == 1 and list(parts[0].at) == list(pids):
-        return parts[0].batch, parts[0].scores
-    starts, sizes, offset = [], [], 0
-    located: dict[int, tuple[int, int]] = {}
-    for part in parts:
-        edges = part.batch.bounds.tolist()
-        for pid, i in part.at.items():
-            located.setdefault(pid, (offset + edges[i], edges[i + 1] - edges[i]))
-        offset += edges[-1]
-    for pid in pids:
-        start, size = located[pid]
-        starts.append(start)
-        sizes.append(size)
-    counts = np.array(sizes, dtype=np.int64)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    # row r of passage p comes from starts[p] + (r - bounds[p])
-    rows = np.repeat(np.array(starts, dtype=np.int64) - bounds[:-1], counts) + np.arange(bounds[-1])
-    every = [(p.batch.rows, p.batch.has, p.scores) for p in parts]
-    features, has, scores = (np.concatenate(x) for x in zip(*every, strict=True))
-    return SentenceBatch(features[rows], bounds, has[rows]), scores[rows]
 
 
 def _captions_after_body(

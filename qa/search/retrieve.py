@@ -7,7 +7,6 @@ condition on the FTS5 query), so ``k`` filtered candidates come back when that m
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -58,10 +57,8 @@ class Query:
     """the BM25 list, kept once computed (hybrid and abstention share it)"""
     bm25_depth: int = 0
     """how many passages ``bm25_top`` was asked for (it holds fewer when fewer match)"""
-    bm25_pending: Future[tuple[list[tuple[int, float]], object]] | None = field(default=None)
-    """the BM25 list being computed beside the embedding, and what ``then`` made of it (``make``)"""
-    beside: object = None
-    """what the ``then`` of ``make`` returned, once ``lexical_done`` has waited for it"""
+    bm25_pending: Future[list[tuple[int, float]]] | None = field(default=None)
+    """the BM25 list being computed beside the embedding (see ``make``)"""
 
     @classmethod
     def make(
@@ -72,14 +69,10 @@ class Query:
         filters: Filters | None = None,
         *,
         lexical: tuple[Executor, int] | None = None,
-        then: Callable[[list[str], list[tuple[int, float]]], object] | None = None,
     ) -> Query:
         """``lexical=(pool, k)`` starts the BM25 query for ``k`` passages in ``pool`` before the
-        question is embedded, followed in the same task by ``then(terms, bm25_list)`` (its
-        result is ``beside``): ONNX Runtime releases the GIL while it embeds, so on two cores
-        that Python work costs no wall time beside the dense leg. It runs in the pool rather
-        than here because the thread that embeds needs the GIL only at the start and the end
-        of its call, while the other holds it throughout."""
+        question is embedded: SQLite and ONNX Runtime both release the GIL, so on two cores the
+        lexical leg costs no wall time beside the dense one."""
         allowed = None
         if filters is not None and not filters.empty:
             allowed = live.store.allowed_passages(filters)
@@ -87,12 +80,7 @@ class Query:
         pending, depth = None, 0
         if lexical is not None:
             pool, depth = lexical
-
-            def leg() -> tuple[list[tuple[int, float]], object]:
-                top = live.bm25(words, depth, filters, allowed)
-                return top, (then(words, top) if then is not None else None)
-
-            pending = pool.submit(leg)
+            pending = pool.submit(live.bm25, words, depth, filters, allowed)
         try:
             vector = encoder.encode(text)
         except BaseException:
@@ -100,11 +88,6 @@ class Query:
                 pending.cancel()
             raise
         return cls(text, vector, words, filters, allowed, bm25_depth=depth, bm25_pending=pending)
-
-    def lexical_done(self) -> None:
-        """Wait for the BM25 leg started by ``make``, if any."""
-        if self.bm25_pending is not None:
-            (self.bm25_top, self.beside), self.bm25_pending = self.bm25_pending.result(), None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +119,8 @@ class BM25Retriever:
         self.live = live
 
     def top(self, query: Query, k: int) -> list[tuple[int, float]]:
-        query.lexical_done()
+        if query.bm25_pending is not None:
+            query.bm25_top, query.bm25_pending = query.bm25_pending.result(), None
         if query.bm25_top is None or query.bm25_depth < k:
             query.bm25_top = self.live.bm25(query.terms, k, query.filters, query.allowed)
             query.bm25_depth = k
@@ -163,17 +147,10 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.candidates = candidates
 
-    def depth(self, k: int) -> int:
-        """How deep each list is read for ``k`` fused candidates."""
-        return max(k, self.candidates)
-
     def rank(self, query: Query, k: int) -> list[Candidate]:
-        return self.fuse(query, self.dense.top(query, self.depth(k)), k)
-
-    def fuse(self, query: Query, dense: list[tuple[int, float]], k: int) -> list[Candidate]:
-        """The best ``k`` of ``dense`` (``DenseRetriever.top`` at ``depth(k)``) fused with the
-        BM25 list."""
-        lexical = self.bm25.top(query, self.depth(k))
+        depth = max(k, self.candidates)
+        dense = self.dense.top(query, depth)
+        lexical = self.bm25.top(query, depth)
         fused = reciprocal_rank_fusion(
             [[pid for pid, _ in dense], [pid for pid, _ in lexical]],
             k=self.rrf_k,
