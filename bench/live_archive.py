@@ -397,6 +397,8 @@ def main() -> None:
         "--only-ask", action="store_true", help="with --skip-ingest: the /ask latency step alone"
     )
     args = parser.parse_args()
+    if not args.bbc.is_dir():  # from a worktree elsewhere the default is not there
+        parser.error(f"--bbc {args.bbc} is not a folder: give the BBC archive's bbc/ folder")
     args.out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_WATCH": "true"}
     results: dict = {"machine": f"{os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
