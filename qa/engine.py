@@ -284,8 +284,9 @@ class QAEngine:
                     f"a document with id {next(iter(existing))!r} already exists (use PUT)"
                 )
             todo = [a for a in articles if not self._unchanged(a, existing)]
-            # only an id already stored can be a corpus file's
-            release = set() if from_files else set(existing)
+            # every id written here stops being a file's: one already stored, and one that a
+            # file claims but a killed sync never wrote (its pending mark, qa/store/sync.py)
+            release = set() if from_files else set(ids)
             todo_ids = {a.doc_id for a in todo}
             result.unchanged = [i for i in ids if i not in todo_ids]
             bar = tqdm(

@@ -99,6 +99,9 @@ class Skipped:
 class CorpusRead:
     articles: list[Article]
     skipped: list[Skipped]
+    unreadable: bool = False
+    """the file could not be read at all (permissions, an I/O error): what it says is unknown,
+    which is not the same as saying nothing"""
 
 
 class _Bad(Exception):
@@ -587,7 +590,7 @@ def read_file(path: Path, root: Path | None = None) -> CorpusRead:
     except _Bad as exc:
         return CorpusRead([], [skip(origin, str(exc))])
     except OSError as exc:
-        return CorpusRead([], [skip(origin, f"cannot read ({exc.strerror or exc})")])
+        return CorpusRead([], [skip(origin, f"cannot read ({exc.strerror or exc})")], True)
     return keep_first(read, {})
 
 

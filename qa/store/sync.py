@@ -147,6 +147,13 @@ def _sync_folder(
             current[key] = before
             continue
         read = read_file(path, base)  # one id twice in one file: the first kept (keep_first)
+        if read.unreadable:
+            # not readable now (permissions, an I/O error): its articles stay as they are, and
+            # it is read again at the next sync (a new file is not recorded at all)
+            report.skipped += read.skipped
+            if before is not None:
+                current[key] = before
+            continue
         articles = read.articles
         if before is not None and (waited := _held_back(before[0], stamp)) is not None:
             # an unchanged file read again (forced, or waiting for ids another owner has): the

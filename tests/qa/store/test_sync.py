@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import qa.ingest.corpus as corpus_module
 from qa.engine import QAEngine, WriteResult
+from qa.records import Article
 from qa.store.db import PENDING, waiting_of
 from qa.store.sync import sync_folder
 from tests.conftest import write_corpus
@@ -158,3 +160,87 @@ def test_a_waiting_file_keeps_a_deleted_article_out_after_a_killed_sync(
     killed_after_writing(engine, corpus, monkeypatch)
     sync_folder(engine, corpus)
     assert stored(engine) == {"xray", "c"}
+
+
+def killed_before_writing(engine: QAEngine, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync of ``corpus`` that marks its files pending and dies before writing an article."""
+
+    def die(*args: object, **kwargs: object) -> WriteResult:
+        raise Killed
+
+    monkeypatch.setattr(engine, "add", die)
+    with pytest.raises(Killed):
+        sync_folder(engine, corpus)
+    monkeypatch.undo()
+
+
+def api_article(doc_id: str) -> Article:
+    return Article(doc_id, f"API {doc_id}", f"API {doc_id}\nWritten through the API, acknowledged.")
+
+
+@pytest.mark.parametrize("then", ["file unchanged", "file removed"])
+def test_an_api_write_of_an_id_a_killed_sync_never_wrote_is_kept(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    """The killed sync's pending mark claims ferry, which it never wrote; `qa add` then writes
+    ferry. The next sync neither replaces it with the file's article nor deletes it."""
+    corpus = write_corpus(tmp_path / "corpus", FILES)
+    sync_folder(engine, corpus)
+    (corpus / "ferry.txt").write_text("Ferry strike ends\nFerry crews returned to work today.\n")
+    killed_before_writing(engine, corpus, monkeypatch)
+    assert "ferry" not in stored(engine)
+    engine.add([api_article("ferry")])
+    if then == "file removed":
+        (corpus / "ferry.txt").unlink()
+    sync_folder(engine, corpus)
+    assert engine.document("ferry").title == "API ferry"
+
+
+def test_an_api_write_after_a_sync_killed_between_delete_and_forget_is_kept(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """harvest.txt removed; the sync deletes harvest and dies before forgetting the file; then
+    `qa add` writes harvest. The next sync must not delete it again."""
+    corpus = write_corpus(tmp_path / "corpus", FILES)
+    sync_folder(engine, corpus)
+    (corpus / "harvest.txt").unlink()
+    delete = engine.delete
+
+    def delete_then_die(*args: object, **kwargs: object) -> WriteResult:
+        delete(*args, **kwargs)  # type: ignore[arg-type]
+        raise Killed
+
+    monkeypatch.setattr(engine, "delete", delete_then_die)
+    with pytest.raises(Killed):
+        sync_folder(engine, corpus)
+    monkeypatch.undo()
+    assert "harvest" not in stored(engine)
+    engine.add([api_article("harvest")])
+    sync_folder(engine, corpus)
+    assert engine.document("harvest").title == "API harvest"
+
+
+def test_a_file_that_cannot_be_read_keeps_its_articles(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed replaced by a file the service may not read yet (a writer's 0600 temp file renamed
+    into place): its articles stay, nothing is recorded for it, and once it is readable its new
+    content is read, even though making it readable (chmod) changes no stamp."""
+    corpus = write_corpus(tmp_path / "corpus", {"feed.jsonl": feed("alpha", "bravo"), **FILES})
+    sync_folder(engine, corpus)
+    (corpus / "feed.jsonl").write_text(feed("alpha", "bravo", "charlie"))
+    (corpus / "new.jsonl").write_text(feed("delta"))
+    real_read = corpus_module._read_regular
+
+    def refused(path: Path) -> bytes:
+        if path.name in ("feed.jsonl", "new.jsonl"):
+            raise PermissionError(13, "Permission denied")
+        return real_read(path)
+
+    monkeypatch.setattr(corpus_module, "_read_regular", refused)
+    report = sync_folder(engine, corpus)
+    monkeypatch.undo()
+    assert {s.reason for s in report.skipped} == {"cannot read (Permission denied)"}
+    assert report.deleted == [] and {"alpha", "bravo"} <= stored(engine)
+    sync_folder(engine, corpus)  # readable again, stamps as they were
+    assert {"alpha", "bravo", "charlie", "delta"} <= stored(engine)
