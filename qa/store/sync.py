@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -241,7 +241,7 @@ def _one_owner_each(
                 first = _where(Path(owner[a.doc_id]), base)
                 reason = f"duplicate id {a.doc_id!r} (first in {first})"
                 report.skipped.append(skip_article(a, reason))
-            elif a.doc_id in stored and stored[a.doc_id] != article_hash(a):
+            elif a.doc_id in stored and not _same_article(a, stored[a.doc_id]):
                 reason = (
                     f"id {a.doc_id!r} belongs to an article written through the API or "
                     "`qa add`: delete that one, or give this one another id"
@@ -256,6 +256,18 @@ def _one_owner_each(
         if key not in reads and any(owner.get(d) != key for d in ids):
             current[key] = (stamp, [d for d in ids if owner.get(d) == key])
     return clashing
+
+
+def _same_article(article: Article, stored_hash: str) -> bool:
+    """Whether ``article``, read from the folder, is the one stored (``article_hash``). `qa add`
+    reads a file on its own, without the ``metadata.folder`` a subfolder gives it in the folder
+    (``read_corpus``): that article is the same one."""
+    if article_hash(article) == stored_hash:
+        return True
+    if "folder" not in article.metadata:
+        return False
+    bare = {k: v for k, v in article.metadata.items() if k != "folder"}
+    return article_hash(replace(article, metadata=bare)) == stored_hash
 
 
 CORPUS_DISK = "corpus_disk"

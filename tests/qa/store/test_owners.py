@@ -90,6 +90,24 @@ def test_a_file_takes_over_the_same_article_added_with_qa_add(
     assert sync_folder(engine, corpus).deleted == ["harvest"]
 
 
+def test_a_file_in_a_subfolder_takes_over_the_same_article_added_with_qa_add(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    """`qa add corpus/sub/feed.jsonl` reads it without the ``metadata.folder`` the folder gives
+    it: the folder still takes it over (it was skipped as another writer's article, and the
+    feed was read again at every sync)."""
+    corpus = write_corpus(tmp_path / "corpus", {"quake.txt": QUAKE})
+    write_corpus(corpus / "sub", {"feed.jsonl": feed(("story", HARVEST))})
+    engine.add(read_corpus(corpus / "sub" / "feed.jsonl").articles, replace=True)  # `qa add`
+    report = sync_folder(engine, corpus)
+    assert report.skipped == [] and report.replaced == ["story"]
+    assert engine.document("story").metadata == {"folder": "sub"}
+    assert not any(stamp.startswith(PENDING) for stamp, _ in engine.store.files().values())
+    assert sync_folder(engine, corpus).files_read == 0
+    (corpus / "sub" / "feed.jsonl").unlink()
+    assert sync_folder(engine, corpus).deleted == ["story"]
+
+
 def test_of_two_files_holding_one_id_the_one_that_held_it_first_keeps_it(
     engine: QAEngine, tmp_path: Path
 ) -> None:
