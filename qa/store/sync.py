@@ -11,6 +11,7 @@ that a later sync cannot trace to its file. A folder that is not there deletes n
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -143,7 +144,7 @@ def _sync_folder(
                 report.skipped.append(skip(_where(path, base), exc.strerror or str(exc)))
             continue  # else vanished while we walked: the next sync sees it gone
         before = known.get(key)
-        if not force and before is not None and before[0] == stamp:
+        if not force and before is not None and before[0].partition("#")[0] == stamp:
             current[key] = before
             continue
         read = read_file(path, base)  # one id twice in one file: the first kept (keep_first)
@@ -155,6 +156,9 @@ def _sync_folder(
                 current[key] = before
             continue
         articles = read.articles
+        # what it says, beside its size and time: a rewrite that kept both (cp -p, rsync -t,
+        # touch -r) is a change all the same
+        stamp = f"{stamp}#{_content_digest(articles)}"
         if before is not None and (waited := _held_back(before[0], stamp)) is not None:
             # an unchanged file read again (forced, or waiting for ids another owner has): the
             # articles of it deleted or written directly (HTTP, `qa delete`) stay so until the
@@ -308,10 +312,24 @@ def _on_other_disk(
 def _held_back(before: str, stamp: str) -> list[str] | None:
     """If a file's recorded stamp ``before`` says it is unchanged at ``stamp``, the ids it waited
     for (none for an ordinary stamp); else None."""
-    if before == stamp:
+    if _unchanged(before, stamp):
         return []
     waiting = waiting_of(before)
-    return waiting[1] if waiting is not None and waiting[0] == stamp else None
+    return waiting[1] if waiting is not None and _unchanged(waiting[0], stamp) else None
+
+
+def _unchanged(recorded: str, stamp: str) -> bool:
+    """Whether a file read at ``stamp`` (``size:mtime#digest``) is the one ``recorded``: the same
+    size and time, and the same articles (a stamp recorded before digests were kept has none)."""
+    was, _, was_digest = recorded.partition("#")
+    now, _, digest = stamp.partition("#")
+    return was == now and (not was_digest or was_digest == digest)
+
+
+def _content_digest(articles: list[Article]) -> str:
+    """A short hash of the articles a file holds (``article_hash``, in order)."""
+    joined = "\n".join(article_hash(a) for a in articles)
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 def _where(path: Path, base: Path | None) -> str:

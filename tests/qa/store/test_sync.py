@@ -4,6 +4,7 @@ that a later sync cannot trace back to a file."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,35 @@ def test_a_file_that_cannot_be_read_keeps_its_articles(
     assert report.deleted == [] and {"alpha", "bravo"} <= stored(engine)
     sync_folder(engine, corpus)  # readable again, stamps as they were
     assert {"alpha", "bravo", "charlie", "delta"} <= stored(engine)
+
+
+def front_matter(doc_id: str) -> str:
+    return (
+        f"---\nid: {doc_id}\n---\nSame size story\nA story of exactly the same size as the other.\n"
+    )
+
+
+@pytest.mark.parametrize("how", ["id rewritten", "files swapped"])
+def test_a_forced_sync_reads_a_rewrite_that_kept_size_and_time(
+    engine: QAEngine, tmp_path: Path, how: str
+) -> None:
+    """`qa index --force` after a rewrite that kept the size and mtime (cp -p, rsync -t,
+    touch -r): the files' new ids are indexed (both articles were deleted, and stayed so)."""
+    corpus = write_corpus(tmp_path / "corpus", {"a.md": front_matter("xa"), **FILES})
+    (corpus / "b.md").write_text(front_matter("xb"))
+    for name in ("a.md", "b.md"):
+        os.utime(corpus / name, ns=(1_700_000_000_000_000_000,) * 2)
+    sync_folder(engine, corpus)
+    if how == "id rewritten":
+        (corpus / "a.md").write_text(front_matter("xc"))
+    else:
+        (corpus / "a.md").rename(corpus / "t.md")
+        (corpus / "b.md").rename(corpus / "a.md")
+        (corpus / "t.md").rename(corpus / "b.md")
+    for name in ("a.md", "b.md"):
+        os.utime(corpus / name, ns=(1_700_000_000_000_000_000,) * 2)
+    assert sync_folder(engine, corpus).files_read == 0  # the stamps alone say unchanged
+    sync_folder(engine, corpus, force=True)
+    expected = {"xc", "xb"} if how == "id rewritten" else {"xa", "xb"}
+    assert expected <= stored(engine) and ("xa" in stored(engine)) == (how != "id rewritten")
+    assert {engine.document(i).origin.rsplit("/", 1)[-1] for i in expected} == {"a.md", "b.md"}
