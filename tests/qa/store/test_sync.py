@@ -28,20 +28,35 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs (not an Exception, so no handler catches it)."""
 
 
+def killed_after(
+    step: str,
+    engine: QAEngine,
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    force: bool = False,
+    done: bool = True,
+) -> None:
+    """A sync of ``corpus`` that dies in the engine's ``step`` ("add" or "delete"), after it
+    committed (``done``) or before, and so before recording its files."""
+    real = getattr(engine, step)
+
+    def then_die(*args: object, **kwargs: object) -> WriteResult:
+        if done:
+            real(*args, **kwargs)
+        raise Killed
+
+    monkeypatch.setattr(engine, step, then_die)
+    with pytest.raises(Killed):
+        sync_folder(engine, corpus, force=force)
+    monkeypatch.undo()
+
+
 def killed_after_writing(
     engine: QAEngine, corpus: Path, monkeypatch: pytest.MonkeyPatch, *, force: bool = False
 ) -> None:
     """A sync of ``corpus`` that commits its articles and dies before recording its files."""
-    add = engine.add
-
-    def add_then_die(*args: object, **kwargs: object) -> WriteResult:
-        add(*args, **kwargs)  # type: ignore[arg-type]
-        raise Killed
-
-    monkeypatch.setattr(engine, "add", add_then_die)
-    with pytest.raises(Killed):
-        sync_folder(engine, corpus, force=force)
-    monkeypatch.undo()
+    killed_after("add", engine, corpus, monkeypatch, force=force)
 
 
 def test_a_file_removed_after_a_killed_sync_leaves_no_article(
@@ -165,14 +180,7 @@ def test_a_waiting_file_keeps_a_deleted_article_out_after_a_killed_sync(
 
 def killed_before_writing(engine: QAEngine, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sync of ``corpus`` that marks its files pending and dies before writing an article."""
-
-    def die(*args: object, **kwargs: object) -> WriteResult:
-        raise Killed
-
-    monkeypatch.setattr(engine, "add", die)
-    with pytest.raises(Killed):
-        sync_folder(engine, corpus)
-    monkeypatch.undo()
+    killed_after("add", engine, corpus, monkeypatch, done=False)
 
 
 def api_article(doc_id: str) -> Article:
@@ -205,16 +213,7 @@ def test_an_api_write_after_a_sync_killed_between_delete_and_forget_is_kept(
     corpus = write_corpus(tmp_path / "corpus", FILES)
     sync_folder(engine, corpus)
     (corpus / "harvest.txt").unlink()
-    delete = engine.delete
-
-    def delete_then_die(*args: object, **kwargs: object) -> WriteResult:
-        delete(*args, **kwargs)  # type: ignore[arg-type]
-        raise Killed
-
-    monkeypatch.setattr(engine, "delete", delete_then_die)
-    with pytest.raises(Killed):
-        sync_folder(engine, corpus)
-    monkeypatch.undo()
+    killed_after("delete", engine, corpus, monkeypatch)
     assert "harvest" not in stored(engine)
     engine.add([api_article("harvest")])
     sync_folder(engine, corpus)
