@@ -133,6 +133,14 @@ def _sync_folder(
             return report
     reads: dict[str, list[Article]] = {}  # the files read this time, by key, in path order
     stamps: dict[str, str] = {}
+    # files gone since the last sync, by the articles they held: a new file holding the very
+    # same articles is one of them renamed or moved, and what was deleted of it stays deleted
+    present = {str(p) for p in paths}
+    moved_from = {
+        digest: record
+        for key, record in known.items()
+        if key not in present and (digest := _recorded_digest(record[0]))
+    }
     for path in paths:
         key = str(path)
         try:
@@ -158,12 +166,17 @@ def _sync_folder(
         articles = read.articles
         # what it says, beside its size and time: a rewrite that kept both (cp -p, rsync -t,
         # touch -r) is a change all the same
-        stamp = f"{stamp}#{_content_digest(articles)}"
+        digest = _content_digest(articles)
+        stamp = f"{stamp}#{digest}"
         if before is not None and (waited := _held_back(before[0], stamp)) is not None:
             # an unchanged file read again (forced, or waiting for ids another owner has): the
             # articles of it deleted or written directly (HTTP, `qa delete`) stay so until the
             # file changes, as they do for the file that held them
             still = {*before[1], *waited}
+            articles = [a for a in articles if a.doc_id in still]
+        elif before is None and (moved := moved_from.pop(digest, None)) is not None:
+            waiting = waiting_of(moved[0])  # renamed or moved unchanged: the same rule
+            still = {*moved[1], *(waiting[1] if waiting is not None else [])}
             articles = [a for a in articles if a.doc_id in still]
         reads[key], stamps[key] = articles, stamp
         report.files_read += 1
@@ -266,12 +279,7 @@ def _same_article(article: Article, stored_hash: str) -> bool:
     """Whether ``article``, read from the folder, is the one stored (``article_hash``). `qa add`
     reads a file on its own, without the ``metadata.folder`` a subfolder gives it in the folder
     (``read_corpus``): that article is the same one."""
-    if article_hash(article) == stored_hash:
-        return True
-    if "folder" not in article.metadata:
-        return False
-    bare = {k: v for k, v in article.metadata.items() if k != "folder"}
-    return article_hash(replace(article, metadata=bare)) == stored_hash
+    return stored_hash in (article_hash(article), article_hash(_without_folder(article)))
 
 
 CORPUS_DISK = "corpus_disk"
@@ -327,9 +335,22 @@ def _unchanged(recorded: str, stamp: str) -> bool:
 
 
 def _content_digest(articles: list[Article]) -> str:
-    """A short hash of the articles a file holds (``article_hash``, in order)."""
-    joined = "\n".join(article_hash(a) for a in articles)
+    """A short hash of the articles a file holds (``article_hash``, in order), without what its
+    path gives them (``origin``, ``metadata.folder``): the same whichever folder holds it."""
+    joined = "\n".join(article_hash(_without_folder(a)) for a in articles)
     return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+def _recorded_digest(recorded: str) -> str:
+    """The content digest in a recorded stamp, waiting or not ('' if it has none)."""
+    waiting = waiting_of(recorded)
+    return (waiting[0] if waiting is not None else recorded).partition("#")[2]
+
+
+def _without_folder(article: Article) -> Article:
+    if "folder" not in article.metadata:
+        return article
+    return replace(article, metadata={k: v for k, v in article.metadata.items() if k != "folder"})
 
 
 def _where(path: Path, base: Path | None) -> str:

@@ -276,3 +276,22 @@ def test_a_forced_sync_reads_a_rewrite_that_kept_size_and_time(
     expected = {"xc", "xb"} if how == "id rewritten" else {"xa", "xb"}
     assert expected <= stored(engine) and ("xa" in stored(engine)) == (how != "id rewritten")
     assert {engine.document(i).origin.rsplit("/", 1)[-1] for i in expected} == {"a.md", "b.md"}
+
+
+@pytest.mark.parametrize("to", ["renamed.jsonl", "sub/feed.jsonl"])
+def test_an_article_deleted_directly_stays_deleted_when_its_file_moves_unchanged(
+    engine: QAEngine, tmp_path: Path, to: str
+) -> None:
+    """`qa delete bravo`, then feed.jsonl renamed or moved to a subfolder as it was: bravo stays
+    deleted (it came back: a new path counted as a changed file); alpha follows the file."""
+    corpus = write_corpus(tmp_path / "corpus", {"feed.jsonl": feed("alpha", "bravo"), **FILES})
+    sync_folder(engine, corpus)
+    engine.delete(["bravo"])
+    (corpus / to).parent.mkdir(exist_ok=True)
+    (corpus / "feed.jsonl").rename(corpus / to)
+    report = sync_folder(engine, corpus)
+    assert "bravo" not in stored(engine) and report.added == [] and report.deleted == []
+    assert engine.document("alpha").origin.endswith(to.rsplit("/", 1)[-1] + "#L1")
+    (corpus / to).write_text(feed("alpha", "bravo", "charlie"))  # changed: its word
+    sync_folder(engine, corpus)
+    assert {"alpha", "bravo", "charlie"} <= stored(engine)
