@@ -168,15 +168,15 @@ def _sync_folder(
         # touch -r) is a change all the same
         digest = _content_digest(articles)
         stamp = f"{stamp}#{digest}"
-        if before is not None and (waited := _held_back(before[0], stamp)) is not None:
-            # an unchanged file read again (forced, or waiting for ids another owner has): the
-            # articles of it deleted or written directly (HTTP, `qa delete`) stay so until the
-            # file changes, as they do for the file that held them
-            still = {*before[1], *waited}
-            articles = [a for a in articles if a.doc_id in still]
-        elif before is None and (moved := moved_from.pop(digest, None)) is not None:
-            waiting = waiting_of(moved[0])  # renamed or moved unchanged: the same rule
-            still = {*moved[1], *(waiting[1] if waiting is not None else [])}
+        # An unchanged file read again (forced, or waiting for ids another owner has), or one
+        # renamed or moved unchanged: the articles of it deleted or written directly (HTTP,
+        # `qa delete`) stay so until the file changes, as they do for the file that held them.
+        if before is not None:
+            same = before if _unchanged(before[0], stamp) else None
+        else:
+            same = moved_from.pop(digest, None)
+        if same is not None:
+            still = _claimed(same)
             articles = [a for a in articles if a.doc_id in still]
         reads[key], stamps[key] = articles, stamp
         report.files_read += 1
@@ -317,19 +317,23 @@ def _on_other_disk(
     )
 
 
-def _held_back(before: str, stamp: str) -> list[str] | None:
-    """If a file's recorded stamp ``before`` says it is unchanged at ``stamp``, the ids it waited
-    for (none for an ordinary stamp); else None."""
-    if _unchanged(before, stamp):
-        return []
-    waiting = waiting_of(before)
-    return waiting[1] if waiting is not None and _unchanged(waiting[0], stamp) else None
+def _recorded_stamp(recorded: str) -> str:
+    """A file's stamp as recorded: itself, or the one inside a mark (``waiting_stamp``)."""
+    waiting = waiting_of(recorded)
+    return waiting[0] if waiting is not None else recorded
+
+
+def _claimed(record: tuple[str, list[str]]) -> set[str]:
+    """The ids a file's record lets it write: those it holds and those it waits for."""
+    waiting = waiting_of(record[0])
+    return {*record[1], *(waiting[1] if waiting is not None else [])}
 
 
 def _unchanged(recorded: str, stamp: str) -> bool:
-    """Whether a file read at ``stamp`` (``size:mtime#digest``) is the one ``recorded``: the same
-    size and time, and the same articles (a stamp recorded before digests were kept has none)."""
-    was, _, was_digest = recorded.partition("#")
+    """Whether a file read at ``stamp`` (``size:mtime#digest``) is the one ``recorded`` (a stamp
+    or a mark): the same size and time, and the same articles (a stamp recorded before digests
+    were kept has none)."""
+    was, _, was_digest = _recorded_stamp(recorded).partition("#")
     now, _, digest = stamp.partition("#")
     return was == now and (not was_digest or was_digest == digest)
 
@@ -342,9 +346,8 @@ def _content_digest(articles: list[Article]) -> str:
 
 
 def _recorded_digest(recorded: str) -> str:
-    """The content digest in a recorded stamp, waiting or not ('' if it has none)."""
-    waiting = waiting_of(recorded)
-    return (waiting[0] if waiting is not None else recorded).partition("#")[2]
+    """The content digest in what was recorded for a file ('' if it has none)."""
+    return _recorded_stamp(recorded).partition("#")[2]
 
 
 def _without_folder(article: Article) -> Article:
