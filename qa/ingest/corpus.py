@@ -36,6 +36,7 @@ __all__ = [
     "article_files",
     "article_hash",
     "check_corpus_file",
+    "check_corpus_root",
     "check_doc_id",
     "concerns_read",
     "corpus_hash",
@@ -508,6 +509,21 @@ def check_corpus_file(path: Path) -> None:
         )
 
 
+def check_corpus_root(root: Path) -> None:
+    """A corpus is a folder or one article file (links followed); CorpusError for anything else,
+    a FIFO or a device: such a path is never read (a FIFO waits for ever, /dev/zero never ends)
+    nor taken as an empty corpus."""
+    if root.is_dir():
+        return
+    if root.is_file():
+        check_corpus_file(root)
+    elif root.exists():
+        kind = _kind(root.stat().st_mode)
+        raise CorpusError(f"corpus {root} is not a folder or a regular file ({kind or '?'})")
+    else:
+        raise CorpusError(f"corpus {root} does not exist")
+
+
 def _printable(name: str) -> str:
     """``name`` as one line of UTF-8, to be shown and stored: the bytes of a file name that is not
     UTF-8 (which Python reads as lone surrogates) written ``\\xe9``, a line break ``\\n``."""
@@ -639,22 +655,17 @@ def read_corpus(path: Path | str) -> CorpusRead:
     Raises CorpusError only when ``path`` itself cannot be read; bad files are skipped.
     """
     root = Path(path)
+    check_corpus_root(root)
     if root.is_dir():
         files, skipped = article_files(root)
         base: Path | None = root
-    elif root.is_file():  # a regular file (a link followed): a FIFO is not read, nor waited for
-        check_corpus_file(root)
+    else:
         try:
             with root.open("rb"):
                 pass
         except OSError as exc:
             raise CorpusError(f"cannot read {root}: {exc.strerror or exc}") from exc
         files, skipped, base = [root], [], None
-    elif root.exists():
-        kind = _kind(root.stat().st_mode)
-        raise CorpusError(f"corpus {root} is not a folder or a regular file ({kind or '?'})")
-    else:
-        raise CorpusError(f"corpus {root} does not exist")
     articles: list[Article] = []
     seen: dict[str, str] = {}
     for file in files:

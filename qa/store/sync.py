@@ -22,7 +22,7 @@ from qa.ingest.corpus import (
     Skipped,
     article_files,
     article_hash,
-    check_corpus_file,
+    check_corpus_root,
     read_file,
     sidecar_path,
     skip,
@@ -116,10 +116,10 @@ def _sync_folder(
         str(root).encode("utf-8")
     except UnicodeEncodeError:  # a name of other bytes: no id or record could hold it
         raise CorpusError(f"{root!r}: its name is not valid UTF-8: rename it") from None
-    if root.is_file():
-        # as `qa add` refuses it: a one-file "corpus" that is no article file would otherwise
-        # claim nothing, and every article of the folder read before would be deleted
-        check_corpus_file(root)
+    # as `qa add` refuses them: a one-file "corpus" that is no article file, a FIFO or a device
+    # (the folder swapped for one, or for a link to /dev/null) would otherwise claim nothing,
+    # and every article of the folder read before would be deleted
+    check_corpus_root(root)
     current: dict[str, tuple[str, list[str]]] = {}
     base = root if root.is_dir() else None
     if base is None:

@@ -159,6 +159,24 @@ def test_a_corpus_that_is_no_article_file_deletes_nothing(engine: QAEngine, tmp_
     assert stored(engine) == {"quake"}
 
 
+@pytest.mark.parametrize("swap", ["fifo", "link to /dev/null"])
+def test_a_corpus_folder_swapped_for_a_fifo_or_a_device_deletes_nothing(
+    engine: QAEngine, tmp_path: Path, swap: str
+) -> None:
+    """Was: read as an empty one-file corpus, and every article of the folder was deleted."""
+    corpus = write_corpus(tmp_path / "corpus", {"quake.txt": QUAKE, "harvest.txt": HARVEST})
+    sync_folder(engine, corpus)
+    corpus.rename(tmp_path / "corpus.old")
+    if swap == "fifo":
+        os.mkfifo(corpus)
+    else:
+        corpus.symlink_to("/dev/null")
+    kind = "a FIFO" if swap == "fifo" else "a character device"
+    with pytest.raises(CorpusError, match=rf"is not a folder or a regular file \({kind}\)"):
+        sync_folder(engine, corpus)
+    assert stored(engine) == {"quake", "harvest"}
+
+
 def test_a_link_to_nothing_is_skipped_with_a_reason(engine: QAEngine, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", {"quake.txt": QUAKE})
     (corpus / "link.txt").symlink_to(tmp_path / "nowhere.txt")
