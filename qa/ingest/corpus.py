@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -60,6 +61,9 @@ ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 SIDECAR_SUFFIX = ".meta.json"
 _JSONL = ".jsonl"
 # Files that ship beside articles (bbc/README.TXT) but are not news.
+# A file is read whole: a larger one (a feed to split, or no article at all) is skipped as
+# unreadable, its stored articles kept, rather than exhausting memory.
+MAX_FILE_BYTES = 256 << 20
 _NOT_ARTICLES = frozenset({"readme", "license", "licence", "copying"})
 _STRING_FIELDS = ("title", "url", "source", "author")
 _FIELDS = frozenset({"id", "published", "metadata", *_STRING_FIELDS})
@@ -465,7 +469,12 @@ def _read_regular(path: Path) -> bytes:
     _check_regular(os.stat(path).st_mode)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # no wait, even if swapped
     with os.fdopen(fd, "rb") as file:
-        _check_regular(os.fstat(file.fileno()).st_mode)
+        status = os.fstat(file.fileno())
+        _check_regular(status.st_mode)
+        if status.st_size > MAX_FILE_BYTES:  # read whole, so never one larger than this
+            raise OSError(
+                errno.EFBIG, f"larger than {MAX_FILE_BYTES >> 20} MiB: split it into smaller files"
+            )
         return file.read()
 
 
@@ -607,6 +616,8 @@ def read_file(path: Path, root: Path | None = None) -> CorpusRead:
         return CorpusRead([], [skip(origin, str(exc))])
     except OSError as exc:
         return CorpusRead([], [skip(origin, f"cannot read ({exc.strerror or exc})")], True)
+    except MemoryError:
+        return CorpusRead([], [skip(origin, "cannot read (not enough memory)")], True)
     return keep_first(read, {})
 
 

@@ -246,6 +246,41 @@ def test_a_file_that_cannot_be_read_keeps_its_articles(
     assert {"alpha", "bravo", "charlie", "delta"} <= stored(engine)
 
 
+def test_a_file_too_large_to_read_whole_is_skipped_and_keeps_its_articles(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: read whole, so a file larger than memory stopped the run with a MemoryError and
+    nothing was indexed. Now it is skipped as unreadable: the rest is indexed, and the articles
+    it held (a feed that grew past the limit) stay."""
+    corpus = write_corpus(tmp_path / "corpus", {"feed.jsonl": feed("alpha", "bravo")})
+    sync_folder(engine, corpus)
+    (corpus / "feed.jsonl").write_text(feed("alpha", "bravo", "charlie", "delta"))
+    (corpus / "huge.txt").write_text("Huge story\n" + "A line of a story. " * 200)
+    (corpus / "small.txt").write_text("Small story\nA story of a modest size.")
+    monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 200)
+    report = sync_folder(engine, corpus)
+    reason = "cannot read (larger than 0 MiB: split it into smaller files)"
+    assert {(Path(s.path).name, s.reason) for s in report.skipped} == {
+        ("feed.jsonl", reason),
+        ("huge.txt", reason),
+    }
+    assert stored(engine) == {"alpha", "bravo", "small"}
+
+
+def test_memory_running_out_while_reading_a_file_skips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "A story\nText.", "b.txt": "B\nMore."})
+
+    def exhausted(path: Path) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr(corpus_module, "_read_regular", exhausted)
+    read = corpus_module.read_file(corpus / "a.txt", corpus)
+    assert read.unreadable and read.articles == []
+    assert [s.reason for s in read.skipped] == ["cannot read (not enough memory)"]
+
+
 def front_matter(doc_id: str) -> str:
     return (
         f"---\nid: {doc_id}\n---\nSame size story\nA story of exactly the same size as the other.\n"
