@@ -419,6 +419,10 @@ def _repair_lexical_rows(engine: Any) -> None:
         checkup.repair_lexical(engine.store)
 
 
+def _where(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @contextlib.contextmanager
 def _listening(host: str, port: int) -> Iterator[list[Any]]:
     """Sockets listening on every address ``host`` resolves to, made as uvicorn (asyncio's
@@ -439,8 +443,9 @@ def _listening(host: str, port: int) -> Iterator[list[Any]]:
                 sock.bind(address)
                 sock.listen()
         except OSError as exc:  # socket.gaierror for an unknown host is one too
-            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            fail(f"cannot listen on {where} ({(exc.strerror or str(exc)).lower()})", 1)
+            fail(f"cannot listen on {_where(host, port)} ({(exc.strerror or str(exc)).lower()})", 1)
+        except UnicodeError as exc:  # a name the IDNA codec refuses (127.0.0..1, a 64-char label)
+            fail(f"cannot listen on {_where(host, port)} (not a valid host name: {exc})", 1)
         yield sockets
     finally:
         for sock in sockets:

@@ -348,6 +348,8 @@ class QAEngine:
     ) -> WriteResult:
         """Delete ``doc_ids``, all or none. Unless the folder sync deletes them (``from_files``),
         an article its corpus file still holds stays deleted until that file changes."""
+        for doc_id in doc_ids:  # an id no store could hold, before anything is deleted
+            check_text(doc_id, "doc_ids")
         result = WriteResult.empty()
         with self._write_lock:
             with self.store.write() as w:

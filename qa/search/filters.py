@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.errors import InvalidInputError
+from qa.errors import InvalidInputError, check_text
 from qa.ingest.corpus import iso_date
 
 __all__ = ["Filters", "parse_date"]
@@ -33,6 +33,12 @@ class Filters:
     doc_ids: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        for name, values in (("source", self.sources), ("doc_ids", self.doc_ids)):
+            for value in values or ():
+                try:
+                    check_text(value, name)
+                except InvalidInputError as exc:
+                    raise InvalidInputError(str(exc), field=("filters", name)) from None
         for name in ("published_after", "published_before"):
             value = getattr(self, name)
             if value is not None:

@@ -86,6 +86,16 @@ def test_env_vars_choose_corpus_and_index(tiny_corpus: Path, tmp_path: Path) -> 
         (["ask", "ok", "--mode", "sparse"], "--mode must be hybrid, dense or bm25, not 'sparse'"),
         (["ask", "ok", "--corpus", "/no/such/dir"], "corpus /no/such/dir does not exist"),
         (["index", "--corpus", "/no/such/dir"], "corpus /no/such/dir does not exist"),
+        # bytes of no UTF-8 in a shell argument (caf\xe9): were a UnicodeEncodeError traceback
+        (
+            ["ask", "ok", "--source", "caf\udce9"],
+            "source is not valid text (surrogates not allowed)",
+        ),
+        (
+            ["ask", "ok", "--doc-id", "caf\udce9"],
+            "doc_ids is not valid text (surrogates not allowed)",
+        ),
+        (["delete", "caf\udce9"], "doc_ids is not valid text (surrogates not allowed)"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(args: list[str], message: str, tmp_path: Path) -> None:
@@ -445,3 +455,14 @@ def test_an_empty_path_is_refused_not_the_current_folder(
     assert result.exit_code == 2, result.output
     assert "is empty, which would mean the current folder" in result.output
     assert not (tmp_path / "i").exists() and not (tmp_path / ".qa-index").exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0..1", "x" * 64])
+def test_serve_on_a_host_name_idna_refuses_is_one_line(host: str, tmp_path: Path) -> None:
+    """A typo'd address the IDNA codec refuses was two UnicodeError tracebacks."""
+    result = runner.invoke(app, ["serve", "--host", host, "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"qa: error: cannot listen on {host}:8000 (not a valid host name: ")
+    assert not (tmp_path / "i").exists()
