@@ -59,6 +59,16 @@ class WriterLock:
             text = ""
         return text or "another process"
 
+    def _check_can_create(self) -> None:
+        """filelock takes any failure to create the lock file as another holder and retries for
+        ever: a folder where no file can be created (procfs) would wait without end."""
+        if self.path.exists():
+            return
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644))
+        except OSError as exc:
+            raise IndexStateError(f"cannot create {self.path}: {exc.strerror or exc}") from None
+
     @contextlib.contextmanager
     def hold(
         self, *, timeout: float = -1, on_wait: Callable[[str], None] | None = None
@@ -68,6 +78,7 @@ class WriterLock:
         try:
             self._lock.acquire(blocking=False)
         except Timeout:
+            self._check_can_create()
             holder = self.holder()
             # another thread of this process (a folder sync behind an HTTP write) is routine:
             # it is waited for without a word

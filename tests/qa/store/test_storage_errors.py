@@ -143,3 +143,23 @@ def test_a_wait_for_this_process_own_write_is_not_reported(tmp_path: Path) -> No
         pass
     t.join()
     assert said == []
+
+
+@pytest.mark.skipif(not Path("/proc/sys/kernel").is_dir(), reason="needs Linux procfs")
+def test_a_folder_where_the_lock_file_cannot_be_created_is_an_error_not_a_wait() -> None:
+    """procfs refuses to create files (ENOENT), which filelock takes for another holder: `qa
+    index --index-dir /proc/sys/kernel` said another process was writing and waited for ever."""
+    done: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with WriterLock(Path("/proc/sys/kernel")).hold(timeout=5):
+                pass
+        except BaseException as exc:  # handed to the test thread
+            done.append(exc)
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert len(done) == 1 and not isinstance(done[0], TimeoutError)
+    assert str(done[0]) == "cannot create /proc/sys/kernel/writer.lock: No such file or directory"
