@@ -215,7 +215,15 @@ def test_an_id_with_any_line_break_is_refused(server_url: str, brk: str) -> None
     assert [d["loc"] for d in r.json()["detail"]] == [["body", "id"]]
     path = "".join(f"%{b:02X}" for b in doc_id.encode())
     put = httpx.put(f"{server_url}/documents/{path}", json={"text": "One. Two."})
-    assert put.status_code in (404, 422), put.text  # "\n" cannot reach the route at all
+    # "\n" was a bare 404 (the route's pattern did not match it), "%0A" alone the empty id
+    assert put.status_code == 422, put.text
+    assert [(d["loc"], d["msg"]) for d in put.json()["detail"]] == [
+        (["path", "doc_id"], "the id holds a line break")
+    ]
+    assert httpx.get(f"{server_url}/documents/{path}").status_code == 404
+    only = "".join(f"%{b:02X}" for b in brk.encode())
+    alone = httpx.put(f"{server_url}/documents/{only}", json={"text": "One. Two."})
+    assert alone.status_code == 422 and "line break" in alone.text, alone.text
 
 
 def test_openapi_declares_the_v1_errors_in_openais_shape(server_url: str) -> None:
