@@ -88,6 +88,7 @@ class Service:
                 if time.monotonic() < due:
                     continue
                 due = time.monotonic() + interval
+                self.engine.live.regrow()  # past EXACT_LIMIT passages: exact search to IVF
                 self.engine.live.save()
                 said = None
             except OSError as exc:

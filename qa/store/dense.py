@@ -156,6 +156,21 @@ class DenseIndex:
         index.add(ids, vectors)
         return index
 
+    def outgrown(self) -> str | None:
+        """Why this index no longer suits its size, or None: a flat index past ``EXACT_LIMIT``,
+        an IVF index back under half of it, or one grown to 4x the size its lists were made for
+        (``IVFParams.for_size``). ``LiveIndex.regrow`` rebuilds it then."""
+        n = self.ntotal
+        if not isinstance(self._index, faiss.IndexIVF):
+            return (
+                None if n <= EXACT_LIMIT else f"exact index of {n:,} vectors, past {EXACT_LIMIT:,}"
+            )
+        if n <= EXACT_LIMIT // 2:
+            return f"IVF index of {n:,} vectors, back under {EXACT_LIMIT // 2:,}"
+        if IVFParams.for_size(n).nlist >= 2 * self._index.nlist:
+            return f"IVF index of {n:,} vectors in {self._index.nlist:,} lists made for ~{n // 4:,}"
+        return None
+
     @property
     def kind(self) -> IndexKind:
         return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
@@ -207,20 +222,25 @@ class DenseIndex:
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params: faiss.SearchParameters | None = None
+        selector = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            if isinstance(self._index, faiss.IndexIVF):
-                # A filter keeps a share of every list: probe more lists, in proportion, so the
-                # filtered neighbours are found (all lists when the filter is narrow).
-                share = len(allowed) / max(self.ntotal, 1)
-                nprobe = min(self._index.nlist, math.ceil((self.nprobe or 1) / max(share, 1e-9)))
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
-            else:
-                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         faiss.omp_set_num_threads(SEARCH_THREADS)
         with self._lock:
-            scores, ids = self._index.search(q, k, params=params)
+            index = self._index
+            if isinstance(index, faiss.IndexIVF):
+                # A filter keeps a share of the lists' vectors: probe more lists, in proportion.
+                share = 1.0 if allowed is None else len(allowed) / max(self.ntotal, 1)
+                nprobe = min(index.nlist, math.ceil((self.nprobe or 1) / max(share, 1e-9)))
+                scores, ids = index.search(q, k, params=_ivf_params(selector, nprobe))
+                if (ids[0] >= 0).sum() < k and nprobe < index.nlist:
+                    # The lists nearest the question held fewer than k vectors that the filter
+                    # keeps (an outlet or a date range is clustered by topic, not spread over
+                    # the lists): probe every list, which is exact search over the allowed ids.
+                    scores, ids = index.search(q, k, params=_ivf_params(selector, index.nlist))
+            else:
+                params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+                scores, ids = index.search(q, k, params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
@@ -257,6 +277,12 @@ class DenseIndex:
             raise ValueError(f"{path.name} has dimension {index.d}, expected {dimension}")
         nprobe = int(index.nprobe) if isinstance(index, faiss.IndexIVF) else None
         return cls(index, dimension, nprobe=nprobe)
+
+
+def _ivf_params(selector: faiss.IDSelector | None, nprobe: int) -> faiss.SearchParameters:
+    if selector is None:
+        return faiss.SearchParametersIVF(nprobe=nprobe)  # type: ignore[call-arg]
+    return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
 
 
 # -- snapshots and their manifests ---------------------------------------------------------------

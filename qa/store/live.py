@@ -182,6 +182,24 @@ class LiveIndex:
             self.seq = changes[-1][0]
             return True
 
+    def regrow(self) -> bool:
+        """Rebuild the dense index from the stored vectors (no model call) if it has outgrown
+        its kind (``DenseIndex.outgrown``): exact search switches to IVF past ``EXACT_LIMIT``
+        passages, and IVF lists are made again as it grows. The old index answers meanwhile; the
+        new one, caught up, replaces it, and the next ``save`` writes it. Both are in memory
+        until then (1.5 GB each at 1M passages)."""
+        reason = self.dense.outgrown()
+        if reason is None:
+            return False
+        log.info("dense index: %s: rebuilding it from the stored vectors", reason)
+        fresh = LiveIndex.rebuild(self.store, self.dense.dimension)
+        with self._lock:
+            if not fresh.sync():  # pruned past it in the meantime: the next check tries again
+                return False
+            self.dense, self.seq, self.saved_seq = fresh.dense, fresh.seq, -1
+        log.info("dense index is now %s over %d passages", self.dense.kind, self.dense.ntotal)
+        return True
+
     def ensure_synced(self) -> None:
         """Catch up; if another process pruned the log past us, reload its newer snapshot."""
         if self.sync():

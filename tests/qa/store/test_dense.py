@@ -172,3 +172,35 @@ def test_build_picks_ivf_above_the_limit(monkeypatch):
     assert index.kind == "ivf" and index.ntotal == len(IDS)
     assert index.nprobe == IVFParams.for_size(len(IDS)).nprobe
     assert index.search(VECTORS[42], 1)[1][0] == IDS[42]
+
+
+def test_a_filter_clustered_away_from_the_question_still_fills_top_k_on_ivf():
+    """Was: nprobe widened by the filter's share assumed the allowed ids spread over the lists.
+    An outlet whose passages all sit in lists far from the question (here 20 % of the vectors, in
+    the half of the space opposite the question) came back with 0 of 5 answers."""
+    rng = np.random.default_rng(3)
+    centres = unit_rows(2, 9)
+    centres[1] = -centres[0]
+    group = np.repeat([0, 1], [1600, 400])
+    x = centres[group] * 3 + rng.standard_normal((2000, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    index = DenseIndex.ivf(x, IVFParams(nlist=64, nprobe=4))
+    index.add(IDS, x)
+    allowed = IDS[group == 1]
+    _, ids = index.search(centres[0], 5, allowed=allowed)
+    assert len(ids) == 5 and np.isin(ids, allowed).all()
+    assert set(ids.tolist()) == brute_force(centres[0], allowed, x[group == 1], 5)
+
+
+def test_outgrown_says_when_the_kind_no_longer_fits(monkeypatch):
+    monkeypatch.setattr(dense, "EXACT_LIMIT", 1000)
+    assert exact_index().outgrown() == "exact index of 2,000 vectors, past 1,000"
+    assert DenseIndex.build(IDS, VECTORS, DIM).outgrown() is None  # IVF, sized for 2,000
+    small = DenseIndex.build(IDS[:1200], VECTORS[:1200], DIM)
+    assert small.kind == "ivf" and small.outgrown() is None
+    small.remove(IDS[:800])
+    assert small.outgrown() == "IVF index of 400 vectors, back under 500"
+    grown = DenseIndex.build(IDS[:1100], VECTORS[:1100], DIM)
+    more = unit_rows(4000, 5)
+    grown.add(np.arange(10**6, 10**6 + 4000, dtype=np.int64), more)
+    assert grown.outgrown() == "IVF index of 5,100 vectors in 132 lists made for ~1,275"
