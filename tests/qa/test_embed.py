@@ -18,6 +18,7 @@ import pytest
 from qa.embed import (
     BACKENDS,
     DEFAULT_MODEL_SHA256,
+    EXPORT_FORMAT,
     EXPORT_MANIFEST,
     ONNX_FILE,
     TOKENIZER_FILE,
@@ -204,7 +205,7 @@ def test_damaged_export_is_detected_and_redone(
         manifest = json.loads((folder / EXPORT_MANIFEST).read_text(encoding="utf-8"))
         manifest["format"] = 0
         (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-        reason = "format is 0, expected 1"
+        reason = f"format is 0, expected {EXPORT_FORMAT}"
     with caplog.at_level(logging.WARNING, logger="qa.embed"):
         again = SentenceTransformerEmbedder(backend=backend, cache_dir=cache)  # type: ignore[arg-type]
     assert f"ONNX export {folder} is not usable ({reason}" in caplog.text
@@ -212,3 +213,18 @@ def test_damaged_export_is_detected_and_redone(
     assert file_sha256(folder / ONNX_FILE) == manifest["onnx_sha256"]
     np.testing.assert_allclose(again.embed(SENTENCES), vectors[backend], atol=1e-5)
     assert sorted(p.name for p in folder.parent.iterdir()) == ["onnx", "onnx-int8"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_exports_trace_eager_attention(
+    backend: str, onnx_cache: Path, embedders: dict[str, SentenceTransformerEmbedder]
+) -> None:
+    """SDPA's traced graph checks every layer's scores for NaN (IsNaN, then Where); the eager
+    one is MatMul, Softmax, MatMul, which ONNX Runtime runs faster (EXPORT_FORMAT 2)."""
+    import onnx
+
+    folder = export_folder(onnx_cache, DEFAULT_MODEL_SHA256, backend)  # type: ignore[arg-type]
+    ops = [node.op_type for node in onnx.load(str(folder / ONNX_FILE)).graph.node]
+    assert ops.count("Softmax") == 6  # one per layer: the graph is the whole model
+    assert "IsNaN" not in ops
