@@ -228,6 +228,8 @@ def index(
                     engine, settings.corpus, force=force, progress=True, other_disk_ok=force
                 )
                 n_documents, n_passages = engine.counts()
+                # past EXACT_LIMIT passages (or back under): the snapshot it leaves is IVF
+                engine.live.regrow()
             finally:
                 engine.close()
         if report.other_disk:

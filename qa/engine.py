@@ -230,7 +230,6 @@ class QAEngine:
         self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
         self.sentences.stop()  # no background read may outlive the store's connections
         try:
-            self.live.regrow()  # `qa index` past EXACT_LIMIT passages leaves an IVF snapshot
             self.live.save()
         except OSError as exc:  # every write is in the store already: nothing is lost
             log.warning(snapshot_failed(exc))

@@ -61,9 +61,9 @@ ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 SIDECAR_SUFFIX = ".meta.json"
 _JSONL = ".jsonl"
 # Files that ship beside articles (bbc/README.TXT) but are not news.
-# A file is read whole: a larger one (a feed to split, or no article at all) is skipped as
-# unreadable, its stored articles kept, rather than exhausting memory.
-MAX_FILE_BYTES = 256 << 20
+# A file is read whole (a JSONL feed too): a larger one is skipped as unreadable, its stored
+# articles kept, rather than exhausting memory (reading one takes ~3x its size at peak).
+MAX_FILE_BYTES = 1 << 30
 _NOT_ARTICLES = frozenset({"readme", "license", "licence", "copying"})
 _STRING_FIELDS = ("title", "url", "source", "author")
 _FIELDS = frozenset({"id", "published", "metadata", *_STRING_FIELDS})
@@ -472,9 +472,8 @@ def _read_regular(path: Path) -> bytes:
         status = os.fstat(file.fileno())
         _check_regular(status.st_mode)
         if status.st_size > MAX_FILE_BYTES:  # read whole, so never one larger than this
-            raise OSError(
-                errno.EFBIG, f"larger than {MAX_FILE_BYTES >> 20} MiB: split it into smaller files"
-            )
+            limit = f"{MAX_FILE_BYTES >> 20:,} MiB"
+            raise OSError(errno.EFBIG, f"larger than {limit}: split it into smaller files")
         return file.read()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # Change-log entries kept behind the newest snapshot (a few bytes each).
 LOG_KEEP = 100_000
+# After a failed rebuild of the dense index (``regrow``), the wait before the next attempt.
+REGROW_RETRY_SECONDS = 3600.0
 
 
 class LiveIndex:
@@ -58,6 +61,7 @@ class LiveIndex:
         self.lexical: LexicalIndex | None = None
         """BM25 in memory once ``start_lexical`` has built it (None: FTS5 answers)"""
         self._lexical_thread: threading.Thread | None = None
+        self._regrow_after = 0.0  # monotonic time before which regrow does not try again
 
     @property
     def folder(self) -> Path:
@@ -187,16 +191,36 @@ class LiveIndex:
         its kind (``DenseIndex.outgrown``): exact search switches to IVF past ``EXACT_LIMIT``
         passages, and IVF lists are made again as it grows. The old index answers meanwhile; the
         new one, caught up, replaces it, and the next ``save`` writes it. Both are in memory
-        until then (1.5 GB each at 1M passages)."""
+        until then (1.5 GB each at 1M passages). A failed rebuild is logged and not tried again
+        for an hour: the index it would replace still answers, exactly."""
         reason = self.dense.outgrown()
-        if reason is None:
+        if reason is None or time.monotonic() < self._regrow_after:
             return False
         log.info("dense index: %s: rebuilding it from the stored vectors", reason)
-        fresh = LiveIndex.rebuild(self.store, self.dense.dimension)
+        try:
+            fresh = LiveIndex.rebuild(self.store, self.dense.dimension)
+        except Exception:
+            self._regrow_after = time.monotonic() + REGROW_RETRY_SECONDS
+            log.exception("rebuilding the dense index failed; the current one keeps answering")
+            return False
+        restart_lexical = False
         with self._lock:
             if not fresh.sync():  # pruned past it in the meantime: the next check tries again
                 return False
-            self.dense, self.seq, self.saved_seq = fresh.dense, fresh.seq, -1
+            # The in-memory BM25 follows self.seq, which moves to fresh.seq: apply to it what
+            # was committed since (a change applied twice, here and by a later sync, is a no-op).
+            changes, first, _ = self.store.changes_since(self.seq)
+            if changes and first > self.seq + 1:  # pruned past it: build it again
+                restart_lexical = self._lexical_thread is not None
+                self.lexical, self._lexical_thread = None, None
+            else:
+                self._apply_lexical(self.lexical, *_net_effect(changes))
+            self.dense, self.seq = fresh.dense, fresh.seq
+            # a seq not saved yet, so the next save writes the new index; not -1, which would
+            # also remove newer snapshots (of a lost history): this one is the store's own
+            self.saved_seq = min(self.saved_seq, self.seq - 1)
+        if restart_lexical:
+            self.start_lexical()
         log.info("dense index is now %s over %d passages", self.dense.kind, self.dense.ntotal)
         return True
 

@@ -14,6 +14,7 @@ from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
 from qa.records import Article
 from qa.store import dense
+from qa.store import live as live_module
 
 TOPICS = ["harbour", "election", "vaccine", "orchestra", "wildfire", "tariff", "glacier", "derby"]
 
@@ -40,7 +41,8 @@ def test_an_archive_grown_by_writes_switches_to_ivf_and_back(
         engine.add([article(i) for i in range(first, first + 10)])
     passages = engine.live.dense.ntotal
     assert passages > 60 and engine.live.dense.kind == "flat"  # grown in place
-    engine.close()  # regrown and saved: `qa index` or a server's stop
+    assert engine.live.regrow()  # what `qa index` and a server's snapshot loop do
+    engine.close()  # saved
 
     engine = open_engine(tmp_path)  # from the snapshot, not rebuilt
     assert engine.live.dense.kind == "ivf" and engine.live.dense.ntotal == passages
@@ -78,3 +80,67 @@ def test_a_server_regrows_its_index_in_the_snapshot_loop(
         assert engine.live.dense.kind == "ivf" and engine.live.problems() == []
     finally:
         service.stop()
+
+
+def test_regrow_brings_the_in_memory_bm25_along(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: regrow moved the index's position to the rebuilt index's, and what another process
+    wrote meanwhile never reached the in-memory BM25: its article was out of bm25 mode for good,
+    and a deleted article's passages stayed in it."""
+    monkeypatch.setattr(dense, "EXACT_LIMIT", 60)
+    server = open_engine(tmp_path)
+    server.add([article(i) for i in range(40)])
+    server.live.start_lexical(wait=True)
+    other = open_engine(tmp_path)  # `qa add` and `qa delete` beside the server
+    other.add([Article("a100", "Zeppelin news", "Zeppelin news\nA zeppelin landed in town.")])
+    other.delete(["a3"])
+    other.close()
+    assert server.live.regrow()
+    assert server.live.problems() == []
+    found = server.ask("Where did the zeppelin land?", top_k=1, mode="bm25", abstain=False)
+    assert found.answers[0].article.doc_id == "a100"
+    assert server.live.save()  # the regrown index is written
+    server.close()
+
+
+def test_a_failed_rebuild_is_not_tried_again_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(dense, "EXACT_LIMIT", 60)
+    engine = open_engine(tmp_path)
+    engine.add([article(i) for i in range(40)])
+    calls = []
+
+    def fails(*args: object) -> None:
+        calls.append(args)
+        raise MemoryError
+
+    monkeypatch.setattr(live_module.LiveIndex, "rebuild", classmethod(lambda cls, *a: fails(*a)))
+    assert not engine.live.regrow() and not engine.live.regrow()
+    assert len(calls) == 1 and "rebuilding the dense index failed" in caplog.text
+    assert engine.live.dense.kind == "flat" and engine.live.problems() == []
+    engine.close()
+
+
+def test_qa_index_leaves_an_ivf_index_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setattr(dense, "EXACT_LIMIT", 60)
+    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: HashingEmbedder())
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(40):
+        a = article(i)
+        (corpus / f"{a.doc_id}.txt").write_text(a.text, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
+    )
+    assert result.exit_code == 0, result.output
+    engine = open_engine(tmp_path)
+    assert engine.live.dense.kind == "ivf" and engine.live.problems() == []
+    engine.close()
