@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import reprlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -99,11 +100,7 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [_field_error(e) for e in exc.errors()[:MAX_ERRORS]]
         if _is_openai(request.url.path):
-            first = errors[0] if errors else FieldError(loc=[], msg="invalid request", type="")
-            where = ".".join(str(p) for p in first.loc if p != "body")
-            return openai_compat.error_response(
-                400, f"{where}: {first.msg}" if where else first.msg, where or None
-            )
+            return _openai_validation_error(errors)
         return _validation_response(errors)
 
     @app.exception_handler(HTTPException)  # Starlette's: its 404 and 405 too, not only FastAPI's
@@ -179,12 +176,44 @@ def _field_error(error: Any) -> FieldError:
     )
 
 
+# What pydantic puts in an error's loc for the member of a union it tried (``str``,
+# ``list[TextPart]``): no field of the request, so not part of an OpenAI ``param``.
+_UNION_MEMBER = re.compile(r"^(?:str|int|float|bool|none|(?:list|dict)\[.*\])$")
+
+
+def _openai_validation_error(errors: list[FieldError]) -> JSONResponse:
+    """OpenAI's 400 for the request's first bad field, ``param`` naming it. Of the errors one
+    union gives (content as a string, or as an array of parts), the deepest is the one about the
+    form the client sent. A body that is not JSON names no field (``param`` null)."""
+    if not errors:
+        return openai_compat.error_response(400, "invalid request", None)
+    first = errors[0]
+    if first.type == "json_invalid":
+        at = next((p for p in first.loc if isinstance(p, int)), None)
+        where = "" if at is None else f" (at character {at})"
+        return openai_compat.error_response(400, f"the body is not JSON: {first.msg}{where}", None)
+    path = [p for p in first.loc if p != "body"]
+    same_place = [
+        e for e in errors if [p for p in e.loc if p != "body"][: len(path) - 1] == path[:-1]
+    ]
+    if path and isinstance(path[-1], str) and _UNION_MEMBER.match(path[-1]):
+        first = max(same_place, key=lambda e: len(e.loc))  # the first of the deepest
+    where = ".".join(str(p) for p in first.loc if p != "body" and not _is_member(p))
+    return openai_compat.error_response(
+        400, f"{where}: {first.msg}" if where else first.msg, where or None
+    )
+
+
+def _is_member(part: str | int) -> bool:
+    return isinstance(part, str) and _UNION_MEMBER.match(part) is not None
+
+
 def _validation_response(errors: list[FieldError]) -> JSONResponse:
     return JSONResponse(ValidationErrorOut(detail=errors).model_dump(), status_code=422)
 
 
 def _is_openai(path: str) -> bool:
-    return path.startswith("/v1/")
+    return path == "/v1" or path.startswith("/v1/")
 
 
 def error_response(path: str, status: int, message: str) -> JSONResponse:

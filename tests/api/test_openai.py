@@ -306,3 +306,36 @@ def test_llm_cli_prints_the_quoted_passages(
     assert done.stdout == f"{expected.choices[0].message.content}\n"
     sources = expected.model_extra["sources"]  # type: ignore[index]
     assert_quotes_are_verbatim(done.stdout, sources, documents(base_url))
+
+
+@pytest.mark.parametrize(
+    ("content", "param", "fragment"),
+    [
+        # was "messages.0.content.str": the string branch of the union, "a valid string"
+        ([{"text": "hi"}], "messages.0.content.0.type", "Field required"),
+        ([{"type": "text", "text": 5}], "messages.0.content.0.text", "valid string"),
+        (5, "messages.0.content", "valid string"),
+    ],
+)
+def test_a_bad_content_array_names_the_part_refused(
+    tiny_engine: QAEngine, content: object, param: str, fragment: str
+) -> None:
+    payload = {"model": MODEL_ID, "messages": [{"role": "user", "content": content}]}
+    with TestClient(create_app(engine=tiny_engine)) as http:
+        response = http.post("/v1/chat/completions", json=payload)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == param and fragment in error["message"]
+
+
+@pytest.mark.parametrize("body", [b'{"messages": [', b"hello", b'{"model": "x",}'])
+def test_a_body_that_is_not_json_names_no_param(tiny_engine: QAEngine, body: bytes) -> None:
+    """Was: the character position at which parsing stopped, as param ("14") and message."""
+    with TestClient(create_app(engine=tiny_engine)) as http:
+        response = http.post(
+            "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] is None
+    assert error["message"].startswith("the body is not JSON: JSON decode error (at character ")
