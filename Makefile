@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	# torch first and pinned, so the CPU wheel is used and no CUDA packages are pulled in
+	# torch first and pinned: the CPU-only wheel this machine's pip index serves (elsewhere add
+	# --index-url https://download.pytorch.org/whl/cpu, as the Dockerfile does), no CUDA packages
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
