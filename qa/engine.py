@@ -229,6 +229,7 @@ class QAEngine:
         self._lexical_pool.shutdown(wait=True)
         self._lexical_pool = _lexical_pool()  # no thread starts until a question needs one
         self.sentences.stop()  # no background read may outlive the store's connections
+        self.live.stop_lexical()
         try:
             self.live.save()
         except OSError as exc:  # every write is in the store already: nothing is lost

@@ -105,5 +105,10 @@ class Service:
         if self.watcher is not None:
             self.watcher.stop()
         if self._snapshots.is_alive():
+            # it may be reading the store (a catch-up, or a rebuild of the dense index, about a
+            # minute at 1M passages): the store must not be closed under it
             self._snapshots.join(timeout=10)
+            if self._snapshots.is_alive():
+                log.info("waiting for the dense index's rebuild or snapshot to finish")
+                self._snapshots.join()
         self.engine.close()

@@ -256,6 +256,16 @@ class LiveIndex:
                     return
                 thread = self._lexical_thread
 
+    def stop_lexical(self) -> None:
+        """Wait for a build of the lexical index in progress to end: it reads from the store,
+        which must not be closed under it (closing a connection that another thread is reading
+        from crashed the process: a segfault in a CI run)."""
+        while True:
+            thread = self._lexical_thread
+            if thread is None or not thread.is_alive() or thread is threading.current_thread():
+                return
+            thread.join()  # a build that starts over hands on to a new thread: wait for it too
+
     @property
     def building_lexical(self) -> bool:
         """Whether the in-memory lexical index is being built."""

@@ -3,6 +3,8 @@ deletes, and the live index keeps it in step with the store."""
 
 import sqlite3
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +186,30 @@ def test_a_change_applied_twice_counts_once() -> None:
 def test_tokens_follow_unicode61() -> None:
     assert tokens("josé café_own Ørsted") == ["jose", "cafe", "own", "ørsted"]
     assert tokens("plain words") == ["plain", "words"]
+
+
+def test_close_waits_for_a_lexical_build_reading_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: the store's connections were closed under a build still reading from it, which
+    crashed a CI run (segfault in `changes_since`, a server stopped right after it started)."""
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+    from qa.store import lexical
+
+    config = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
+    engine = QAEngine.open(config, HashingEmbedder())
+    engine.add([Article(f"a{i}", f"T{i}", f"T{i}\nStory {i} about the harbour.") for i in range(5)])
+    real_build = lexical.LexicalIndex.build
+
+    def slow_build(rows: object) -> lexical.LexicalIndex:
+        time.sleep(0.5)  # the build is still going when close() is called
+        return real_build(rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexical.LexicalIndex, "build", staticmethod(slow_build))
+    engine.live.start_lexical()
+    thread = engine.live._lexical_thread
+    assert thread is not None and thread.is_alive()
+    engine.close()
+    assert not thread.is_alive()
+    assert engine.live.lexical is not None  # it finished, caught up, before the store closed
