@@ -192,16 +192,19 @@ def _openai_validation_error(errors: list[FieldError]) -> JSONResponse:
         at = next((p for p in first.loc if isinstance(p, int)), None)
         where = "" if at is None else f" (at character {at})"
         return openai_compat.error_response(400, f"the body is not JSON: {first.msg}{where}", None)
-    path = [p for p in first.loc if p != "body"]
-    same_place = [
-        e for e in errors if [p for p in e.loc if p != "body"][: len(path) - 1] == path[:-1]
-    ]
-    if path and isinstance(path[-1], str) and _UNION_MEMBER.match(path[-1]):
-        first = max(same_place, key=lambda e: len(e.loc))  # the first of the deepest
-    where = ".".join(str(p) for p in first.loc if p != "body" and not _is_member(p))
+    path = _fields(first)
+    if path and _is_member(path[-1]):  # the union's first member: take its deepest error
+        union = path[:-1]
+        same = (e for e in errors if _fields(e)[: len(union)] == union)
+        first = max(same, key=lambda e: len(e.loc))  # the first of the deepest
+    where = ".".join(str(p) for p in _fields(first) if not _is_member(p))
     return openai_compat.error_response(
         400, f"{where}: {first.msg}" if where else first.msg, where or None
     )
+
+
+def _fields(error: FieldError) -> list[str | int]:
+    return [p for p in error.loc if p != "body"]
 
 
 def _is_member(part: str | int) -> bool:
