@@ -229,7 +229,9 @@ def index(
                 )
                 n_documents, n_passages = engine.counts()
                 # past EXACT_LIMIT passages (or back under): the snapshot it leaves is IVF
-                engine.live.regrow()
+                if (reason := engine.live.dense.outgrown()) is not None:
+                    typer.echo(f"{reason}: rebuilding the dense index (no model call)", err=True)
+                    engine.live.regrow()
             finally:
                 engine.close()
         if report.other_disk:

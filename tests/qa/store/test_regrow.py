@@ -141,6 +141,8 @@ def test_qa_index_leaves_an_ivf_index_past_the_limit(
         app, ["index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")]
     )
     assert result.exit_code == 0, result.output
+    assert "exact index of 1" in result.output  # said before the rebuild, on stderr
+    assert ": rebuilding the dense index (no model call)" in result.output
     engine = open_engine(tmp_path)
     assert engine.live.dense.kind == "ivf" and engine.live.problems() == []
     engine.close()
