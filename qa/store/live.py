@@ -249,7 +249,7 @@ class LiveIndex:
                 )
                 self._lexical_thread = thread
                 thread.start()
-        while wait:  # a build that had to start over hands on to a new thread
+        while wait:  # ensure_synced may hand the build on to a new thread
             thread.join()
             with self._lock:
                 if self.lexical is not None or self._lexical_thread in (None, thread):
@@ -264,7 +264,7 @@ class LiveIndex:
             thread = self._lexical_thread
             if thread is None or not thread.is_alive() or thread is threading.current_thread():
                 return
-            thread.join()  # a build that starts over hands on to a new thread: wait for it too
+            thread.join()  # ensure_synced may have started another meanwhile: wait for it too
 
     @property
     def building_lexical(self) -> bool:
@@ -274,24 +274,23 @@ class LiveIndex:
 
     def _build_lexical(self) -> None:
         try:
-            with self.store.read():  # the terms and the log position of one committed state
-                seq = self.store.last_seq()
-                rows = self.store.all_passage_terms()
-            index = LexicalIndex.build(rows)
-            del rows
-            with self._lock:
-                # Catch up with what was committed meanwhile. Applying a change twice (here and
-                # by the next sync) is harmless: the index ignores ids it holds or has removed.
-                changes, first, _ = self.store.changes_since(seq)
-                if changes and first > seq + 1:
-                    log.warning("change log pruned while building the lexical index: rebuilding")
-                    self._lexical_thread = None
-                else:
-                    self._apply_lexical(index, *_net_effect(changes))
-                    self.lexical = index
-                    log.info("lexical index in memory: %d passages", len(index))
-                    return
-            self.start_lexical()
+            while True:  # a build the log's pruning overtook starts over in this same thread
+                with self.store.read():  # the terms and the log position of one committed state
+                    seq = self.store.last_seq()
+                    rows = self.store.all_passage_terms()
+                index = LexicalIndex.build(rows)
+                del rows
+                with self._lock:
+                    # Catch up with what was committed meanwhile. Applying a change twice (here
+                    # and by the next sync) is harmless: the index ignores ids it holds or has
+                    # removed.
+                    changes, first, _ = self.store.changes_since(seq)
+                    if not changes or first <= seq + 1:
+                        self._apply_lexical(index, *_net_effect(changes))
+                        self.lexical = index
+                        log.info("lexical index in memory: %d passages", len(index))
+                        return
+                log.warning("change log pruned while building the lexical index: rebuilding")
         except Exception:  # FTS5 keeps answering: slower, never wrong
             log.exception("building the in-memory lexical index failed; FTS5 answers instead")
             with self._lock:

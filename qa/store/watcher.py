@@ -38,6 +38,9 @@ from qa.ingest.corpus import concerns_read
 
 __all__ = ["FolderWatcher"]
 
+# How long stop() waits for a sync in progress before saying that it waits.
+STOP_NOTICE_SECONDS = 5.0
+
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
@@ -187,7 +190,12 @@ class FolderWatcher:
         self._poked.set()
         self._observer.stop()
         self._observer.join(timeout=5)
-        self._worker.join(timeout=30)
+        # A sync in progress is waited for, however long: the store is closed after this, and
+        # closing it under a thread that writes to it can crash the process.
+        self._worker.join(timeout=STOP_NOTICE_SECONDS)
+        if self._worker.is_alive():
+            log.info("waiting for the folder sync in progress to finish before stopping")
+            self._worker.join()
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:

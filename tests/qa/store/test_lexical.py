@@ -213,3 +213,33 @@ def test_close_waits_for_a_lexical_build_reading_the_store(
     engine.close()
     assert not thread.is_alive()
     assert engine.live.lexical is not None  # it finished, caught up, before the store closed
+
+
+def test_a_build_overtaken_by_the_logs_pruning_starts_over_in_its_own_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: it handed on to a new thread after letting go of the old one, and stop_lexical could
+    see no build in that gap, so close() closed the store under the new one."""
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+
+    config = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
+    engine = QAEngine.open(config, HashingEmbedder())
+    engine.add([Article(f"a{i}", f"T{i}", f"T{i}\nStory {i} about the harbour.") for i in range(5)])
+    real = engine.store.changes_since
+    calls: list[int] = []
+
+    def pruned_once(seq: int) -> tuple[list[tuple[int, str, int]], int, int]:
+        calls.append(seq)
+        if len(calls) == 1:  # as if another process pruned the log past this build
+            return [(seq + 2, "add", 10**9)], seq + 2, seq + 2
+        return real(seq)
+
+    monkeypatch.setattr(engine.store, "changes_since", pruned_once)
+    engine.live.start_lexical()
+    thread = engine.live._lexical_thread
+    engine.live.stop_lexical()
+    assert thread is not None and not thread.is_alive()
+    assert engine.live._lexical_thread is thread and len(calls) == 2
+    assert engine.live.lexical is not None and len(engine.live.lexical) == engine.counts()[1]
+    engine.close()

@@ -132,3 +132,28 @@ def test_a_folder_made_again_with_the_old_inode_number_is_watched(
         assert eventually(lambda: stored(engine) == {"bridge"}), stored(engine)
     finally:
         watcher.stop()
+
+
+def test_stop_waits_for_a_sync_in_progress_however_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: stop() gave up after 30 s and the store was closed under the sync still writing (a
+    drop of 800 files under `qa serve`: 747 of 1,099 articles stored when it was closed, and
+    still climbing)."""
+    from qa.store import watcher as watcher_module
+
+    monkeypatch.setattr(watcher_module, "STOP_NOTICE_SECONDS", 0.1)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_sync() -> None:
+        started.set()
+        time.sleep(1.0)
+        finished.set()
+
+    watcher = FolderWatcher(corpus, slow_sync, settle=0.05).start()
+    watcher.poke()
+    assert started.wait(10)
+    watcher.stop()
+    assert finished.is_set()
