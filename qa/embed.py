@@ -75,9 +75,10 @@ ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 # Bump when the export or quantization recipe changes: cached exports of older recipes are redone.
 # 2: attention traced from transformers' eager implementation, not SDPA's (whose traced graph
-# adds mask and NaN handling per layer): fp32 vectors equal to 1e-7 and 1.11x as fast, int8 1.15-
-# 1.18x as fast (bench/RESULTS.md). Stores are not re-embedded for it: int8 vectors of the two
-# graphs differ (cosine >= 0.990) less than one graph's do between batches (>= 0.983).
+# checks every layer's scores for NaN): fp32 vectors equal to 1e-7 and 1.04x as fast, int8 1.12x
+# as fast (bench/RESULTS.md, bench/onnx_graphs.py). Stores are not re-embedded for it: int8
+# vectors of the two graphs differ (cosine >= 0.990) less than one graph's do between batches
+# (>= 0.983).
 EXPORT_FORMAT = 2
 _ONNX_OPSET = 17
 # Temporary export folders older than this are left over from a killed export and are removed.
@@ -522,7 +523,7 @@ def _export_fp32(model_path: Path, tmp: Path, attention: str = "eager") -> dict[
     import torch
 
     # the same arithmetic as SDPA's, traced as plain MatMul, Softmax, MatMul: ONNX Runtime runs
-    # that graph faster than SDPA's traced one, whose mask and NaN handling repeat per layer
+    # that graph faster than SDPA's traced one, whose NaN checks repeat per layer
     model = _load_sentence_transformer(model_path, attention=attention).eval()
     tokenizer = model.tokenizer
     max_seq_length = int(model.max_seq_length)

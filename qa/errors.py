@@ -39,13 +39,15 @@ class InvalidInputError(QAError):
         self.field = field
 
 
-def check_text(value: str, name: str) -> None:
+def check_text(value: str, name: str, field: tuple[str, ...] | None = None) -> None:
     """Refuse a string that is not Unicode text: a lone surrogate, from JSON's ``"\\ud800"`` or
-    from undecodable bytes in a shell argument, which no UTF-8 answer or store could carry."""
+    from undecodable bytes in a shell argument, which no UTF-8 answer or store could carry.
+    ``field``: where the error points (default: ``name`` itself)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"{name} is not valid text ({exc.reason})", field=(name,)) from None
+        message = f"{name} is not valid text ({exc.reason})"
+        raise InvalidInputError(message, field=field or (name,)) from None
 
 
 class NotFoundError(QAError):

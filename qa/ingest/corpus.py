@@ -60,10 +60,10 @@ ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl")
 """Article files, matched case-insensitively (``.TXT`` and ``.Md`` are articles too)."""
 SIDECAR_SUFFIX = ".meta.json"
 _JSONL = ".jsonl"
-# Files that ship beside articles (bbc/README.TXT) but are not news.
 # A file is read whole (a JSONL feed too): a larger one is skipped as unreadable, its stored
 # articles kept, rather than exhausting memory (reading one takes ~3x its size at peak).
 MAX_FILE_BYTES = 1 << 30
+# Files that ship beside articles (bbc/README.TXT) but are not news.
 _NOT_ARTICLES = frozenset({"readme", "license", "licence", "copying"})
 _STRING_FIELDS = ("title", "url", "source", "author")
 _FIELDS = frozenset({"id", "published", "metadata", *_STRING_FIELDS})

@@ -35,10 +35,7 @@ class Filters:
     def __post_init__(self) -> None:
         for name, values in (("source", self.sources), ("doc_ids", self.doc_ids)):
             for value in values or ():
-                try:
-                    check_text(value, name)
-                except InvalidInputError as exc:
-                    raise InvalidInputError(str(exc), field=("filters", name)) from None
+                check_text(value, name, field=("filters", name))
         for name in ("published_after", "published_before"):
             value = getattr(self, name)
             if value is not None:

@@ -211,8 +211,7 @@ class LiveIndex:
             # was committed since (a change applied twice, here and by a later sync, is a no-op).
             changes, first, _ = self.store.changes_since(self.seq)
             if changes and first > self.seq + 1:  # pruned past it: build it again
-                restart_lexical = self._lexical_thread is not None
-                self.lexical, self._lexical_thread = None, None
+                restart_lexical = self._forget_lexical()
             else:
                 self._apply_lexical(self.lexical, *_net_effect(changes))
             self.dense, self.seq = fresh.dense, fresh.seq
@@ -231,14 +230,20 @@ class LiveIndex:
         fresh = LiveIndex.open(self.store, self.dense.dimension)
         with self._lock:
             self.dense, self.seq, self.saved_seq = fresh.dense, fresh.seq, fresh.saved_seq
-            rebuild_lexical = self._lexical_thread is not None
-            self.lexical, self._lexical_thread = None, None
+            rebuild_lexical = self._forget_lexical()
         if rebuild_lexical:
             self.start_lexical()
         if not self.sync():
             raise IndexStateError("the dense index cannot be caught up with the store")
 
     # -- the lexical index in memory ---------------------------------------------------------------
+    def _forget_lexical(self) -> bool:
+        """Drop the in-memory BM25, which the change log can no longer bring up to date (under
+        ``_lock``); whether one was built or being built, so that the caller starts it again."""
+        was_used = self._lexical_thread is not None
+        self.lexical, self._lexical_thread = None, None
+        return was_used
+
     def start_lexical(self, *, wait: bool = False) -> None:
         """Build the in-memory BM25 index in a background thread (``wait``: until it is ready)."""
         with self._lock:
