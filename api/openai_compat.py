@@ -353,7 +353,7 @@ def _stream(reply: Reply, base: dict[str, Any], include_usage: bool = False) -> 
             **usage,
             **extra,
         }
-        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        return f"data: {_event_json(data)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
     # Open WebUI's source events ride on empty deltas, which OpenAI clients pass over; they come
@@ -368,5 +368,16 @@ def _stream(reply: Reply, base: dict[str, Any], include_usage: bool = False) -> 
     yield chunk(final_delta, "stop", sources=reply.sources)
     if include_usage:
         data = {**base, "choices": [], "usage": NO_TOKENS}
-        yield f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        yield f"data: {_event_json(data)}\n\n"
     yield "data: [DONE]\n\n"
+
+
+# Line ends for str.splitlines (and httpx's iter_lines) that JSON leaves raw, unlike the
+# control characters it escapes: an article holding one would cut a data line in two for
+# clients that read the stream line by line. Escaped, the JSON value is the same.
+_LINE_ENDS_JSON_KEEPS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _event_json(data: dict[str, Any]) -> str:
+    """``data`` as one line of JSON, whichever line ends its strings hold."""
+    return json.dumps(data, ensure_ascii=False).translate(_LINE_ENDS_JSON_KEEPS)

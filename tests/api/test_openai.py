@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -102,6 +103,49 @@ def test_raw_stream_ends_with_done(base_url: str) -> None:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [line for line in response.iter_lines() if line]
     assert events[-1] == "data: [DONE]" and all(e.startswith("data: ") for e in events)
+
+
+def test_a_stream_read_line_by_line_keeps_unicode_line_ends(tmp_path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """U+2028, U+2029 and NEL end lines for str.splitlines and httpx's iter_lines, and JSON
+    leaves them raw: a passage holding one cut its data line in two (the second half was not
+    an event). They are escaped now, and the streamed content is the passage, verbatim."""
+    from qa.config import Settings
+
+    text = (
+        "A volcano erupted near Lavaton.\u2028Officials evacuated 300 residents by bus.\x85"
+        "The road\u2029reopened on Sunday."
+    )
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "v1", "title": "Volcano", "text": text}) + "\n")
+    settings = Settings(
+        corpus=corpus, index_dir=tmp_path / "i", abstain_threshold=0.1, abstain_strong=0.1
+    )
+    engine = QAEngine.open(settings, fake_embedder)
+    try:
+        with (
+            running_server(create_app(engine=engine)) as url,
+            httpx.stream(
+                "POST",
+                f"{url}/v1/chat/completions",
+                json={
+                    "messages": [{"role": "user", "content": "evacuated residents"}],
+                    "stream": True,
+                    "top_k": 1,
+                },
+            ) as response,
+        ):
+            lines = [line for line in response.iter_lines() if line]
+    finally:
+        engine.close()
+    assert lines[-1] == "data: [DONE]"
+    assert all(line.startswith("data: ") for line in lines)
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    (source,) = chunks[-1]["sources"]
+    passage = source["passage"]
+    assert "\u2028" in passage["text"] or "\x85" in passage["text"]
+    assert text[passage["start_char"] : passage["end_char"]] == passage["text"]
+    assert content.startswith(f"[1] {passage['text']}\n\n")
 
 
 def test_abstention_is_a_fixed_sentence_without_sources(client: openai.OpenAI) -> None:
