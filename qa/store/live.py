@@ -239,10 +239,15 @@ class LiveIndex:
     # -- the lexical index in memory ---------------------------------------------------------------
     def _forget_lexical(self) -> bool:
         """Drop the in-memory BM25, which the change log can no longer bring up to date (under
-        ``_lock``); whether one was built or being built, so that the caller starts it again."""
-        was_used = self._lexical_thread is not None
+        ``_lock``); whether one was built, so that the caller starts it again. A build in
+        progress is kept: it catches up with the log itself, or starts over if the log was
+        pruned past it. (It was let go, and a second build started: ``stop_lexical`` then
+        waited for the second only, and the store could be closed under the first.)"""
+        thread = self._lexical_thread
+        if thread is not None and thread.is_alive() and self.lexical is None:
+            return False
         self.lexical, self._lexical_thread = None, None
-        return was_used
+        return thread is not None
 
     def start_lexical(self, *, wait: bool = False) -> None:
         """Build the in-memory BM25 index in a background thread (``wait``: until it is ready)."""

@@ -243,3 +243,40 @@ def test_a_build_overtaken_by_the_logs_pruning_starts_over_in_its_own_thread(
     assert engine.live._lexical_thread is thread and len(calls) == 2
     assert engine.live.lexical is not None and len(engine.live.lexical) == engine.counts()[1]
     engine.close()
+
+
+def test_a_reload_keeps_the_lexical_build_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: a reload of the dense index (the log pruned past this process by another) let go of
+    the build in progress and started a second one; close() waited for the second only."""
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+    from qa.store import lexical
+
+    config = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
+    engine = QAEngine.open(config, HashingEmbedder())
+    engine.add([Article(f"a{i}", f"T{i}", f"T{i}\nStory {i} about the harbour.") for i in range(5)])
+    real_build = lexical.LexicalIndex.build
+    started, release = threading.Event(), threading.Event()
+    builds: list[int] = []
+
+    def held_build(rows: object) -> lexical.LexicalIndex:
+        builds.append(1)
+        started.set()
+        release.wait(10)
+        return real_build(rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexical.LexicalIndex, "build", staticmethod(held_build))
+    live = engine.live
+    live.start_lexical()
+    assert started.wait(10)
+    thread = live._lexical_thread
+    monkeypatch.setattr(live, "sync", lambda: live.seq == engine.store.last_seq())
+    live.seq -= 1  # as if the log no longer reached back to it: ensure_synced reloads
+    live.ensure_synced()
+    assert live._lexical_thread is thread and thread is not None and thread.is_alive()
+    release.set()
+    engine.close()
+    assert not thread.is_alive() and builds == [1]
+    assert live.lexical is not None and len(live.lexical) == engine.counts()[1]
