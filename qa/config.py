@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.embed import DEFAULT_MODEL_SHA256
@@ -138,11 +139,16 @@ class Settings(BaseSettings):
             Chunking(sentences=sentences, overlap=value)  # a ValueError naming both numbers
         return value
 
-    @model_validator(mode="after")
-    def _empty_sha256_skips_the_check(self) -> Settings:
-        if self.model_sha256 == "":
-            self.model_sha256 = None
-        return self
+    @field_validator("model_sha256")
+    @classmethod
+    def _sha256_as_sha256sum_prints_it(cls, value: str | None) -> str | None:
+        """Lower case without spaces (a copied hash may have either); empty skips the check."""
+        if value is None:
+            return None
+        digits = value.strip().lower()
+        if digits and not re.fullmatch(r"[0-9a-f]{64}", digits):
+            raise ValueError(f"must be 64 hex digits, or empty to skip the check, not {value!r}")
+        return digits or None
 
     def chunking(self) -> Chunking:
         return Chunking(sentences=self.passage_sentences, overlap=self.passage_overlap)

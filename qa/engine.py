@@ -170,6 +170,8 @@ class QAEngine:
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
+        self._meta = store_meta(settings, embedder)
+        self._meta_seq = -1  # the change log's position when the store's meta was last checked
         self._bm25 = BM25Retriever(live)
         self.ranker = ranker or load_ranker()
         self._lexical_pool = _lexical_pool()
@@ -336,10 +338,27 @@ class QAEngine:
         its ids in ``release`` give them up in that transaction (``Writer.release_claims``)."""
         prepared = prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
         with self.store.write() as w:
+            self._check_meta()  # in the transaction: no other process re-embeds meanwhile
             if ids := [p.article.doc_id for p in prepared if p.article.doc_id in release]:
                 w.release_claims(ids)
             for p in prepared:
                 w.insert(p, replace=replace)
+
+    def _check_meta(self) -> None:
+        """IndexStateError if another process re-embedded the store (or is re-embedding it) under
+        other settings since this one opened it: its vectors no longer compare with this
+        process's question vectors, and this process's writes would mix two models in it."""
+        have = built_as(self.store.meta(), self._meta)
+        if have == self._meta or have.get(REEMBEDDING) == self._meta:
+            return  # as this process built it (or is re-embedding it itself)
+        target = have.get(REEMBEDDING, have)
+        other = target if isinstance(target, dict) else {}
+        changed = sorted(k for k in self._meta if other.get(k) != self._meta[k])
+        raise IndexStateError(
+            f"another process re-embedded the store in {self.store.folder} with other "
+            f"{', '.join(changed) or 'settings'}: restart this one with the same settings "
+            "(QA_EMBED_BACKEND, QA_MODEL_PATH, chunking) to use it"
+        )
 
     def _unchanged(self, article: Article, existing: dict[str, str]) -> bool:
         return existing.get(article.doc_id) == article_hash(article)
@@ -401,6 +420,10 @@ class QAEngine:
 
     def query(self, text: str, filters: Filters | None = None, *, lexical: int = 0) -> Query:
         """``lexical > 0`` starts the BM25 query for that many passages beside the embedding."""
+        seq = self.store.last_seq()
+        if seq != self._meta_seq:  # vectors were written since the last look: by whom?
+            self._check_meta()
+            self._meta_seq = seq
         self.live.ensure_synced()
         pool = (self._lexical_pool, lexical) if lexical > 0 else None
         return Query.make(text, self.encoder, self.live, filters, lexical=pool)

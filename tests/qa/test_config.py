@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from qa.config import Settings
+from qa.embed import DEFAULT_MODEL_SHA256
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +99,22 @@ def test_an_overlap_as_large_as_the_passage_names_the_overlap(
     with pytest.raises(ValidationError) as raised:
         read(monkeypatch, QA_PASSAGE_SENTENCES="-1", QA_PASSAGE_OVERLAP="3")
     assert [e["loc"] for e in raised.value.errors()] == [("passage_sentences",)]
+
+
+@pytest.mark.parametrize(
+    "value", [DEFAULT_MODEL_SHA256.upper(), f" {DEFAULT_MODEL_SHA256}", f"{DEFAULT_MODEL_SHA256}\n"]
+)
+def test_a_model_sha256_is_taken_as_sha256sum_prints_it(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Was: upper case or a space made the right weights fail their check."""
+    assert read(monkeypatch, QA_MODEL_SHA256=value).model_sha256 == DEFAULT_MODEL_SHA256
+
+
+@pytest.mark.parametrize("value", ["abc", DEFAULT_MODEL_SHA256 + "0", "sha256:" + "0" * 64])
+def test_a_model_sha256_that_is_no_sha256_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValidationError, match="must be 64 hex digits") as raised:
+        read(monkeypatch, QA_MODEL_SHA256=value)
+    assert raised.value.errors()[0]["loc"] == ("model_sha256",)

@@ -15,15 +15,21 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qa import embed
 from qa.embed import (
     BACKENDS,
+    DEFAULT_CONFIG_SHA256,
     DEFAULT_MODEL_SHA256,
     EXPORT_FORMAT,
+    EXPORT_LOCK,
     EXPORT_MANIFEST,
     ONNX_FILE,
     TOKENIZER_FILE,
     SentenceTransformerEmbedder,
+    _export_problem,
     _write_export,
+    config_sha256,
+    default_model_path,
     export_folder,
     file_sha256,
     int8_target,
@@ -94,8 +100,114 @@ def test_export_is_renamed_into_place_with_hashes(tmp_path: Path) -> None:
 def test_unwritable_cache_is_a_model_error(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "cache"
     not_a_folder.write_text("a file where the cache folder should be", encoding="utf-8")
-    with pytest.raises(ModelError, match="cannot export .* pass another cache_dir"):
+    with pytest.raises(ModelError, match="cannot export .* set QA_ONNX_CACHE to a writable folder"):
         SentenceTransformerEmbedder(backend="onnx", cache_dir=not_a_folder)
+
+
+def test_a_locked_export_removes_every_leftover_whatever_its_age(tmp_path: Path) -> None:
+    """Was: only hour-old temporary folders were removed, and only by an export; a restart
+    that exported again within the hour left the killed export's ~90 MB for good."""
+    folder = tmp_path / "abc" / "onnx"
+    fresh = folder.parent / ".onnx.tmp-left-by-a-kill-a-minute-ago"
+    fresh.mkdir(parents=True)
+    (fresh / ONNX_FILE).write_bytes(b"partial")
+    _write_export(folder, {"backend": "onnx"}, _fake_build(fail=False), locked=True)
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["onnx"]
+
+
+@pytest.mark.parametrize("target", ["/nonexistent/elsewhere", "self"])
+def test_a_link_where_the_export_goes_is_replaced(tmp_path: Path, target: str) -> None:
+    """Was: a dangling or looping link there failed every export ("another process exported
+    it first"), and every run exported again."""
+    folder = tmp_path / "abc" / "onnx"
+    folder.parent.mkdir(parents=True)
+    folder.symlink_to(folder if target == "self" else Path(target))
+    _write_export(folder, {"backend": "onnx"}, _fake_build(fail=False), locked=True)
+    assert not folder.is_symlink() and (folder / EXPORT_MANIFEST).is_file()
+
+
+def _valid_export(folder: Path, **manifest: Any) -> dict[str, Any]:
+    folder.mkdir(parents=True)
+    (folder / ONNX_FILE).write_bytes(b"a graph")
+    (folder / TOKENIZER_FILE).write_text('{"truncation": {"max_length": 8}}', encoding="utf-8")
+    expected = {"format": EXPORT_FORMAT, "backend": "onnx"}
+    written = {
+        **expected,
+        "model_file": ONNX_FILE,
+        "dimension": 4,
+        "max_seq_length": 8,
+        "onnx_sha256": file_sha256(folder / ONNX_FILE),
+        "tokenizer_sha256": file_sha256(folder / TOKENIZER_FILE),
+        **manifest,
+    }
+    (folder / EXPORT_MANIFEST).write_text(json.dumps(written), encoding="utf-8")
+    return expected
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ({}, None),
+        ({"dimension": None}, "dimension is None, not a positive whole number"),
+        ({"max_seq_length": "x"}, "max_seq_length is 'x', not a positive whole number"),
+        ({"dimension": True}, "dimension is True"),
+        ({"model_file": "other.onnx"}, "model_file is 'other.onnx'"),
+        ({"max_seq_length": 4}, "max_seq_length is 4, tokenizer.json truncates at 8"),
+    ],
+)
+def test_an_edited_manifest_is_a_problem_not_a_traceback(
+    tmp_path: Path, edit: dict[str, Any], problem: str | None
+) -> None:
+    """Was: a KeyError or ValueError traceback at load, or (max_seq_length 4) vectors of the
+    first 4 tokens only; now the export is made again."""
+    expected = _valid_export(tmp_path / "onnx", **edit)
+    found = _export_problem(tmp_path / "onnx", expected)
+    assert found == problem if problem is None else found is not None and problem in found
+
+
+def test_an_unreadable_export_file_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: a bare "Permission denied" and no new export (tests run as root, which reads any
+    file: the refusal is simulated)."""
+    expected = _valid_export(tmp_path / "onnx")
+
+    def refused(path: Path) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(embed, "file_sha256", refused)
+    assert (
+        _export_problem(tmp_path / "onnx", expected)
+        == "model.onnx is unreadable: Permission denied"
+    )
+
+
+def test_the_packaged_configuration_keeps_its_export_folder(tmp_path: Path) -> None:
+    assert config_sha256(default_model_path()) == DEFAULT_CONFIG_SHA256
+    assert export_folder(tmp_path, DEFAULT_MODEL_SHA256, "onnx", DEFAULT_CONFIG_SHA256) == (
+        tmp_path / DEFAULT_MODEL_SHA256[:16] / "onnx"
+    )
+    other = export_folder(tmp_path, DEFAULT_MODEL_SHA256, "onnx", "f" * 64)
+    assert other == tmp_path / f"{DEFAULT_MODEL_SHA256[:16]}-ffffffff" / "onnx"
+
+
+def test_another_configuration_of_the_same_weights_is_another_model(tmp_path: Path) -> None:
+    """Was: the weights alone keyed the export cache and the store: a folder with the same
+    weights and CLS pooling filled the cache, and the packaged model then used that export."""
+    packaged = default_model_path()
+    copy = tmp_path / "cls-pooling"
+    shutil.copytree(packaged, copy, ignore=shutil.ignore_patterns("model.safetensors"))
+    (copy / "model.safetensors").symlink_to(packaged / "model.safetensors")
+    pooling = json.loads((copy / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    pooling.update(pooling_mode_cls_token=True, pooling_mode_mean_tokens=False)
+    (copy / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    digest = config_sha256(copy)
+    assert digest != DEFAULT_CONFIG_SHA256
+    torch_embedder = SentenceTransformerEmbedder(copy, backend="torch")
+    assert torch_embedder.fingerprint == f"{DEFAULT_MODEL_SHA256}/config-{digest[:16]}"
+    assert torch_embedder.model_id == "cls-pooling"
+    (copy / "config.json").unlink()  # a missing file is another configuration too
+    assert config_sha256(copy) not in (digest, DEFAULT_CONFIG_SHA256)
 
 
 # ---- the real model -------------------------------------------------------------------------------
@@ -212,7 +324,8 @@ def test_damaged_export_is_detected_and_redone(
     manifest = json.loads((folder / EXPORT_MANIFEST).read_text(encoding="utf-8"))
     assert file_sha256(folder / ONNX_FILE) == manifest["onnx_sha256"]
     np.testing.assert_allclose(again.embed(SENTENCES), vectors[backend], atol=1e-5)
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["onnx", "onnx-int8"]
+    # the two exports, and the lock that one process at a time holds to export
+    assert sorted(p.name for p in folder.parent.iterdir()) == [EXPORT_LOCK, "onnx", "onnx-int8"]
 
 
 @pytest.mark.slow
@@ -228,3 +341,39 @@ def test_exports_trace_eager_attention(
     ops = [node.op_type for node in onnx.load(str(folder / ONNX_FILE)).graph.node]
     assert ops.count("Softmax") == 6  # one per layer: the graph is the whole model
     assert "IsNaN" not in ops
+
+
+@pytest.mark.slow
+def test_processes_starting_on_an_empty_cache_export_once_and_all_load(tmp_path: Path) -> None:
+    """Was: two `qa index` started together on an empty cache failed one in 3 of 3 runs (each
+    exported in full, and ONNX Runtime's quantizer deleted the other's shape-inferred copy in
+    the shared fp32 folder). Now one exports while the others wait, and every one loads it."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    load = (
+        "import sys; from qa.embed import SentenceTransformerEmbedder as S; "
+        "e = S(backend='onnx-int8', cache_dir=sys.argv[1]); print(e.embed(['a harbour']).shape)"
+    )
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", load, str(cache)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    for code, out, err in results:
+        assert code == 0, err
+        assert out.strip() == "(1, 384)"
+    folder = export_folder(cache, DEFAULT_MODEL_SHA256, "onnx-int8")
+    left = sorted(p.name for p in folder.parent.iterdir())
+    assert left == [EXPORT_LOCK, "onnx", "onnx-int8"]  # no temporary folder, no inferred copy
+    assert sorted(p.name for p in (folder.parent / "onnx").iterdir()) == [
+        EXPORT_MANIFEST,
+        ONNX_FILE,
+        TOKENIZER_FILE,
+    ]

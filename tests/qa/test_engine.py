@@ -10,8 +10,8 @@ from qa.answer.select import best_highlight
 from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
-from qa.errors import InvalidInputError, NotFoundError
-from qa.records import Span
+from qa.errors import IndexStateError, InvalidInputError, NotFoundError
+from qa.records import Article, Span
 from qa.search.filters import Filters
 from tests.conftest import assert_verbatim, open_synced, write_corpus
 
@@ -155,3 +155,25 @@ def test_the_first_answer_and_its_confidence_do_not_depend_on_top_k(
         assert any(shown < passage for shown, passage in trimmed)
     finally:
         engine.close()
+
+
+def test_a_store_another_process_re_embedded_is_refused_not_mixed(
+    tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    """Was: a `qa ask` with another backend re-embedded the store a server was using; the server
+    went on comparing its question vectors with the other model's, and wrote its own into it."""
+    corpus = write_corpus(tmp_path / "corpus")
+    first = Settings(corpus=corpus, index_dir=tmp_path / "index", watch=False)
+    server = open_synced(first, fake_embedder)
+    assert server.ask("How many residents were evacuated?", abstain=False).answers
+    other = first.model_copy(update={"passage_sentences": 2, "passage_overlap": 0})
+    QAEngine.open(other, HashingEmbedder(), rebuild=True).close()  # the other process
+    with pytest.raises(IndexStateError, match="another process re-embedded the store .* chunking"):
+        server.ask("How many residents were evacuated?")
+    with pytest.raises(IndexStateError, match="another process re-embedded"):
+        server.add([Article("new", "New", "New\nA story about the harbour.")])
+    reopened = QAEngine.open(other, HashingEmbedder())  # with the same settings: answers
+    assert reopened.ask("How many residents were evacuated?", abstain=False).answers
+    assert "new" not in {d["doc_id"] for d in reopened.documents()}  # the refused write
+    reopened.close()
+    server.close()
