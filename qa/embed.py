@@ -528,13 +528,29 @@ def _ensure_export(
             raise
         except Exception as exc:  # torch.onnx, onnxruntime.quantization, or an unwritable cache
             raise ModelError(
-                f"cannot export {model_path} to ONNX ({backend}) in {folder}: {exc}; "
-                + _CACHE_ADVICE
+                f"cannot export {model_path} to ONNX ({backend}) in {folder}: {exc}"
+                f"{_low_space(folder.parent)}; {_CACHE_ADVICE}"
             ) from exc
         problem = _export_problem(folder, expected)
         if problem is not None:
             raise ModelError(f"ONNX export {folder} failed its own check: {problem}")
         return folder, _read_manifest(folder)
+
+
+# An export needs about 200 MB while it is made (the fp32 graph, its shape-inferred copy, the
+# int8 graph); a quantizer that runs out of space reports a corrupt file, not a full disk.
+_EXPORT_SPACE = 256 * 1024 * 1024
+
+
+def _low_space(folder: Path) -> str:
+    """What to add to an export's error when ``folder``'s filesystem is nearly full."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    if free >= _EXPORT_SPACE:
+        return ""
+    return f" (only {free / 2**20:.0f} MB free there; an export needs about 200 MB)"
 
 
 @contextlib.contextmanager
