@@ -594,6 +594,28 @@ def eval_command(
         "dense_weight": dense_weight,
         "min_confidence": min_confidence,
     }
+    if answers is not None:
+        if answers not in ("seeds", "news", "squad") or part not in ("train", "test"):
+            fail(
+                "--answers must be seeds, news or squad and --part train or test, "
+                f"not {answers!r}/{part!r}"
+            )
+        # each set has its own archive and the served settings: these options would be ignored
+        given = {
+            "--corpus": corpus,
+            "--dataset": dataset,
+            "--beir": beir,
+            "--passage-sentences": passage_sentences,
+            "--passage-overlap": passage_overlap,
+            "--rrf-k": rrf_k,
+            "--dense-weight": dense_weight,
+        }
+        if ignored := [name for name, value in given.items() if value is not None]:
+            fail(f"{', '.join(ignored)} cannot be used with --answers (each set has its archive)")
+        threshold = make_settings(None, None, min_confidence=min_confidence).min_confidence
+        # the sets' archives are indexed under --index-dir, else in .qa-beir beside the code
+        _run(lambda: _eval_answers(answers, part, threshold, plot, as_json, index_dir))
+        return
     if beir is not None:
         if index_dir is None:
             index_dir = Path(".qa-beir") / beir.resolve().name
@@ -601,14 +623,7 @@ def eval_command(
             overrides["passage_sentences"] = BEIR_DEFAULT_SENTENCES
             overrides["passage_overlap"] = BEIR_DEFAULT_OVERLAP
     settings = make_settings(corpus, index_dir, **overrides)
-    if answers is not None:
-        if answers not in ("seeds", "news", "squad") or part not in ("train", "test"):
-            fail(
-                "--answers must be seeds, news or squad and --part train or test, "
-                f"not {answers!r}/{part!r}"
-            )
-        _run(lambda: _eval_answers(answers, part, settings.min_confidence, plot, as_json))
-    elif beir is not None:
+    if beir is not None:
         _run(lambda: _eval_beir(settings, modes, beir, split, plot, as_json))
     else:
         _run(lambda: _eval_seeds(settings, modes, ks, dataset, plot, as_json))
@@ -630,12 +645,17 @@ def _eval_check_plot(plot: Path) -> None:
 
 
 def _eval_answers(
-    name: str, part: str, min_confidence: float | None, plot: Path | None, as_json: bool
+    name: str,
+    part: str,
+    min_confidence: float | None,
+    plot: Path | None,
+    as_json: bool,
+    cache: Path | None,
 ) -> None:
     from eval.answers import evaluate_answers
-    from eval.sets import eval_set
+    from eval.sets import CACHE, eval_set
 
-    data, engine = eval_set(name, part)
+    data, engine = eval_set(name, part, cache or CACHE)
     report = evaluate_answers(engine, data.questions, data.name, min_confidence=min_confidence)
     if plot:
         from eval.answers import reliability

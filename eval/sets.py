@@ -39,8 +39,8 @@ class EvalSet:
     """the cross-validation group of a question (its article or topic)"""
 
 
-def _folder_engine(corpus: Path, cache: str) -> QAEngine:
-    settings = Settings(corpus=corpus, index_dir=CACHE / cache, watch=False)
+def _folder_engine(corpus: Path, index_dir: Path) -> QAEngine:
+    settings = Settings(corpus=corpus, index_dir=index_dir, watch=False)
     engine = QAEngine.open(settings, rebuild=True)
     sync_folder(engine, corpus, progress=True)
     engine.live.start_lexical(wait=True)  # rank as a server does
@@ -52,23 +52,24 @@ def _topic(q: EvalQuestion) -> str:
     return "news/" + doc.split("/")[0].split("-")[0]
 
 
-def eval_set(name: str, part: str) -> tuple[EvalSet, QAEngine]:
-    """``name`` in seeds, news, squad; ``part`` train or test."""
+def eval_set(name: str, part: str, cache: Path = CACHE) -> tuple[EvalSet, QAEngine]:
+    """``name`` in seeds, news, squad; ``part`` train or test. The set's archive is indexed in
+    ``cache``/seeds, bbc or squad2-part (kept, and brought up to date on the next run)."""
     if name == "seeds":
         path = ROOT / "eval" / ("seeds_eval.jsonl" if part == "train" else "seeds_heldout.jsonl")
-        engine = _folder_engine(ROOT / "seeds", "seeds")
+        engine = _folder_engine(ROOT / "seeds", cache / "seeds")
         return EvalSet(
             f"seeds-{part}", load_dataset(path), WEIGHTS["seeds"], lambda q: "seeds"
         ), engine
     if name == "news":
         path = ROOT / "eval" / ("news_dev.jsonl" if part == "train" else "news_test.jsonl")
-        engine = _folder_engine(SHARED / "bbc-news" / "bbc", "bbc")
+        engine = _folder_engine(SHARED / "bbc-news" / "bbc", cache / "bbc")
         return EvalSet(f"news-{part}", load_dataset(path), WEIGHTS["news"], _topic), engine
     if name == "squad":
         articles, questions, paragraph_of = load_squad(
             SHARED / "squad2-dev-part" / "dev-v2.0-part.json"
         )
-        settings = Settings(index_dir=CACHE / "squad2-part", watch=False)
+        settings = Settings(index_dir=cache / "squad2-part", watch=False)
         engine = QAEngine.open(settings, rebuild=True)
         engine.add(articles, replace=True, progress=True)
         engine.live.start_lexical(wait=True)

@@ -466,3 +466,26 @@ def test_serve_on_a_host_name_idna_refuses_is_one_line(host: str, tmp_path: Path
     assert len(lines) == 1
     assert lines[0].startswith(f"qa: error: cannot listen on {host}:8000 (not a valid host name: ")
     assert not (tmp_path / "i").exists()
+
+
+def test_eval_answers_refuses_the_options_it_cannot_use(tiny_corpus: Path, tmp_path: Path) -> None:
+    """Was: --corpus, --passage-sentences and the like were taken and ignored."""
+    result = runner.invoke(
+        app, ["eval", "--answers", "seeds", "--corpus", str(tiny_corpus), "--rrf-k", "5"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "qa: error: --corpus, --rrf-k cannot be used with --answers (each set has its archive)"
+    )
+
+
+@pytest.mark.slow
+def test_eval_answers_indexes_its_archive_under_index_dir(tmp_path: Path) -> None:
+    """Was: --index-dir was ignored and the archive went to .qa-beir beside the code."""
+    index = tmp_path / "i"
+    args = ["eval", "--answers", "seeds", "--part", "test", "--index-dir", str(index), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["questions"] == 16
+    assert (index / "seeds").is_dir() and list((index / "seeds").glob("*.sqlite*"))
