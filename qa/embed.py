@@ -98,7 +98,14 @@ TOKENIZER_FILE = "tokenizer.json"
 # as fast (bench/RESULTS.md, bench/onnx_graphs.py). Stores are not re-embedded for it: int8
 # vectors of the two graphs differ (cosine >= 0.990) less than one graph's do between batches
 # (>= 0.983).
-EXPORT_FORMAT = 2
+# 3: padded keys masked with MASK_BIAS instead of float32's minimum (below).
+EXPORT_FORMAT = 3
+# What the traced graph adds to the attention scores of padded keys. transformers adds float32's
+# minimum, and ONNX Runtime's softmax takes ~7x as long per element for scores that far below the
+# row's largest (its exp() leaves the range of normal floats) as for ordinary ones. -50 leaves a
+# padded key a weight of at most ~e^-50 = 2e-22 of the largest: nothing at float32 precision
+# (bench/RESULTS.md, bench/onnx_graphs.py --compare mask).
+MASK_BIAS = -50.0
 _ONNX_OPSET = 17
 # Temporary export folders older than this are left over from a killed export and are removed
 # (all of them, whatever their age, by a process holding the export lock).
@@ -679,9 +686,12 @@ def _remove_stale_temps(parent: Path, older_than: float) -> None:
                     shutil.rmtree(entry, ignore_errors=True)
 
 
-def _export_fp32(model_path: Path, tmp: Path, attention: str = "eager") -> dict[str, Any]:
+def _export_fp32(
+    model_path: Path, tmp: Path, attention: str = "eager", mask_bias: float | None = MASK_BIAS
+) -> dict[str, Any]:
     """Trace the whole sentence-transformers model (transformer, pooling, normalise) to ONNX.
-    ``attention``: transformers' implementation to trace (bench/onnx_graphs.py compares them)."""
+    ``attention``: transformers' implementation to trace; ``mask_bias``: what padded keys'
+    scores get (None: as traced). bench/onnx_graphs.py compares both choices."""
     import sentence_transformers
     import torch
 
@@ -722,6 +732,8 @@ def _export_fp32(model_path: Path, tmp: Path, attention: str = "eager") -> dict[
             dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
             opset_version=_ONNX_OPSET,
         )
+    if mask_bias is not None:
+        _set_mask_bias(tmp / ONNX_FILE, mask_bias)
     # the tokenizer exactly as sentence-transformers configured it, saved beside the graph
     backend_tokenizer = tokenizer.backend_tokenizer
     backend_tokenizer.no_padding()
@@ -741,6 +753,37 @@ def _export_fp32(model_path: Path, tmp: Path, attention: str = "eager") -> dict[
             "onnxruntime": onnxruntime.__version__,
         },
     }
+
+
+def _set_mask_bias(path: Path, bias: float) -> int:
+    """Replace float32's minimum in the scalar constants of the graph at ``path`` (the padding
+    mask's, built once and added to every layer's scores) by ``bias``; how many were replaced.
+    None found (another transformers' graph) is logged: the export works, only slower."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    lowest = np.finfo(np.float32).min
+    replaced = 0
+    for node in model.graph.node:
+        if node.op_type != "Constant":
+            continue
+        for attribute in node.attribute:
+            if attribute.name != "value":
+                continue
+            value = numpy_helper.to_array(attribute.t)
+            if value.dtype == np.float32 and value.size == 1 and value.item() == lowest:
+                attribute.t.CopyFrom(
+                    numpy_helper.from_array(
+                        np.full(value.shape, bias, np.float32), attribute.t.name
+                    )
+                )
+                replaced += 1
+    if replaced:
+        onnx.save(model, str(path))
+    else:
+        log.warning("no padding-mask constant found in %s: padding is masked as traced", path)
+    return replaced
 
 
 # Weight types of optimum's AutoQuantizationConfig.<target>(is_static=False); activations are uint8.
