@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
+from typing import Any
 
 import pysbd
 
@@ -21,7 +23,58 @@ _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+")
 
 @functools.lru_cache(maxsize=1)
 def _segmenter() -> pysbd.Segmenter:
+    _compile_once_in_pysbd()
     return pysbd.Segmenter(language="en", clean=False)
+
+
+class _CompiledOnce:
+    """The ``re`` module as pysbd uses it, with each pattern compiled once.
+
+    pysbd builds a pattern per abbreviation and per way it was matched (5,625 distinct ones for
+    300 BBC articles), eleven times what ``re``'s own cache keeps (512), so it compiled most of
+    them again on every line: cutting the 300 articles took 2.48 s, and 1.55 s with this. The
+    patterns and flags are pysbd's own, so are its sentences (the same on those articles). The
+    cache is bounded: beyond ``PATTERNS`` the least recently used are compiled again."""
+
+    PATTERNS = 32_768
+
+    def __init__(self) -> None:
+        self.compile = functools.lru_cache(maxsize=self.PATTERNS)(re.compile)
+
+    def __getattr__(self, name: str) -> Any:  # flags, escape, error...: re's own
+        return getattr(re, name)
+
+    def sub(self, pattern: Any, repl: Any, string: str, count: int = 0, flags: int = 0) -> str:
+        return self.compile(pattern, flags).sub(repl, string, count)  # type: ignore[no-any-return]
+
+    def subn(self, pattern: Any, repl: Any, string: str, count: int = 0, flags: int = 0) -> Any:
+        return self.compile(pattern, flags).subn(repl, string, count)
+
+    def findall(self, pattern: Any, string: str, flags: int = 0) -> list[Any]:
+        return self.compile(pattern, flags).findall(string)  # type: ignore[no-any-return]
+
+    def finditer(self, pattern: Any, string: str, flags: int = 0) -> Any:
+        return self.compile(pattern, flags).finditer(string)
+
+    def search(self, pattern: Any, string: str, flags: int = 0) -> Any:
+        return self.compile(pattern, flags).search(string)
+
+    def match(self, pattern: Any, string: str, flags: int = 0) -> Any:
+        return self.compile(pattern, flags).match(string)
+
+    def fullmatch(self, pattern: Any, string: str, flags: int = 0) -> Any:
+        return self.compile(pattern, flags).fullmatch(string)
+
+    def split(self, pattern: Any, string: str, maxsplit: int = 0, flags: int = 0) -> list[Any]:
+        return self.compile(pattern, flags).split(string, maxsplit)  # type: ignore[no-any-return]
+
+
+def _compile_once_in_pysbd() -> None:
+    """Give every loaded pysbd module that uses ``re`` a ``_CompiledOnce`` instead."""
+    compiled = _CompiledOnce()
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] == "pysbd" and getattr(module, "re", None) is re:
+            module.re = compiled  # type: ignore[attr-defined]
 
 
 def split_sentences(text: str, block: Span) -> list[Span]:

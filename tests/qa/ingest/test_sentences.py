@@ -1,3 +1,6 @@
+import sys
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,3 +79,35 @@ def test_a_long_run_without_a_sentence_end_is_cut_at_white_space_or_the_limit() 
         spans = split_sentences(text, Span(0, len(text)))
         assert all(s.of(text) == s.of(text).strip() and s.of(text) for s in spans)
         assert "".join(text.split()) == "".join("".join(s.of(text) for s in spans).split())
+
+
+def test_pysbd_compiles_each_pattern_once_and_splits_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pysbd builds thousands of distinct patterns (one per abbreviation and way it matched),
+    more than re's cache holds: it now compiles each once, and its sentences do not change."""
+    import re
+
+    import pysbd
+    import pysbd.abbreviation_replacer as abbreviations
+
+    from qa.ingest import sentences
+
+    sentences._segmenter()
+    compiled = abbreviations.re
+    assert isinstance(compiled, sentences._CompiledOnce)
+    text = (
+        "Mr. Smith met Dr. Jones at 10 a.m. on Jan. 5 in the U.S. capital. They spoke for an hour. "
+        "Gen. Lee (ret.) and Prof. Brown arrived at No. 10 St. James's St. at approx. 3 p.m. Sales "
+        "rose 5% vs. last year, i.e. more than expected! Did Sen. Kerry say so? Yes, etc. Fine."
+    )
+    ours = pysbd.Segmenter(language="en", clean=False).segment(text)
+    before = compiled.compile.cache_info()
+    assert pysbd.Segmenter(language="en", clean=False).segment(text) == ours
+    after = compiled.compile.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits  # nothing compiled again
+    for name, module in list(sys.modules.items()):  # pysbd as shipped: re's own functions
+        if name.split(".")[0] == "pysbd" and getattr(module, "re", None) is compiled:
+            monkeypatch.setattr(module, "re", re)
+    assert pysbd.Segmenter(language="en", clean=False).segment(text) == ours
+    assert ours[0] == "Mr. Smith met Dr. Jones at 10 a.m. on Jan. 5 in the U.S. capital. "
