@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Container, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 __all__ = ["LruCache"]
@@ -48,6 +48,14 @@ class LruCache(Generic[K, V]):
                 while len(self._entries) > self.capacity:
                     self._entries.popitem(last=False)
         return out
+
+    def keep_only(self, keys: Container[K]) -> int:
+        """Drop every entry whose key is not in ``keys``; how many were dropped."""
+        with self._lock:
+            dropped = [key for key in self._entries if key not in keys]
+            for key in dropped:
+                del self._entries[key]
+        return len(dropped)
 
     def clear(self) -> None:
         with self._lock:

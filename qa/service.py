@@ -90,6 +90,7 @@ class Service:
                 due = time.monotonic() + interval
                 self.engine.live.regrow()  # past EXACT_LIMIT passages: exact search to IVF
                 self.engine.live.save()
+                self.engine.sentences.forget_deleted()  # replaced and deleted articles' rows
                 said = None
             except OSError as exc:
                 if (message := snapshot_failed(exc)) != said:

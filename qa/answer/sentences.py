@@ -9,8 +9,10 @@ its read transaction, and looks its candidates' articles up.
 
 A server fills the cache in a background thread when it starts (``start_warming``) with the
 newest ``capacity`` articles, so that a question nobody asked before finds its candidates ready
-too; beyond that, the least recently used articles make room. A deleted article's entry is never
-asked for again and ages out.
+too; beyond that, the least recently used articles make room. A deleted (or replaced) article's
+entry is never asked for again: ``forget_deleted``, which a server calls at every dense snapshot,
+drops it (it used to stay until the cache was full: on a small archive rewritten all day, up to
+``capacity`` dead versions, ~60 KB each).
 """
 
 from __future__ import annotations
@@ -108,6 +110,11 @@ class SentenceCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def forget_deleted(self) -> int:
+        """Drop the articles no longer stored; how many. (A row stored after the store was read
+        here and prepared meanwhile may go too: it is prepared again when asked for.)"""
+        return self._entries.keep_only(frozenset(self.store.article_rows()))
 
     def stop(self) -> None:
         """Stop warming (waiting for the batch in hand) and forget everything: before the store

@@ -50,6 +50,8 @@ __all__ = [
 
 DB_FILE = "store.sqlite3"
 SCHEMA_VERSION = 2
+WAL_SIZE_LIMIT = 32 * 1024 * 1024
+"""bytes the WAL file is truncated to when a checkpoint empties it (SQLite's journal_size_limit)"""
 """2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
 stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
 rows without them are stemmed at question time"""
@@ -310,6 +312,9 @@ class Store:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 60000")
+            # After a large transaction (a re-embedding) the WAL file kept its size for good;
+            # a checkpoint that empties it now truncates it to this.
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             self._local.conn = conn
             with self._connections_lock:
                 self._close_ended_threads()

@@ -58,10 +58,11 @@ class LexicalIndex:
         self._terms_of: dict[int, str] = {}
         """each live passage's stored terms, one string (a delete tokenizes them again to correct
         the statistics; a list of tokens per passage cost ~90 MB more on the BBC archive)"""
-        self._gone: set[int] = set()
-        """removed ids: ids are never reused, so one coming back is a replayed change"""
         self._length = np.zeros(0, dtype=np.float64)
         self._alive = np.zeros(0, dtype=bool)
+        self._gone = np.zeros(0, dtype=bool)
+        """removed ids: ids are never reused, so one coming back is a replayed change (a byte
+        per id, as ``_alive``: a set of them grew by ~70 bytes for every passage ever removed)"""
         self._total = 0
         self._lock = threading.Lock()
 
@@ -88,13 +89,16 @@ class LexicalIndex:
             length[: len(self._length)] = self._length
             alive = np.zeros(size, dtype=bool)
             alive[: len(self._alive)] = self._alive
-            self._length, self._alive = length, alive
+            gone = np.zeros(size, dtype=bool)
+            gone[: len(self._gone)] = self._gone
+            self._length, self._alive, self._gone = length, alive, gone
 
     def add(self, rows: Iterable[tuple[int, str]]) -> None:
         """Add passages from (id, stored terms). A passage's id and terms never change, so an
         id already held, or removed before, is a change applied twice: it is ignored."""
         with self._lock:
-            rows = [(p, t) for p, t in rows if p not in self._terms_of and p not in self._gone]
+            held, gone = self._terms_of, self._gone
+            rows = [(p, t) for p, t in rows if p not in held and not (p < len(gone) and gone[p])]
             if not rows:
                 return
             self._grow(max(pid for pid, _ in rows))
@@ -126,7 +130,8 @@ class LexicalIndex:
     def _remove(self, pids: Sequence[int]) -> None:
         for pid in pids:
             text = self._terms_of.pop(int(pid), None)
-            self._gone.add(int(pid))
+            self._grow(int(pid))
+            self._gone[pid] = True
             if text is None:
                 continue
             words = tokens(text)

@@ -232,3 +232,38 @@ def test_new_numbers_counts_the_numbers_the_question_does_not_name(
         new = sum(n not in asked.lower() for n in written)
         expected = min(new, 3) / 3 if written else 0.0
         assert batch.rows[k, SENTENCE_FEATURES.index("new_numbers")] == np.float32(expected)
+
+
+def test_replaced_and_deleted_articles_leave_the_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Was: every version of an article that was asked about stayed prepared until the cache
+    was full (8,192 articles, ~60 KB each): a soak of 28 minutes left 2,511 entries for 656
+    articles. A server now drops them at each snapshot (`forget_deleted`)."""
+    import time
+
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+    from qa.records import Article
+    from qa.service import Service
+
+    settings = Settings(
+        corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False, snapshot_seconds=1
+    )
+    engine = QAEngine.open(settings, HashingEmbedder())
+    service = Service(engine, None).start()
+    try:
+        for version in range(6):
+            text = f"Harbour news\nThe harbour reopened after {version} storms, officials said."
+            engine.add([Article("harbour", "Harbour news", text)], replace=True)
+            engine.add([Article(f"other{version}", "Other", "Other\nA fair came to town.")])
+            engine.ask("When did the harbour reopen?", abstain=False)
+            engine.ask("What came to town?", abstain=False)
+        engine.delete(["other0", "other1"])
+        assert len(engine.sentences) > engine.counts()[0]  # old versions, deleted articles
+        deadline = time.monotonic() + 30
+        while len(engine.sentences) > engine.counts()[0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(engine.sentences) <= engine.counts()[0] == 5
+        (first, *_) = engine.ask("When did the harbour reopen?", abstain=False).answers
+        assert "after 5 storms" in first.hit.passage.text  # the current version, prepared again
+    finally:
+        service.stop()

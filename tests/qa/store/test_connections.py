@@ -7,6 +7,8 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from qa.store.db import DB_FILE, Store
 
 
@@ -73,4 +75,23 @@ def test_a_live_threads_connection_is_kept(tmp_path: Path) -> None:
     done.set()
     t.join()
     assert seen == [0, 0]
+    store.close()
+
+
+def test_the_wal_file_shrinks_after_a_large_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: after a large write (a re-embedding) the WAL file kept its size for good."""
+    from qa.store import db
+
+    monkeypatch.setattr(db, "WAL_SIZE_LIMIT", 256 * 1024)
+    store = db.Store.open(tmp_path / "index")
+    with store.write() as w:
+        w.set_meta({f"k{i}": "x" * 4000 for i in range(1000)})  # ~4 MB in one transaction
+    wal = tmp_path / "index" / f"{db.DB_FILE}-wal"
+    assert wal.stat().st_size > 1024 * 1024
+    store._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+    with store.write() as w:  # the next writer starts the emptied log over, and truncates it
+        w.set_meta({"small": 1})
+    assert wal.stat().st_size <= 256 * 1024
     store.close()

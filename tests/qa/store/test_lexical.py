@@ -280,3 +280,14 @@ def test_a_reload_keeps_the_lexical_build_in_progress(
     engine.close()
     assert not thread.is_alive() and builds == [1]
     assert live.lexical is not None and len(live.lexical) == engine.counts()[1]
+
+
+def test_removed_ids_cost_a_byte_each_and_stay_removed() -> None:
+    """Was: a set of every passage id ever removed, ~70 bytes each, for the life of the server."""
+    index = LexicalIndex.build([(i, "harbour storm") for i in range(20_000)])
+    index.remove(list(range(0, 20_000, 2)))
+    index.remove([25_000])  # an id it never held (a replayed change): remembered all the same
+    index.add([(0, "harbour"), (25_000, "harbour"), (30_000, "storm")])  # two replayed adds
+    assert len(index) == 10_001
+    assert index._gone.nbytes <= 2 * 30_001  # the arrays grow by half as ids do
+    assert [p for p, _ in index.search(["harbour"], 3)] == [1, 3, 5]
