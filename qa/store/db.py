@@ -50,11 +50,11 @@ __all__ = [
 
 DB_FILE = "store.sqlite3"
 SCHEMA_VERSION = 2
-WAL_SIZE_LIMIT = 32 * 1024 * 1024
-"""bytes the WAL file is truncated to when a checkpoint empties it (SQLite's journal_size_limit)"""
 """2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
 stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
 rows without them are stemmed at question time"""
+WAL_SIZE_LIMIT = 32 * 1024 * 1024
+"""bytes the WAL file is truncated to when a checkpoint empties it (SQLite's journal_size_limit)"""
 
 # SQLite's primary result codes that say the disk or the system refused, not that the file is
 # damaged: the store is intact, and repairing it (setting it aside, re-embedding) would be wrong.

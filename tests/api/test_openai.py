@@ -117,9 +117,7 @@ def test_a_stream_read_line_by_line_keeps_unicode_line_ends(tmp_path, fake_embed
     )
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"id": "v1", "title": "Volcano", "text": text}) + "\n")
-    settings = Settings(
-        corpus=corpus, index_dir=tmp_path / "i", abstain_threshold=0.1, abstain_strong=0.1
-    )
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "i")
     engine = QAEngine.open(settings, fake_embedder)
     try:
         with (
@@ -166,9 +164,7 @@ def test_content_parts_and_url_annotations(tmp_path, fake_embedder) -> None:  # 
         '"text": "A volcano erupted near Lavaton. Officials evacuated 300 residents by bus."}\n',
         encoding="utf-8",
     )
-    settings = Settings(
-        corpus=corpus, index_dir=tmp_path / "i", abstain_threshold=0.1, abstain_strong=0.1
-    )
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "i")
     with TestClient(create_app(engine=QAEngine.open(settings, fake_embedder))) as http:
         body = http.post(
             "/v1/chat/completions",

@@ -105,15 +105,27 @@ def test_unwritable_cache_is_a_model_error(tmp_path: Path) -> None:
         SentenceTransformerEmbedder(backend="onnx", cache_dir=not_a_folder)
 
 
-def test_a_locked_export_removes_every_leftover_whatever_its_age(tmp_path: Path) -> None:
+def test_a_locked_export_removes_dead_processes_leftovers_whatever_their_age(
+    tmp_path: Path,
+) -> None:
     """Was: only hour-old temporary folders were removed, and only by an export; a restart
-    that exported again within the hour left the killed export's ~90 MB for good."""
+    that exported again within the hour left the killed export's ~90 MB for good. A live
+    process's (exporting without the lock, on a cache where it could not take it) stays."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host = socket.gethostname()
     folder = tmp_path / "abc" / "onnx"
-    fresh = folder.parent / ".onnx.tmp-left-by-a-kill-a-minute-ago"
-    fresh.mkdir(parents=True)
-    (fresh / ONNX_FILE).write_bytes(b"partial")
+    killed = folder.parent / f".onnx.tmp~{host}~{int(dead.stdout)}~x1"
+    running = folder.parent / f".onnx-int8.tmp~{host}~{os.getpid()}~x2"
+    for temp in (killed, running):
+        temp.mkdir(parents=True)
+        (temp / ONNX_FILE).write_bytes(b"partial")
     _write_export(folder, {"backend": "onnx"}, _fake_build(fail=False), locked=True)
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["onnx"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == [running.name, "onnx"]
 
 
 @pytest.mark.parametrize("target", ["/nonexistent/elsewhere", "self"])
@@ -204,9 +216,13 @@ def test_another_configuration_of_the_same_weights_is_another_model(tmp_path: Pa
     (copy / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
     digest = config_sha256(copy)
     assert digest != DEFAULT_CONFIG_SHA256
+    assert export_folder(tmp_path, DEFAULT_MODEL_SHA256, "onnx", digest) != export_folder(
+        tmp_path, DEFAULT_MODEL_SHA256, "onnx"
+    )
     torch_embedder = SentenceTransformerEmbedder(copy, backend="torch")
-    assert torch_embedder.fingerprint == f"{DEFAULT_MODEL_SHA256}/config-{digest[:16]}"
-    assert torch_embedder.model_id == "cls-pooling"
+    # the store compares the configuration apart from the weights' fingerprint (QAEngine)
+    assert torch_embedder.fingerprint == DEFAULT_MODEL_SHA256
+    assert torch_embedder.config_sha256 == digest
     (copy / "config.json").unlink()  # a missing file is another configuration too
     assert config_sha256(copy) not in (digest, DEFAULT_CONFIG_SHA256)
 
@@ -405,3 +421,35 @@ def test_processes_starting_on_an_empty_cache_export_once_and_all_load(tmp_path:
         ONNX_FILE,
         TOKENIZER_FILE,
     ]
+
+
+@pytest.mark.slow
+def test_a_cache_that_cannot_be_written_serves_a_compatible_older_export(
+    onnx_cache: Path,
+    embedders: dict[str, SentenceTransformerEmbedder],
+    vectors: dict[str, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A read-only cache made before EXPORT_FORMAT 3 (whose vectors are the same) kept working
+    until the upgrade, which could not write the new export there (tests run as root, which
+    writes anywhere: the refusal is simulated)."""
+    cache = tmp_path / "cache"
+    shutil.copytree(onnx_cache, cache)
+    for backend in ("onnx", "onnx-int8"):
+        folder = export_folder(cache, DEFAULT_MODEL_SHA256, backend)  # type: ignore[arg-type]
+        manifest = json.loads((folder / EXPORT_MANIFEST).read_text(encoding="utf-8"))
+        (folder / EXPORT_MANIFEST).write_text(json.dumps({**manifest, "format": 2}), "utf-8")
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(embed, "_write_export", read_only)
+    with caplog.at_level(logging.WARNING, logger="qa.embed"):
+        older = SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=cache)
+    assert "using the export of format 2 there instead" in caplog.text
+    np.testing.assert_allclose(older.embed(SENTENCES), vectors["onnx-int8"], atol=1e-5)
+    (folder / ONNX_FILE).write_bytes(b"damaged")  # an unsound older export is not used
+    with pytest.raises(ModelError, match="cannot export"):
+        SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=cache)

@@ -177,3 +177,44 @@ def test_a_store_another_process_re_embedded_is_refused_not_mixed(
     assert "new" not in {d["doc_id"] for d in reopened.documents()}  # the refused write
     reopened.close()
     server.close()
+
+
+def test_a_store_another_process_is_re_embedding_towards_these_settings_is_still_refused(
+    tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    """Until that re-embedding ends, most passages are still cut and embedded the other way."""
+    from qa.engine import REEMBEDDING
+
+    corpus = write_corpus(tmp_path / "corpus")
+    first = Settings(corpus=corpus, index_dir=tmp_path / "index", watch=False)
+    server = open_synced(first, fake_embedder)
+    other = first.model_copy(update={"passage_sentences": 2, "passage_overlap": 0})
+    QAEngine.open(other, HashingEmbedder(), rebuild=True).close()
+    with pytest.raises(IndexStateError):
+        server.ask("How many residents were evacuated?")
+    with server.store.write() as w:  # a third process starts re-embedding as the server wants
+        w.set_meta({REEMBEDDING: server._meta})
+        w.delete(server.documents()[0]["doc_id"])  # and writes (the change log moves)
+    with pytest.raises(IndexStateError, match="another process re-embedded"):
+        server.ask("How many residents were evacuated?")
+    server.close()
+
+
+def test_a_store_built_before_the_model_configuration_was_recorded_is_not_re_embedded(
+    tmp_path: Path, fake_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa import engine as engine_module
+
+    corpus = write_corpus(tmp_path / "corpus")
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index", watch=False)
+    open_synced(settings, fake_embedder).close()  # the hashing embedder records no configuration
+    monkeypatch.setattr(type(fake_embedder), "config_sha256", "c" * 64, raising=False)
+    reembedded: list[object] = []
+    monkeypatch.setattr(QAEngine, "_reembed_all", lambda self, meta, **kw: reembedded.append(meta))
+    again = QAEngine.open(settings, fake_embedder)
+    assert reembedded == []
+    assert again.store.meta()[engine_module.MODEL_CONFIG] == "c" * 64
+    again.close()
+    monkeypatch.setattr(type(fake_embedder), "config_sha256", "d" * 64, raising=False)
+    with pytest.raises(IndexStateError, match="other model_config_sha256"):
+        QAEngine.open(settings, fake_embedder)  # a recorded configuration that differs
