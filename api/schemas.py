@@ -18,7 +18,14 @@ from pydantic import (
 
 from qa.answer.rank import CONFIDENCE_DIGITS
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
-from qa.ingest.corpus import DOC_ID_MAX_CHARS, DOC_ID_PATTERN, iso_date, new_article
+from qa.ingest.corpus import (
+    DOC_ID_MAX_CHARS,
+    DOC_ID_PATTERN,
+    MAX_NESTING,
+    iso_date,
+    nesting,
+    new_article,
+)
 from qa.records import Answer, Article
 from qa.search.filters import Filters
 
@@ -120,10 +127,20 @@ class DocumentFields(BaseModel):
             raise ValueError("must contain some text")
         return value
 
+    @field_validator("title", "url", "source", "author")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        """As a corpus file's fields are: white space at the ends dropped, empty is none (a
+        source filter names "BBC", not "  BBC  "; a blank title is the text's first line)."""
+        return (value.strip() or None) if value is not None else None
+
     @field_validator("metadata")
     @classmethod
     def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """Stored and sent back as UTF-8 JSON: no lone surrogates, no NaN or Infinity."""
+        """Stored and sent back as UTF-8 JSON: no lone surrogates, no NaN or Infinity, and no
+        deeper than a corpus file's (a record stored deeper could not be sent back)."""
+        if nesting(value) >= MAX_NESTING:  # the field itself is one level below the record
+            raise ValueError(f"is nested more than {MAX_NESTING} levels deep")
         try:
             json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
         except UnicodeEncodeError:

@@ -31,6 +31,7 @@ __all__ = [
     "ARTICLE_SUFFIXES",
     "DOC_ID_MAX_CHARS",
     "DOC_ID_PATTERN",
+    "MAX_NESTING",
     "SIDECAR_SUFFIX",
     "CorpusRead",
     "Skipped",
@@ -45,6 +46,7 @@ __all__ = [
     "iso_date",
     "keep_first",
     "load_corpus",
+    "nesting",
     "new_article",
     "parse_json",
     "read_corpus",
@@ -71,8 +73,9 @@ _FIELDS = frozenset({"id", "published", "metadata", *_STRING_FIELDS})
 _TEXT_KEYS = ("id", "published", "date", *_STRING_FIELDS)
 _JSONL_LINE = re.compile(r"#L(\d+)$")
 # Deeper records are refused: far beyond real metadata, and far enough below Python's recursion
-# limit for the store to write them as JSON (the HTTP API's JSON parser stops near 200 too).
-_MAX_NESTING = 200
+# limit for the store to write them as JSON and the API to send them back (its serializer stops
+# at 255 levels); the API refuses the same (api/schemas.py).
+MAX_NESTING = 200
 
 DOC_ID_MAX_CHARS = 256
 _LINE_BREAKS = r"\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines's
@@ -290,8 +293,8 @@ def _check_storable(record: dict[str, Any]) -> None:
     """The store writes fields as UTF-8 JSON: JSON's lone surrogate escapes (``"\\ud800"``) and
     NaN/Infinity parse in Python but cannot be stored or sent back, nor can values nested so
     deep that writing them exceeds Python's recursion limit."""
-    if _nesting(record) > _MAX_NESTING:
-        raise _Bad(f"nested more than {_MAX_NESTING} levels deep")
+    if nesting(record) > MAX_NESTING:
+        raise _Bad(f"nested more than {MAX_NESTING} levels deep")
     try:
         json.dumps(record, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -301,7 +304,7 @@ def _check_storable(record: dict[str, Any]) -> None:
         raise _Bad("NaN and Infinity are not JSON numbers") from None
 
 
-def _nesting(value: Any) -> int:
+def nesting(value: Any) -> int:
     """How many lists and objects deep ``value`` goes, counted without recursion."""
     depth, level = 0, [value]
     while level:
@@ -369,16 +372,23 @@ def sidecar_path(path: Path) -> Path:
 
 
 def _sidecar(path: Path) -> _Meta | None:
-    """The valid sidecar of ``path``, if any; a bad one is logged and left out, never fatal."""
+    """The valid sidecar of ``path``, if any; a bad one is logged and left out. One that cannot
+    be read (OSError) makes its article unreadable too: read without it, a stored article would
+    lose the metadata it had from it."""
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
         return None
     try:
-        record = _json(_decode(_read_regular(sidecar)))
+        raw = _read_regular(sidecar)
+    except OSError as exc:
+        where = _printable(_origin(sidecar))
+        raise OSError(exc.errno, f"its sidecar {where}: {exc.strerror or exc}") from exc
+    try:
+        record = _json(_decode(raw))
         if not isinstance(record, dict):
             raise _Bad("not a JSON object")
-        return _fields(record)
-    except (OSError, _Bad) as exc:
+        return _fields(record, date_alias=True)  # as in front matter: "date" is "published"
+    except _Bad as exc:
         where = _printable(_origin(sidecar))
         log.warning("ignored sidecar %s: %s (its article is read without it)", where, exc)
         return None

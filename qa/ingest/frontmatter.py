@@ -78,6 +78,12 @@ def split_front_matter(text: str) -> FrontMatter | None:
         return None
     closing = _CLOSE.search(text, opening.end())
     if closing is None:
+        # a "---" rule that opens a text is no front matter; one followed by keys is, unclosed
+        # (its title, date and author would otherwise be read as the article's first lines)
+        rest = text[opening.end() :]
+        first = next((line.strip() for line in rest.splitlines() if line.strip()), "")
+        if _KEY_LINE.match(first) is not None:
+            raise FrontMatterError("the front matter is not closed: no '---' line ends it")
         return None
     block = text[opening.end() : closing.start()]
     first = next((line.strip() for line in block.splitlines() if line.strip()), "")

@@ -124,3 +124,30 @@ def test_api_key_guards_everything_but_health(tiny_engine: QAEngine) -> None:
         assert c.get("/documents", headers={"Authorization": "Bearer wrong"}).status_code == 401
         r = c.post("/ask", json={"question": "volcano"}, headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 200
+
+
+def test_api_writes_are_trimmed_and_not_nested_past_what_can_be_sent_back(
+    client: TestClient,
+) -> None:
+    """Was: "  BBC  " was stored as sent (a source filter for "BBC" missed it), and metadata
+    nested 256 levels deep was stored, then every GET of it was a 500."""
+    body = {"id": "t1", "text": "Trams\nThe tram line opened.", "source": "  BBC  ", "title": " "}
+    assert client.post("/documents", json=body).status_code == 201
+    stored = client.get("/documents/t1").json()
+    from qa.ingest.corpus import new_article
+
+    assert stored["source"] == "BBC"
+    assert stored["title"] == new_article("t1", body["text"]).title  # as if no title were sent
+    deep: object = "x"
+    for _ in range(300):
+        deep = [deep]
+    refused = client.post("/documents", json={"id": "t2", "text": "Deep.", "metadata": {"k": deep}})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"][-1] == "metadata"
+    assert client.get("/documents/t2").status_code == 404
+    shallow: object = "x"
+    for _ in range(150):
+        shallow = [shallow]
+    body = {"id": "t3", "text": "Shallow.", "metadata": {"k": shallow}}
+    assert client.post("/documents", json=body).status_code == 201
+    assert client.get("/documents/t3").status_code == 200

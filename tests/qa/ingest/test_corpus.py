@@ -359,3 +359,42 @@ def test_published_is_stored_in_the_extended_form(
 def test_iso_date_refuses_what_is_no_iso_date(value: str) -> None:
     with pytest.raises(ValueError, match="not an ISO date or date-time"):
         iso_date(value)
+
+
+def test_unclosed_front_matter_is_refused_not_read_as_text(tmp_path: Path) -> None:
+    """Was: its title, date and author became the article's first lines, without a warning."""
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: Council approves budget\npublished: 2024-02-03\n\nThe council approved it.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.md").write_text("---\n\nA text that opens with a rule.\n", encoding="utf-8")
+    read = read_corpus(tmp_path)
+    assert [a.doc_id for a in read.articles] == ["b"]  # a rule then text is still text
+    (skipped,) = read.skipped
+    assert skipped.path.endswith("a.md") and "front matter is not closed" in skipped.reason
+
+
+def test_a_sidecar_date_is_the_published_date(tmp_path: Path) -> None:
+    """The module's rule ("published or date") was kept by front matter, not by sidecars."""
+    (tmp_path / "b.txt").write_text("A story.\n", encoding="utf-8")
+    (tmp_path / "b.meta.json").write_text('{"date": "2024-02-03"}', encoding="utf-8")
+    (article,) = read_corpus(tmp_path).articles
+    assert article.published == "2024-02-03" and article.metadata == {}
+
+
+def test_a_sidecar_that_cannot_be_read_makes_its_article_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: the article was read without it, and the stored one lost the sidecar's source and
+    date; now it is skipped as unreadable, which keeps what is stored."""
+    from qa.ingest import corpus
+
+    (tmp_path / "f.txt").write_text("A story.\n", encoding="utf-8")
+    (tmp_path / "f.meta.json").write_text('{"source": "Science Daily"}', encoding="utf-8")
+    assert read_corpus(tmp_path).articles[0].source == "Science Daily"
+    monkeypatch.setattr(corpus, "MAX_FILE_BYTES", 10)  # the sidecar is now too large to read
+    read = read_file(tmp_path / "f.txt", tmp_path)  # as the folder sync reads a changed file
+    assert read.articles == [] and read.unreadable  # unreadable: its stored article is kept
+    (skipped,) = read.skipped
+    assert skipped.path.endswith("f.txt") and "its sidecar" in skipped.reason
+    assert "f.meta.json" in skipped.reason and "larger than" in skipped.reason
