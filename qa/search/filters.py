@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qa.errors import InvalidInputError, check_text
 from qa.ingest.corpus import iso_date
 
-__all__ = ["Filters", "parse_date"]
+__all__ = ["Filters", "parse_date", "source_key"]
+
+
+def source_key(name: str) -> str:
+    """What two names of one outlet share: ``BBC``, `` bbc `` and the two encodings of
+    ``Café`` (one é, or e and a combining accent) have the same key."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).strip().casefold())
 
 
 def parse_date(value: str, field: str) -> str:
@@ -50,13 +58,24 @@ class Filters:
             and self.doc_ids is None
         )
 
-    def sql(self, article: str = "a") -> tuple[str, list[object]]:
-        """A WHERE condition on the articles table aliased ``article``, with its parameters."""
+    def sql(
+        self, article: str = "a", stored_sources: Iterable[str] | None = None
+    ) -> tuple[str, list[object]]:
+        """A WHERE condition on the articles table aliased ``article``, with its parameters.
+        ``stored_sources``: the store's distinct source names; a source filter keeps those with
+        a filtered name's ``source_key`` (without them, only names written exactly alike)."""
         clauses: list[str] = []
         params: list[object] = []
         if self.sources is not None:
-            clauses.append(f"{article}.source IN ({','.join('?' * len(self.sources))})")
-            params.extend(self.sources)
+            names: list[str] = list(self.sources)
+            if stored_sources is not None:
+                wanted = {source_key(s) for s in self.sources}
+                names = [s for s in stored_sources if source_key(s) in wanted]
+            if names:
+                clauses.append(f"{article}.source IN ({','.join('?' * len(names))})")
+                params.extend(names)
+            else:
+                clauses.append("0")  # no stored outlet has that name
         if self.doc_ids is not None:
             clauses.append(f"{article}.doc_id IN ({','.join('?' * len(self.doc_ids))})")
             params.extend(self.doc_ids)

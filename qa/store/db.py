@@ -582,9 +582,19 @@ class Store:
             yield ids, vectors.reshape(len(rows), dimension)
             last = int(ids[-1])
 
-    def allowed_passages(self, filters: Filters) -> np.ndarray:
-        where, params = filters.sql("a")
+    def distinct_sources(self) -> list[str]:
+        """Every source name stored (few: outlets), from its index."""
         with self.read() as conn:
+            rows = conn.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")
+            return [r[0] for r in rows]
+
+    def _filter_sql(self, filters: Filters) -> tuple[str, list[object]]:
+        """``filters`` as SQL on ``articles a``, source names matched by ``source_key``."""
+        return filters.sql("a", self.distinct_sources() if filters.sources is not None else None)
+
+    def allowed_passages(self, filters: Filters) -> np.ndarray:
+        with self.read() as conn:
+            where, params = self._filter_sql(filters)
             rows = conn.execute(
                 f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article WHERE {where}",
                 params,
@@ -602,7 +612,7 @@ class Store:
         sql = "SELECT rowid, -bm25(passage_terms) FROM passage_terms WHERE passage_terms MATCH ?"
         params: list[object] = [match]
         if filters is not None and not filters.empty:
-            where, extra = filters.sql("a")
+            where, extra = self._filter_sql(filters)
             sql += (
                 " AND rowid IN (SELECT p.id FROM passages p JOIN articles a "
                 f"ON a.id = p.article WHERE {where})"

@@ -24,3 +24,36 @@ def test_a_filter_date_is_checked_whole(written: str) -> None:
     with pytest.raises(InvalidInputError, match="published_before must be an ISO date") as caught:
         Filters(published_before=written)
     assert caught.value.field == ("filters", "published_before")
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_a_source_filter_ignores_case_spaces_and_accent_encoding(tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
+    """Was: "bbc" missed "BBC", and "Café Times" written with a combining accent missed the
+    one written with é (and the reverse)."""
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+    from qa.engine import QAEngine
+    from qa.records import Article
+
+    engine = QAEngine.open(
+        Settings(corpus=tmp_path / "c", index_dir=tmp_path / "i", watch=False), HashingEmbedder()
+    )
+    text = "Harbour\nThe harbour reopened after the storm."
+    engine.add(
+        [
+            Article("a", "Harbour", text, source="BBC"),
+            Article("b", "Harbour", text, source="Caf\u00e9 Times"),
+            Article("c", "Harbour", text, source="BBC News"),
+        ]
+    )
+    engine.live.start_lexical(wait=True)
+
+    def found(*sources: str) -> set[str]:
+        hits = engine.search("harbour storm", 10, mode, Filters(sources=sources))  # type: ignore[arg-type]
+        return {h.passage.doc_id for h in hits}
+
+    assert found("bbc") == found(" BBC ") == found("BBC") == {"a"}
+    assert found("Cafe\u0301 times") == {"b"}
+    assert found("bbc news", "CAF\u00c9 TIMES") == {"b", "c"}
+    assert found("BB") == found("Reuters") == set()
+    engine.close()
