@@ -50,7 +50,14 @@ _NAME_PARTICLES = frozenset(
 )
 # Words that make a byline an agency or desk credit rather than people ("By Staff Reporter").
 _NOT_A_PERSON = frozenset(
-    {"agencies", "correspondent", "desk", "editor", "news", "press", "reporter", "staff", "writer"}
+    {
+        *("agencies", "correspondent", "desk", "editor", "news", "press", "reporter", "staff"),
+        "writer",
+        # function words open phrases, not names: "By The Numbers", "By Order Of The Court",
+        # "By Any Means Necessary", "By Then It Was Late" were taken as bylines
+        *("all", "an", "and", "any", "at", "for", "from", "in", "of", "on", "or", "the"),
+        *("then", "this", "that", "to", "with"),
+    }
 )
 _MAX_AUTHORS = 4
 _BYLINE_MAX_CHARS = 200

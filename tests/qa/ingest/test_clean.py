@@ -63,6 +63,7 @@ def test_title_is_first_kept_line_cut_at_a_word() -> None:
         ("By Nick Robinson, political editor", "Nick Robinson"),
         ("by Jane van Dyke", "Jane van Dyke"),
         ("  By J. R. Hartley  ", "J. R. Hartley"),
+        ("By John A Smith", "John A Smith"),  # an initial is not the article "a"
     ],
 )
 def test_byline_names_without_the_role(line: str, names: str) -> None:
@@ -79,6 +80,11 @@ def test_byline_names_without_the_role(line: str, names: str) -> None:
         "By early 2005 the net could have two new domain names.",
         "By contrast, Jane Smith said the plan would fail.",
         "Written by Jane Smith",
+        # title-case phrases, not names (were taken as bylines, and quoted for "who wrote")
+        "By The Numbers",
+        "By Order Of The Court",
+        "By Any Means Necessary",
+        "By Then It Was Late",
     ],
 )
 def test_not_a_byline(line: str) -> None:
