@@ -423,10 +423,17 @@ def _read_text_file(path: Path, root: Path | None, origin: str) -> Article:
 def _as_written(front: FrontMatter) -> dict[str, Any]:
     """The front matter's fields, text fields as written where YAML reads a number or a boolean
     in them (``title: 1984``, ``title: Yes``, ``published: 20241012``); metadata stays typed."""
-    fields = dict(front.fields)
+    fields, written = dict(front.fields), dict(front.written)
+    known = {*_TEXT_KEYS, "metadata"}
+    for key in list(fields):  # "Title:" and "Published:" are the fields, as "title:" is
+        lower = key.lower() if isinstance(key, str) else key
+        if lower in known and lower != key and lower not in fields:
+            fields[lower] = fields.pop(key)
+            if key in written:
+                written[lower] = written.pop(key)
     for key in _TEXT_KEYS:
-        if isinstance(fields.get(key), bool | int | float) and key in front.written:
-            fields[key] = front.written[key]
+        if isinstance(fields.get(key), bool | int | float) and key in written:
+            fields[key] = written[key]
     return fields
 
 

@@ -398,3 +398,20 @@ def test_a_sidecar_that_cannot_be_read_makes_its_article_unreadable(
     (skipped,) = read.skipped
     assert skipped.path.endswith("f.txt") and "its sidecar" in skipped.reason
     assert "f.meta.json" in skipped.reason and "larger than" in skipped.reason
+
+
+def test_front_matter_keys_in_any_case_are_the_fields(tmp_path: Path) -> None:
+    """Was: "Title:", "Published:", "Author:" went into metadata, silently."""
+    (tmp_path / "a.md").write_text(
+        "---\nTitle: 1984\nPublished: 2024-02-03\nAuthor: Jane Smith\nSOURCE: BBC\nRegion: north\n"
+        "---\nThe council approved the budget.\n",
+        encoding="utf-8",
+    )
+    (article,) = read_corpus(tmp_path).articles
+    assert (article.title, article.published, article.author, article.source) == (
+        "1984",
+        "2024-02-03",
+        "Jane Smith",
+        "BBC",
+    )
+    assert article.metadata == {"Region": "north"}
