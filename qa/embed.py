@@ -118,7 +118,7 @@ COMPATIBLE_FORMATS = frozenset({2})
 MASK_BIAS = -50.0
 _ONNX_OPSET = 17
 # Temporary export folders older than this are left over from a killed export and are removed
-# (all of them, whatever their age, by a process holding the export lock).
+# (those of dead processes on this host at once, by a process holding the export lock).
 _STALE_TEMP_SECONDS = 3600
 EXPORT_LOCK = ".export.lock"
 # How long a process waits for another's export (one takes 10-30 s) before giving up.
@@ -533,12 +533,13 @@ def _compatible_export(folder: Path, expected: dict[str, Any]) -> dict[str, Any]
     """The manifest of a sound export in ``folder`` made by an older recipe that gives the same
     vectors (``COMPATIBLE_FORMATS``), for a cache where the current one cannot be written."""
     try:
-        made = _read_manifest(folder).get("format")
+        manifest = _read_manifest(folder)
     except (OSError, ValueError):
         return None
+    made = manifest.get("format")
     if made not in COMPATIBLE_FORMATS or _export_problem(folder, {**expected, "format": made}):
         return None
-    return _read_manifest(folder)
+    return manifest
 
 
 def _make_export(
@@ -706,7 +707,9 @@ def _write_export(
     on this host are removed at once (others, after an hour)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(folder.parent, locked=locked)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp~{_MAKER}~", dir=folder.parent))
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{folder.name}.tmp~{_HOST}~{os.getpid()}~", dir=folder.parent)
+    )
     try:
         manifest = {**expected, **build(tmp), "model_file": ONNX_FILE}
         manifest["onnx_sha256"] = file_sha256(tmp / ONNX_FILE)
@@ -721,7 +724,7 @@ def _write_export(
         if folder.is_symlink():  # a link (dangling, or looping) is not an export: replace it
             folder.unlink()
         elif folder.exists():
-            old = folder.with_name(f".{folder.name}.old~{_MAKER}~{time.time_ns()}")
+            old = folder.with_name(f".{folder.name}.old~{_HOST}~{os.getpid()}~{time.time_ns()}")
             folder.rename(old)
         try:
             tmp.rename(folder)
@@ -739,13 +742,12 @@ def _write_export(
 
 # Who makes a temporary folder: host and process, so that a process holding the export lock
 # removes a dead process's leftovers at once and leaves a live one's (exporting without the lock).
-_MAKER = f"{socket.gethostname().replace('~', '-')}~{os.getpid()}"
+_HOST = socket.gethostname().replace("~", "-")
 _TEMP = re.compile(r"\.(?:tmp|old)(?:~(?P<host>[^~]*)~(?P<pid>\d+)~|-)")
 
 
 def _remove_stale_temps(parent: Path, *, locked: bool) -> None:
     now = time.time()
-    host = socket.gethostname().replace("~", "-")
     for entry in parent.iterdir():
         found = _TEMP.search(entry.name)
         if found is None:
@@ -753,7 +755,7 @@ def _remove_stale_temps(parent: Path, *, locked: bool) -> None:
         with contextlib.suppress(OSError):
             dead = (
                 locked
-                and found["host"] == host
+                and found["host"] == _HOST
                 and found["pid"] is not None
                 and not _alive(int(found["pid"]))
             )

@@ -444,11 +444,10 @@ class QAEngine:
 
     def query(self, text: str, filters: Filters | None = None, *, lexical: int = 0) -> Query:
         """``lexical > 0`` starts the BM25 query for that many passages beside the embedding."""
-        seq = self.store.last_seq()
-        if seq != self._meta_seq:  # vectors were written since the last look: by whom?
-            self._check_meta()
-            self._meta_seq = seq
         self.live.ensure_synced()
+        if self.live.seq != self._meta_seq:  # vectors were written since the last look: by whom?
+            self._check_meta()
+            self._meta_seq = self.live.seq
         pool = (self._lexical_pool, lexical) if lexical > 0 else None
         return Query.make(text, self.encoder, self.live, filters, lexical=pool)
 

@@ -71,6 +71,11 @@ def _load(block: str) -> tuple[Any, dict[str, str]]:
     return loaded, written
 
 
+def _first_line(text: str) -> str:
+    """The first line of ``text`` that is not blank, stripped ("" if none)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def split_front_matter(text: str) -> FrontMatter | None:
     """The front matter of ``text`` and where the body starts, or None when there is none."""
     opening = _OPEN.match(text)
@@ -80,13 +85,11 @@ def split_front_matter(text: str) -> FrontMatter | None:
     if closing is None:
         # a "---" rule that opens a text is no front matter; one followed by keys is, unclosed
         # (its title, date and author would otherwise be read as the article's first lines)
-        rest = text[opening.end() :]
-        first = next((line.strip() for line in rest.splitlines() if line.strip()), "")
-        if _KEY_LINE.match(first) is not None:
+        if _KEY_LINE.match(_first_line(text[opening.end() :])) is not None:
             raise FrontMatterError("the front matter is not closed: no '---' line ends it")
         return None
     block = text[opening.end() : closing.start()]
-    first = next((line.strip() for line in block.splitlines() if line.strip()), "")
+    first = _first_line(block)
     looks_like_keys = first == "" or first.startswith("#") or _KEY_LINE.match(first) is not None
     try:
         loaded, written = _load(block)
