@@ -201,7 +201,9 @@ def _byline_names(line: str) -> str | None:
         return None
     if _reads_as_sentence(names, m.group("role")):
         return None
-    return names
+    last = names.split()[-1]
+    # the line's full stop ends the line, not the name ("By Jane Smith."); an initial's stays
+    return names[:-1] if last.endswith(".") and len(last.rstrip(".")) > 2 else names
 
 
 def extract_byline(text: str) -> str | None:

@@ -44,6 +44,9 @@ class Filters:
         for name, values in (("source", self.sources), ("doc_ids", self.doc_ids)):
             for value in values or ():
                 check_text(value, name, field=("filters", name))
+                if not value.strip():  # no article has an empty id or outlet: it matched none
+                    message = f"{name} must not be empty or blank, not {value!r}"
+                    raise InvalidInputError(message, field=("filters", name))
         for name in ("published_after", "published_before"):
             value = getattr(self, name)
             if value is not None:

@@ -88,6 +88,7 @@ def test_abstention_has_no_answers(client: TestClient) -> None:
         ({"question": "ok", "top_k": "5"}, "valid integer"),
         ({"question": "ok", "min_confidence": True}, "valid number"),
         ({"question": "ok", "min_confidence": "0.5"}, "valid number"),
+        ({"question": "ok", "filters": {"source": [" "]}}, "source must not be empty or blank"),
     ],
 )
 def test_bad_input_is_a_422_with_a_message(

@@ -96,6 +96,8 @@ def test_env_vars_choose_corpus_and_index(tiny_corpus: Path, tmp_path: Path) -> 
             "doc_ids is not valid text (surrogates not allowed)",
         ),
         (["delete", "caf\udce9"], "doc_ids is not valid text (surrogates not allowed)"),
+        (["ask", "ok", "--doc-id", ""], "doc_ids must not be empty or blank, not ''"),
+        (["ask", "ok", "--source", " "], "source must not be empty or blank, not ' '"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(args: list[str], message: str, tmp_path: Path) -> None:

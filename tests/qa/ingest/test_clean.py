@@ -64,6 +64,10 @@ def test_title_is_first_kept_line_cut_at_a_word() -> None:
         ("by Jane van Dyke", "Jane van Dyke"),
         ("  By J. R. Hartley  ", "J. R. Hartley"),
         ("By John A Smith", "John A Smith"),  # an initial is not the article "a"
+        # the line's full stop is not the name's (was "Jane Smith."); an initial keeps its own
+        ("By Jane Smith.", "Jane Smith"),
+        ("By Jane Smith and John Doe.", "Jane Smith and John Doe"),
+        ("By Jane Smith and John A.", "Jane Smith and John A."),
     ],
 )
 def test_byline_names_without_the_role(line: str, names: str) -> None:

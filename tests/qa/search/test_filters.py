@@ -26,6 +26,20 @@ def test_a_filter_date_is_checked_whole(written: str) -> None:
     assert caught.value.field == ("filters", "published_before")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"doc_ids": ("",)}, "doc_ids"), ({"sources": ("BBC", "  ")}, "source")],
+)
+def test_an_empty_id_or_outlet_is_refused_not_matched_against_nothing(
+    kwargs: dict, field: str
+) -> None:
+    """Was: `qa ask --doc-id ""` answered "No answer in these articles" (exit 0), where `/ask`
+    refuses an empty id (422): no article has an empty id, nor a blank outlet."""
+    with pytest.raises(InvalidInputError, match=f"{field} must not be empty or blank") as caught:
+        Filters(**kwargs)
+    assert caught.value.field == ("filters", field)
+
+
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_a_source_filter_ignores_case_spaces_and_accent_encoding(tmp_path, mode: str) -> None:  # type: ignore[no-untyped-def]
     """Was: "bbc" missed "BBC", and "Café Times" written with a combining accent missed the
