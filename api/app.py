@@ -144,7 +144,9 @@ def _add_page_routes(app: FastAPI) -> None:
 
     def serve(path: Path) -> Callable[[Request], Awaitable[Response]]:
         async def page_file(request: Request) -> Response:
-            return FileResponse(path)
+            # fetched again on every load (11 KB in all): after an upgrade a browser does not pair
+            # a cached app.js with the new index.html
+            return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
         return page_file
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic_core
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -22,6 +23,7 @@ from qa.ingest.corpus import (
     DOC_ID_MAX_CHARS,
     DOC_ID_PATTERN,
     MAX_NESTING,
+    check_doc_id,
     iso_date,
     nesting,
     new_article,
@@ -100,9 +102,19 @@ class AskRequest(BaseModel):
 
 
 # The corpus reader refuses the same ids (qa/ingest/corpus.py): every article can be reached.
+# The pattern is JSON Schema's part of the rule; ``check_doc_id`` adds the dot segments.
 DocId = Annotated[
-    str, StringConstraints(min_length=1, max_length=DOC_ID_MAX_CHARS, pattern=DOC_ID_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=DOC_ID_MAX_CHARS, pattern=DOC_ID_PATTERN),
+    AfterValidator(lambda doc_id: _reachable(doc_id)),
 ]
+
+
+def _reachable(doc_id: str) -> str:
+    try:
+        return check_doc_id(doc_id)
+    except ValueError as exc:
+        raise ValueError(f"the id {exc}") from None
 
 
 class DocumentFields(BaseModel):
@@ -302,7 +314,9 @@ def ask_fields(result: AskResult) -> dict[str, Any]:
         "question": result.question,
         "mode": result.mode,
         "abstained": bool(result.abstained),
-        "message": NO_ANSWER if result.abstained else None,
+        "message": (NO_MATCH if result.candidates == 0 else NO_ANSWER)
+        if result.abstained
+        else None,
         "confidence": round(
             float(1 - result.confidence if result.abstained else result.confidence),
             CONFIDENCE_DIGITS,
@@ -314,6 +328,9 @@ def ask_fields(result: AskResult) -> dict[str, Any]:
 
 
 NO_ANSWER = "No answer in these articles."
+NO_MATCH = "No answer in these articles: no passage matches the question and filters."
+"""the message when nothing was found to weigh (filters that match nothing, an empty archive):
+``confidence`` is then 1, with no passage it is about"""
 
 
 class DocumentSummary(BaseModel):

@@ -3,21 +3,36 @@
 
 const $ = (id) => document.getElementById(id);
 
-function headers() {
-  const h = { "content-type": "application/json" };
-  const key = $("api-key").value || localStorage.getItem("qa-api-key") || "";
-  if (key) { h.authorization = "Bearer " + key; localStorage.setItem("qa-api-key", key); }
-  return h;
+// The API key box: what it holds is sent with every request, and remembered in this browser
+// (localStorage) once the server has taken it; emptying the box forgets it, and so does a 401.
+const KEY = "qa-api-key";
+
+// A header value is a string of bytes (one per character up to U+00FF; fetch refuses any
+// other): the key's UTF-8 bytes, as curl sends them and the server compares them.
+function headerBytes(text) {
+  return Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join("");
 }
 
 async function call(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers() });
-  const body = await response.json().catch(() => ({}));
+  const key = $("api-key").value;
+  const headers = { "content-type": "application/json" };
+  if (key) headers.authorization = "Bearer " + headerBytes(key);
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) {
+    localStorage.removeItem(KEY);
+    $("key-box").open = true;
+  } else if (response.ok) {
+    if (key) localStorage.setItem(KEY, key); else localStorage.removeItem(KEY);
+  }
+  const body = await response.json().catch(() => null);
   if (!response.ok) {
-    const detail = typeof body.detail === "string" ? body.detail
-      : Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ")
+    const detail = typeof body?.detail === "string" ? body.detail
+      : Array.isArray(body?.detail) ? body.detail.map((d) => d.msg).join("; ")
       : response.statusText;
     throw new Error(`${response.status}: ${detail}`);
+  }
+  if (body === null || typeof body !== "object") {
+    throw new Error(`${response.status}: the reply to ${path} is not the API's JSON`);
   }
   return body;
 }
@@ -48,22 +63,29 @@ function markedText(text, outerStart, start, end) {
   return { frag, mark };
 }
 
-function docLink(answer, span, label) {
+// The document view's address carries the question and mode, for its way back.
+function docLink(answer, span, label, asked) {
   const a = document.createElement("a");
-  const q = new URLSearchParams({ doc: answer.doc_id, start: span.start_char, end: span.end_char });
+  const q = new URLSearchParams({
+    doc: answer.doc_id, start: span.start_char, end: span.end_char, ...asked,
+  });
   a.href = "?" + q.toString();
   a.textContent = label;
   return a;
 }
 
-function renderAnswers(result) {
+const NO_ANSWER = "No answer in these articles.";  // a passage was weighed, and refused
+
+function renderAnswers(result, asked) {
   const list = $("answers");
   list.replaceChildren();
   const status = $("status");
   status.className = "";
   if (result.abstained) {
-    status.textContent = (result.message || "No answer in these articles.") +
-      ` (confidence ${result.confidence.toFixed(2)} that the best passage found does not answer)`;
+    const message = result.message || NO_ANSWER;
+    status.textContent = message === NO_ANSWER ? message +
+      ` (confidence ${result.confidence.toFixed(2)} that the best passage found does not answer)`
+      : message;
     status.className = "abstained";
     return;
   }
@@ -80,7 +102,7 @@ function renderAnswers(result) {
     cite.className = "cite";
     cite.append(
       document.createTextNode(`${answer.title} — `),
-      docLink(answer, h, `[${answer.doc_id}:${h.start_char}-${h.end_char}]`),
+      docLink(answer, h, `[${answer.doc_id}:${h.start_char}-${h.end_char}]`, asked),
       document.createTextNode(byline(answer)),
       document.createTextNode(` · confidence ${answer.confidence.toFixed(2)}`),
     );
@@ -95,34 +117,57 @@ function byline(item) {
     .filter(Boolean).map((part) => ` · ${part}`).join("");
 }
 
+// Only the latest question's reply is shown: an earlier one that arrives later is dropped.
+let latest = 0;
+
 async function ask(event) {
   event.preventDefault();
-  const question = $("question").value;
-  $("status").textContent = "Searching…";
+  const question = $("question").value, mode = $("mode").value;
+  const status = $("status");
+  const asked = { q: question, mode };
+  const mine = ++latest;
+  status.className = "";
+  status.textContent = "Searching…";
   $("answers").replaceChildren();
+  history.replaceState(null, "", "?" + new URLSearchParams(asked).toString());
   try {
     const result = await call("ask", {
       method: "POST",
-      body: JSON.stringify({ question, mode: $("mode").value, top_k: 5 }),
+      body: JSON.stringify({ question, mode, top_k: 5 }),
     });
-    renderAnswers(result);
-    history.replaceState(null, "", "?" + new URLSearchParams({ q: question }).toString());
+    if (mine === latest) renderAnswers(result, asked);
   } catch (err) {
-    $("status").textContent = "Error " + err.message;
+    if (mine === latest) {
+      status.className = "error";
+      status.textContent = "Error " + err.message;
+    }
   }
+}
+
+// A citation's characters: two whole numbers, start before end; null otherwise.
+function citedRange(params) {
+  if (!params.has("start") || !params.has("end")) return null;
+  const text = [params.get("start"), params.get("end")];
+  if (!text.every((t) => /^[0-9]+$/.test(t))) return null;
+  const [start, end] = text.map(Number);
+  return start < end ? { start, end } : null;
 }
 
 async function showDocument(params) {
   $("ask-view").hidden = true;
   $("doc-view").hidden = false;
-  const start = Number(params.get("start")), end = Number(params.get("end"));
+  const back = new URLSearchParams();
+  for (const name of ["q", "mode"]) if (params.get(name)) back.set(name, params.get(name));
+  $("back").href = back.size ? "?" + back.toString() : "./";
+  $("back").textContent = back.has("q") ? "← back to the question" : "← ask a question";
+  const range = citedRange(params);
   try {
     const doc = await call("documents/" + encodeURIComponent(params.get("doc")));
     $("doc-title").textContent = doc.title;
-    $("doc-meta").textContent = `${doc.doc_id}${byline(doc)} · characters ${start}-${end}`;
     const body = $("doc-text");
-    const marked = Number.isInteger(start) && Number.isInteger(end) && 0 <= start
-      ? markedText(doc.text, 0, start, end) : null;
+    const marked = range && markedText(doc.text, 0, range.start, range.end);
+    $("doc-meta").textContent = `${doc.doc_id}${byline(doc)}` +
+      (marked ? ` · characters ${range.start}-${range.end}` : "");
     if (marked) {
       marked.mark.id = "cited";
       body.replaceChildren(marked.frag);
@@ -136,10 +181,17 @@ async function showDocument(params) {
 }
 
 const params = new URLSearchParams(location.search);
+$("api-key").value = localStorage.getItem(KEY) || "";
 $("ask-form").addEventListener("submit", ask);
+$("key-form").addEventListener("submit", (event) => {  // try the key on what is shown
+  event.preventDefault();
+  if (params.has("doc")) showDocument(params);
+  else if ($("question").value.trim()) $("ask-form").requestSubmit();
+});
 if (params.has("doc")) {
   showDocument(params);
 } else if (params.has("q")) {
   $("question").value = params.get("q");
+  if (["hybrid", "dense", "bm25"].includes(params.get("mode"))) $("mode").value = params.get("mode");
   $("ask-form").requestSubmit();
 }

@@ -31,6 +31,7 @@ __all__ = [
     "ARTICLE_SUFFIXES",
     "DOC_ID_MAX_CHARS",
     "DOC_ID_PATTERN",
+    "DOT_SEGMENTS",
     "MAX_NESTING",
     "SIDECAR_SUFFIX",
     "CorpusRead",
@@ -86,6 +87,8 @@ read: 1 to 256 characters, no line break of any kind (a URL path cannot hold one
 cited but never read or deleted by ``/documents/{id}``. Python, pydantic's Rust engine and the
 JavaScript of OpenAPI clients read this pattern alike."""
 _DOC_ID = re.compile(DOC_ID_PATTERN)
+DOT_SEGMENTS = frozenset({".", ".."})
+"""ids no URL can name: browsers and HTTP clients resolve ``/documents/..`` to ``/``"""
 _LINE_BREAK_CHARS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # The parts of a date-time (ISO 8601 extended form, "2024-10-12T08:30:00+01:00") kept as written.
 _EXTENDED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -206,7 +209,10 @@ def _iso_date(value: str, key: str) -> str:
 
 
 def check_doc_id(doc_id: str) -> str:
-    """``doc_id`` if it is a document id (``DOC_ID_PATTERN``); else ValueError saying why."""
+    """``doc_id`` if it is a document id (``DOC_ID_PATTERN``, not ``DOT_SEGMENTS``); else
+    ValueError saying why."""
+    if doc_id in DOT_SEGMENTS:
+        raise ValueError("is a dot segment, which a URL path cannot name (/documents/.. is /)")
     if len(doc_id) > DOC_ID_MAX_CHARS:
         raise ValueError(f"is {len(doc_id)} characters long (at most {DOC_ID_MAX_CHARS})")
     if _DOC_ID.fullmatch(doc_id) is None:  # fullmatch: "$" alone would allow a final "\n"

@@ -71,6 +71,24 @@ def test_abstention_has_no_answers(client: TestClient) -> None:
     assert body["message"] == "No answer in these articles."
 
 
+def test_an_abstention_with_nothing_to_weigh_says_so(client: TestClient) -> None:
+    """Was the usual message with "confidence 1.0 that the best passage found does not
+    answer", where no passage was found."""
+    question = {"question": "volcano", "filters": {"doc_ids": ["no-such-article"]}}
+    body = client.post("/ask", json=question).json()
+    assert body["abstained"] is True and body["answers"] == []
+    assert body["message"] == (
+        "No answer in these articles: no passage matches the question and filters."
+    )
+    assert body["confidence"] == 1.0
+
+
+def test_the_page_is_revalidated_on_every_load(client: TestClient) -> None:
+    for path in ("/", "/app.js", "/style.css"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-cache"
+
+
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [

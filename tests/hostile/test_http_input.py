@@ -226,6 +226,20 @@ def test_an_id_with_any_line_break_is_refused(server_url: str, brk: str) -> None
     assert alone.status_code == 422 and "line break" in alone.text, alone.text
 
 
+@pytest.mark.parametrize("doc_id", [".", ".."])
+def test_a_dot_segment_id_is_refused(server_url: str, doc_id: str) -> None:
+    """Was stored (201), then out of reach: browsers and clients resolve /documents/.. to /,
+    so the page's citation link to it showed index.html and GET/DELETE never reached it."""
+    r = httpx.post(f"{server_url}/documents", json={"id": doc_id, "text": "One. Two."})
+    assert r.status_code == 422, r.text
+    assert [d["loc"] for d in r.json()["detail"]] == [["body", "id"]]
+    assert "dot segment" in r.json()["detail"][0]["msg"]
+    encoded = "%2E" * len(doc_id)  # reaches the route only percent-encoded
+    put = httpx.put(f"{server_url}/documents/{encoded}", json={"text": "One. Two."})
+    assert put.status_code == 422 and "dot segment" in put.text, put.text
+    assert doc_id not in {d["doc_id"] for d in httpx.get(f"{server_url}/documents").json()}
+
+
 def test_openapi_declares_the_v1_errors_in_openais_shape(server_url: str) -> None:
     """/v1 answers a bad request with a 400 in OpenAI's shape, never FastAPI's 422: the schema
     says so too."""

@@ -57,7 +57,7 @@ def test_ask_shows_the_api_highlights_and_links_to_the_cited_span(page, page_url
 
     page.goto(page_url + "/")
     page.fill("#question", QUESTION)
-    page.click("button[type=submit]")
+    page.click("#ask-form button[type=submit]")
     page.wait_for_selector("#answers li", timeout=60_000)
     marks = page.locator("#answers mark").all_text_contents()
     assert marks == [a["highlight"]["text"] for a in api["answers"]]
@@ -123,7 +123,7 @@ def test_offsets_count_characters_beyond_u_ffff_as_one(page, tmp_path: Path) -> 
             assert highlight == "Organisers counted 10,000 visitors 🙌."
             page.goto(url + "/")
             page.fill("#question", question)
-            page.click("button[type=submit]")
+            page.click("#ask-form button[type=submit]")
             page.wait_for_selector("#answers li", timeout=60_000)
             assert page.locator("#answers mark").first.text_content() == highlight
             passages = page.locator("#answers .passage").all_text_contents()
@@ -133,3 +133,139 @@ def test_offsets_count_characters_beyond_u_ffff_as_one(page, tmp_path: Path) -> 
             assert page.locator("#cited").text_content() == highlight
     finally:
         engine.close()
+
+
+HARBOUR = {
+    "harbour.txt": (
+        "Harbour bridge painted purple\n\n"
+        "The council painted the harbour bridge purple in May. "
+        "Residents voted for the colour in a poll.\n"
+    ),
+    "studio.txt": (
+        "Brindlewick studio opens\n\n"
+        "The Brindlewick studio was founded by Ada Brindle in 1921. "
+        "It makes stained glass.\n"
+    ),
+    "link.txt": (
+        "A very long link\n\n"
+        "The report is at https://example.org/" + "x" * 1500 + " and nowhere else.\n"
+    ),
+}
+
+
+@pytest.fixture
+def harbour_engine(tmp_path: Path) -> Iterator[QAEngine]:
+    settings = Settings(
+        corpus=write_corpus(tmp_path / "corpus", HARBOUR),
+        index_dir=tmp_path / "index",
+        min_confidence=0.0,
+        watch=False,
+    )
+    engine = open_synced(settings, HashingEmbedder())
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def test_a_key_beyond_latin_1_is_sent_as_utf_8_and_forgotten_when_emptied(  # type: ignore[no-untyped-def]
+    page, harbour_engine: QAEngine
+) -> None:
+    """fetch() refuses a header character above U+00FF: the page saved such a key first, then
+    failed every request, even after the box was emptied, until localStorage was cleared; a
+    Latin-1 key ("café") went as the byte E9, not as UTF-8, and was refused (401)."""
+    from pydantic import SecretStr
+
+    key = "sécret-ключ"
+    settings = harbour_engine.settings.model_copy(update={"api_key": SecretStr(key)})
+    with running_server(create_app(settings, harbour_engine)) as url:
+        page.goto(url + "/?doc=studio")  # a shared citation link: the key box is there too
+        page.wait_for_selector("#doc-title:has-text('401')", timeout=30_000)
+        assert page.locator("#key-box").get_attribute("open") is not None  # opened to ask
+        page.fill("#api-key", key)
+        page.press("#api-key", "Enter")
+        page.wait_for_selector("#doc-text:has-text('Ada Brindle')", timeout=30_000)
+        assert page.evaluate("localStorage.getItem('qa-api-key')") == key
+        page.goto(url + "/?q=Who+founded+the+studio%3F")  # remembered in this browser
+        page.wait_for_selector("#answers li", timeout=30_000)
+        assert page.locator("#key-box").get_attribute("open") is None  # closed once it works
+        page.click("#key-box summary")
+        assert page.locator("#api-key").input_value() == key
+        page.fill("#api-key", "")
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#status:has-text('401')", timeout=30_000)
+        assert page.evaluate("localStorage.getItem('qa-api-key')") is None
+        assert page.locator("#status").get_attribute("class") == "error"
+
+
+def test_only_the_latest_questions_answers_are_shown(  # type: ignore[no-untyped-def]
+    page, harbour_engine: QAEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow reply to an earlier question replaced the answers to the later one, and the
+    address took the earlier question."""
+    import time
+
+    ask = harbour_engine.ask
+
+    def slow_for_the_bridge(question: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "bridge" in question:
+            time.sleep(1.5)
+        return ask(question, *args, **kwargs)
+
+    monkeypatch.setattr(harbour_engine, "ask", slow_for_the_bridge)
+    with running_server(create_app(engine=harbour_engine)) as url:
+        page.goto(url + "/")
+        page.fill("#question", "Who painted the harbour bridge purple?")
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_timeout(100)
+        page.fill("#question", "Who founded the Brindlewick studio?")
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#answers li", timeout=30_000)
+        page.wait_for_timeout(2500)  # the bridge's reply has arrived meanwhile
+        first = page.locator("#answers .passage").first.text_content() or ""
+        assert "Brindlewick" in first
+        assert "Brindlewick" in page.evaluate("decodeURIComponent(location.search)")
+
+
+def test_the_way_back_keeps_the_question_and_mode(page, harbour_engine: QAEngine) -> None:  # type: ignore[no-untyped-def]
+    """ "← back to the question" went to a blank page; a shared ?q= link lost its mode."""
+    with running_server(create_app(engine=harbour_engine)) as url:
+        page.goto(url + "/?q=Who+founded+the+studio%3F&mode=bm25")
+        page.wait_for_selector("#answers li", timeout=30_000)
+        assert page.locator("#mode").input_value() == "bm25"
+        page.locator("#answers .cite a").first.click()
+        page.wait_for_selector("#cited", timeout=30_000)
+        page.click("#back")
+        page.wait_for_selector("#answers li", timeout=30_000)
+        assert page.locator("#question").input_value() == "Who founded the studio?"
+        assert page.locator("#mode").input_value() == "bm25"
+        page.goto(url + "/?doc=studio")  # no characters cited: none marked, none claimed
+        page.wait_for_selector("#doc-title:has-text('Brindlewick')", timeout=30_000)
+        assert page.locator("#cited").count() == 0
+        assert "characters" not in (page.locator("#doc-meta").text_content() or "")
+
+
+def test_errors_are_not_shown_as_abstentions_and_long_links_wrap(  # type: ignore[no-untyped-def]
+    page, harbour_engine: QAEngine
+) -> None:
+    """An error after an abstention kept the abstention's style; a 1,500-character link made
+    the page 15,000 px wide."""
+    with running_server(create_app(engine=harbour_engine)) as url:
+        page.goto(url + "/?q=Where+is+the+report%3F")
+        page.wait_for_selector("#answers li", timeout=30_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        page.locator("#answers .cite a").first.click()
+        page.wait_for_selector("#cited", timeout=30_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        page.goto(url + "/")
+        page.fill("#question", "What is the capital of Australia?")
+        page.select_option("#mode", "bm25")  # no passage holds these words
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#status.abstained", timeout=30_000)
+        assert page.locator("#status").text_content() == (
+            "No answer in these articles: no passage matches the question and filters."
+        )
+        page.fill("#question", "x" * 2001)  # the API's limit: a 422
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#status.error", timeout=30_000)
+        assert "422" in (page.locator("#status").text_content() or "")

@@ -393,3 +393,16 @@ def test_ids_the_http_api_cannot_reach_are_skipped(tmp_path: Path) -> None:
         ),
     ]
     assert all("\n" not in s.path for s in read.skipped)  # one line each in the log
+
+
+def test_dot_segment_ids_are_skipped(tmp_path: Path) -> None:
+    """/documents/.. is / to every browser and HTTP client: such an article could be cited but
+    its citation never opened."""
+    lines = [{"id": "ok", "text": "Good article."}, {"id": "..", "text": "t"}]
+    (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    (tmp_path / "..txt").write_text(GOOD)  # a hidden file, as every dot file: not read
+    read = read_corpus(tmp_path)
+    assert [a.doc_id for a in read.articles] == ["ok"]
+    reasons = sorted((Path(s.path).name, s.reason) for s in read.skipped)
+    assert [name for name, _ in reasons] == ["feed.jsonl:2"]
+    assert all("is a dot segment" in reason for _, reason in reasons), reasons
