@@ -10,12 +10,14 @@ from pathlib import Path
 from tests.conftest import ROOT, SEEDS
 
 
-def _qa(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+def _qa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("QA_", "ORT_DISABLE_TELEMETRY"))
+    }
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
         cwd=ROOT,
-        env={**env, "HF_HUB_OFFLINE": "1"},
+        env={**inherited, "HF_HUB_OFFLINE": "1", **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -39,6 +41,22 @@ def test_qa_ask_prints_the_answer_and_nothing_else(tmp_path: Path) -> None:
     off = _qa("ask", "What is the capital of Australia?", *where)
     assert off.returncode == 0 and off.stderr == ""
     assert off.stdout.startswith("No answer in these articles")
+
+
+def test_nothing_is_written_to_home_nor_sent_to_microsoft(tmp_path: Path) -> None:
+    """ONNX Runtime's telemetry looked up mobile.events.data.microsoft.com and wrote a device id
+    under ~/.cache/Microsoft on every run (found by emulating the Docker image with no network)."""
+    from qa.embed import default_onnx_cache
+
+    home = tmp_path / "home"
+    home.mkdir()
+    # the export cached where the tests keep it: only what a run writes on its own lands in home
+    env = {"HOME": str(home), "QA_ONNX_CACHE": str(default_onnx_cache())}
+    where = ["--corpus", str(SEEDS), "--index-dir", str(tmp_path / "idx")]
+    asked = _qa("ask", "-k", "1", "Where were the Hamas documents found?", *where, env=env)
+    assert asked.returncode == 0, asked.stderr
+    assert "The documents were discovered" in asked.stdout
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
 
 
 def test_qa_serve_on_a_port_in_use_says_so_before_opening_the_store(tmp_path: Path) -> None:
