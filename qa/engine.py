@@ -26,6 +26,7 @@ from qa.errors import (
     IndexStateError,
     InvalidInputError,
     NotFoundError,
+    SyncStopped,
     check_text,
 )
 from qa.ingest.corpus import article_hash
@@ -177,6 +178,7 @@ class QAEngine:
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
+        self._stop_folder_writes = threading.Event()
         self._meta = store_meta(settings, embedder)
         self._meta_seq = -1  # the change log's position when the store's meta was last checked
         self._reembedding = False  # this engine's own _reembed_all is writing
@@ -244,6 +246,11 @@ class QAEngine:
         if have != wanted:
             engine._reembed_all(wanted, progress=rebuild)
         return engine
+
+    def stop_folder_writes(self) -> None:
+        """Stop a folder sync's write at its next batch (``SyncStopped``), and any later one:
+        the service is stopping. Writes through the API and ``qa add`` are never cut short."""
+        self._stop_folder_writes.set()
 
     def close(self) -> None:
         """Save and release; the engine stays usable (connections and threads come back on use)."""
@@ -325,6 +332,12 @@ class QAEngine:
                 chunking = self.settings.chunking()
                 ahead = None
                 for i, batch in enumerate(batches):
+                    if from_files and self._stop_folder_writes.is_set():
+                        written = len(result.added) + len(result.replaced)
+                        raise SyncStopped(
+                            f"stopped after {written} of {len(todo)} articles: "
+                            "the rest are synced at the next start"
+                        )
                     done = (ahead or cutter.submit(cut, batch, chunking)).result()
                     if i + 1 < len(batches):
                         ahead = cutter.submit(cut, batches[i + 1], chunking)

@@ -70,6 +70,11 @@ class IndexStateError(QAError):
     """The index on disk is missing, damaged or was built with other settings."""
 
 
+class SyncStopped(QAError):
+    """A folder sync stopped between two batches because the service is stopping. What it
+    wrote is stored; its files stay marked pending, so the next sync reads them again."""
+
+
 class StorageError(QAError):
     """The disk under the index folder refused a read or a write: it is full, failing, or not
     writable. The store is not damaged (so nothing is set aside or rebuilt), and a write that

@@ -67,6 +67,17 @@ class Service:
                 log.warning("corpus %s does not exist: watching for it to appear", self.corpus)
             elif self.engine.counts()[0] == 0:
                 self.sync(progress=True)
+            elif (other := self.engine.store.synced_elsewhere(self.corpus)) is not None:
+                # the store holds another folder's articles (an image's baked seeds, a folder
+                # given before): answering from them while this one is read would be wrong
+                log.warning(
+                    "the store in %s was synced from another folder (%s): syncing %s before "
+                    "answering",
+                    self.engine.store.folder,
+                    other,
+                    self.corpus,
+                )
+                self.sync(progress=True)
             if self._watch:
                 self.watcher = FolderWatcher(self.corpus, self.sync).start()
                 self.watcher.poke()
@@ -104,6 +115,7 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+        self.engine.stop_folder_writes()  # a sync in progress stops at its next batch
         if self.watcher is not None:
             self.watcher.stop()
         if self._snapshots.is_alive():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -716,6 +717,20 @@ class Store:
                     )
                 )
         return [d for d in waited if d not in held]
+
+    def synced_elsewhere(self, root: Path) -> str | None:
+        """A file recorded by folder syncs, if none of them is ``root`` or under it: the store
+        was synced from another folder. Two indexed lookups, whatever the archive's size."""
+        root = root.resolve()
+        if root == Path(root.anchor):
+            return None  # every file is under /
+        under = (str(root), f"{root}{os.sep}", f"{root}{chr(ord(os.sep) + 1)}")
+        with self.read() as conn:
+            mine = conn.execute(
+                "SELECT 1 FROM files WHERE path = ? OR (path > ? AND path < ?) LIMIT 1", under
+            ).fetchone()
+            other = None if mine else conn.execute("SELECT path FROM files LIMIT 1").fetchone()
+        return None if other is None else str(Path(other[0]).parent)
 
     def files(self) -> dict[str, tuple[str, list[str]]]:
         with self.read() as conn:

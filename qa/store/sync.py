@@ -131,6 +131,13 @@ def _sync_folder(
             log.warning("%s", reason)
             report.other_disk, report.skipped = reason, []
             return report
+        if not paths and (held := sum(len(ids) for _, ids in known.values())):
+            log.warning(  # an empty mount, say: taken at its word, but said
+                "corpus %s holds no article files: the %d articles read from files before "
+                "are deleted",
+                root,
+                held,
+            )
     reads: dict[str, list[Article]] = {}  # the files read this time, by key, in path order
     stamps: dict[str, str] = {}
     # files gone since the last sync, by the articles they held: a new file holding the very

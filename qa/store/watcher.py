@@ -33,7 +33,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from qa.errors import QAError
+from qa.errors import QAError, SyncStopped
 from qa.ingest.corpus import concerns_read
 
 __all__ = ["FolderWatcher"]
@@ -169,6 +169,9 @@ class FolderWatcher:
             try:
                 self._sync()
                 self._retry_in = 0.0
+            except SyncStopped as exc:  # the service is stopping
+                log.info("the sync of %s %s", self.root, exc)
+                return
             except Exception as exc:  # a bad moment (disk full, file half-copied): retried
                 self._retry_in = min(max(2 * self._retry_in, RETRY_SECONDS), MAX_RETRY_SECONDS)
                 self._retry_at = time.monotonic() + self._retry_in
@@ -190,8 +193,9 @@ class FolderWatcher:
         self._poked.set()
         self._observer.stop()
         self._observer.join(timeout=5)
-        # A sync in progress is waited for, however long: the store is closed after this, and
-        # closing it under a thread that writes to it can crash the process.
+        # A sync in progress is waited for: the store is closed after this, and closing it under
+        # a thread that writes to it can crash the process. It stops at its next batch of
+        # articles (QAEngine.stop_folder_writes, which the service calls first), a few seconds.
         self._worker.join(timeout=STOP_NOTICE_SECONDS)
         if self._worker.is_alive():
             log.info("waiting for the folder sync in progress to finish before stopping")

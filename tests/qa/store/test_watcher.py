@@ -4,11 +4,15 @@ its articles while missing and is followed when one stands at the path again. Re
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
 from qa.service import Service
 from qa.store.sync import sync_folder
@@ -100,3 +104,77 @@ def test_a_server_started_before_its_folder_exists_picks_it_up(
         assert eventually(lambda: stored(engine) == {"quake", "harvest"}), stored(engine)
     finally:
         service.stop()
+
+
+def test_a_store_synced_from_another_folder_syncs_the_new_one_before_answering(
+    engine: QAEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Was: a server started on another folder than the store's (the Docker image's baked
+    seeds, QA_CORPUS=/data) said healthy and answered from the old folder's articles while
+    the new one was read in the background (46 s for 500 articles), without a word."""
+    seeds = write_corpus(tmp_path / "seeds", FIRST)
+    sync_folder(engine, seeds)
+    assert engine.store.synced_elsewhere(seeds) is None
+    mine = write_corpus(tmp_path / "seeds2", SECOND)  # a name that starts as the other's does
+    assert engine.store.synced_elsewhere(mine) == str(seeds.resolve())
+    caplog.set_level(logging.INFO, logger="qa.service")
+    service = Service(engine, mine, watch=False).start()
+    try:
+        assert stored(engine) == {"quake", "ferry"}  # when start returns, before any answer
+        assert f"was synced from another folder ({seeds.resolve()})" in caplog.text
+        assert engine.store.synced_elsewhere(mine) is None
+    finally:
+        service.stop()
+
+
+def test_an_empty_corpus_folder_deletes_its_articles_with_a_warning(
+    engine: QAEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus", FIRST)
+    sync_folder(engine, corpus)
+    for f in corpus.iterdir():
+        f.unlink()
+    assert sorted(sync_folder(engine, corpus).deleted) == ["harvest", "quake"]
+    assert "holds no article files: the 2 articles read from files before are deleted" in (
+        caplog.text
+    )
+
+
+class _SlowEmbedder(HashingEmbedder):
+    """0.2 s a call: a sync of many articles takes a while."""
+
+    def embed(self, texts, *, progress=False):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        return super().embed(texts, progress=progress)
+
+
+def test_stopping_cuts_a_long_folder_sync_short_and_the_next_start_finishes_it(
+    tmp_path: Path,
+) -> None:
+    """Was: stopping waited for the whole sync (49 s for 500 articles, past docker stop's 10 s
+    before its SIGKILL). It stops at the next batch; the files stay pending, and the next start
+    reads them again."""
+    from qa.config import Settings
+    from qa.engine import WRITE_BATCH
+
+    corpus = write_corpus(tmp_path / "corpus", FIRST)
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index", watch=True)
+    engine = QAEngine.open(settings, _SlowEmbedder())
+    sync_folder(engine, corpus)  # not empty: a server syncs it in the background
+    n = WRITE_BATCH * 16
+    write_corpus(
+        corpus, {f"a{i}.txt": f"Article {i}\nBody of article {i} here.\n" for i in range(n)}
+    )
+    service = Service(engine, corpus, watch=True).start()
+    assert eventually(lambda: len(stored(engine)) > WRITE_BATCH, 60), len(stored(engine))
+    service.stop()  # a batch at most after this
+    engine = QAEngine.open(settings, HashingEmbedder())
+    try:
+        assert WRITE_BATCH < len(stored(engine)) < n + 2  # stopped part way
+        service = Service(engine, corpus, watch=True).start()
+        try:  # the files left pending are read again
+            assert eventually(lambda: len(stored(engine)) == n + 2, 60), len(stored(engine))
+        finally:
+            service.stop()
+    finally:
+        engine.close()
