@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 from urllib.parse import unquote_to_bytes
@@ -27,7 +30,7 @@ from api.schemas import (
 from qa.config import Settings
 from qa.engine import QAEngine
 from qa.ingest.corpus import check_doc_id
-from qa.store.writer_lock import WriterLock
+from qa.store.writer_lock import IndexBusyError, WriterLock
 
 T = TypeVar("T")
 
@@ -156,7 +159,9 @@ async def add_documents(
     if len(docs) > MAX_DOCUMENTS_PER_WRITE:
         raise bad_field(("body",), f"at most {MAX_DOCUMENTS_PER_WRITE} documents per request")
     articles = [d.to_article(d.id) for d in docs]
-    result = await _write(engine, settings, lambda: engine.add(articles))
+    # all or none, even past one batch: a client whose request failed (or was cut off by a
+    # crash) sends it again and must not meet a 409 for the part that was stored
+    result = await _write(engine, settings, lambda: engine.add(articles, atomic=True))
     return WriteOut.of(result)
 
 
@@ -209,12 +214,44 @@ def bad_field(loc: tuple[str, ...], message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
 
 
+# The server's own writes, queued in arrival order (asyncio.Lock wakes its waiters first come,
+# first served), one per event loop and engine: only the write at the head of the queue takes a
+# worker thread. Each waited in a thread of its own for the file lock: 40 queued writes held
+# every thread of the pool that /ask, /health and GET /documents run in (reads took 13-22 s), and
+# the file lock, polled by each waiter, went to whichever polled first, so an early write could
+# wait out QA_WRITE_WAIT_SECONDS behind later ones of the same server (a 503).
+_queues: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[QAEngine, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def _queue(engine: QAEngine) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    return _queues.setdefault(loop, weakref.WeakKeyDictionary()).setdefault(engine, asyncio.Lock())
+
+
 async def _write(engine: QAEngine, settings: Settings, write: Callable[[], T]) -> T:
-    """Run ``write`` in a worker thread holding the index folder's writer lock. Another writer
-    (`qa index`, `qa add`) is waited for up to QA_WRITE_WAIT_SECONDS, then a 503 names it."""
+    """Run ``write`` in a worker thread holding the index folder's writer lock, after this
+    server's earlier writes. Waiting for them and for another writer (`qa index`, `qa add`)
+    takes at most QA_WRITE_WAIT_SECONDS in all, then a 503 says who was in the way."""
+    wait = settings.write_wait_seconds
+    deadline = time.monotonic() + wait
+    queue = _queue(engine)
+    try:
+        async with asyncio.timeout(wait):
+            await queue.acquire()
+    except TimeoutError:
+        raise IndexBusyError(
+            f"{engine.store.folder}: this server's earlier writes did not finish within "
+            f"{wait:g} s (QA_WRITE_WAIT_SECONDS); try again"
+        ) from None
+    try:
 
-    def locked() -> T:
-        with WriterLock(engine.store.folder).hold(timeout=settings.write_wait_seconds):
-            return write()
+        def locked() -> T:
+            left = max(deadline - time.monotonic(), 0.0)
+            with WriterLock(engine.store.folder).hold(timeout=left):
+                return write()
 
-    return await run_in_threadpool(locked)
+        return await run_in_threadpool(locked)
+    finally:
+        queue.release()

@@ -43,7 +43,7 @@ from qa.search.retrieve import (
     QueryEncoder,
     Retriever,
 )
-from qa.store.db import Store
+from qa.store.db import Prepared, Store
 from qa.store.live import LiveIndex, snapshot_failed
 from qa.store.writer_lock import WriterLock
 
@@ -291,8 +291,12 @@ class QAEngine:
         replace: bool = False,
         progress: bool = False,
         from_files: bool = False,
+        atomic: bool = False,
     ) -> WriteResult:
-        """Store ``articles`` (all or none per batch) and make them searchable before returning.
+        """Store ``articles`` and make them searchable before returning: all or none per batch
+        of ``WRITE_BATCH`` articles, or with ``atomic`` all or none (every batch is embedded
+        first, then all are written in one transaction: an HTTP write, whose size the body
+        limit bounds; a folder of thousands would hold all its vectors in memory at once).
 
         Without ``replace`` an existing id is a ConflictError and nothing is written. With it, an
         article whose content is unchanged is left alone (no model call). Unless the folder sync
@@ -331,6 +335,7 @@ class QAEngine:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-cut") as cutter:
                 chunking = self.settings.chunking()
                 ahead = None
+                held: list[Prepared] = []  # atomic: written once all are embedded
                 for i, batch in enumerate(batches):
                     if from_files and self._stop_folder_writes.is_set():
                         written = len(result.added) + len(result.replaced)
@@ -341,10 +346,18 @@ class QAEngine:
                     done = (ahead or cutter.submit(cut, batch, chunking)).result()
                     if i + 1 < len(batches):
                         ahead = cutter.submit(cut, batches[i + 1], chunking)
-                    self._store_batch(done, replace=replace, release=release)
+                    prepared = prepare(
+                        done, self.embedder, passage_vectors=self.settings.passage_vectors
+                    )
+                    if atomic:
+                        held.extend(prepared)
+                    else:
+                        self._write_prepared(prepared, replace=replace, release=release)
                     for a in batch:
                         (result.replaced if a.doc_id in existing else result.added).append(a.doc_id)
                     bar.update(sum(len(a.text) for a in batch))
+                if held:
+                    self._write_prepared(held, replace=replace, release=release)
             bar.close()
             # Unchanged content read from elsewhere (a file moved, a JSON Lines line that moved,
             # a file's article written again through the API): only its origin changes.
@@ -366,9 +379,19 @@ class QAEngine:
     def _store_batch(
         self, batch: Cut, *, replace: bool, release: set[str] | frozenset[str] = frozenset()
     ) -> None:
-        """Embed outside the transaction, then write the whole batch in one; the files that held
-        its ids in ``release`` give them up in that transaction (``Writer.release_claims``)."""
+        """Embed outside the transaction, then write the whole batch in one."""
         prepared = prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
+        self._write_prepared(prepared, replace=replace, release=release)
+
+    def _write_prepared(
+        self,
+        prepared: Sequence[Prepared],
+        *,
+        replace: bool,
+        release: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """Write embedded articles in one transaction; the files that held their ids in
+        ``release`` give them up in it (``Writer.release_claims``)."""
         with self.store.write() as w:
             self._check_meta()  # in the transaction: no other process re-embeds meanwhile
             if ids := [p.article.doc_id for p in prepared if p.article.doc_id in release]:

@@ -83,6 +83,8 @@ class WriterLock:
             # another thread of this process (a folder sync behind an HTTP write) is routine:
             # it is waited for without a word
             mine = holder.startswith(f"pid {os.getpid()} ")
+            if mine:  # the 503 named the server itself as "another" writer
+                holder = "this process's folder sync or re-embedding"
             if on_wait is not None and not mine:
                 on_wait(f"{self.folder} is being written by {holder}: waiting for it to finish")
             try:
