@@ -97,10 +97,16 @@ def _run(fn: Any) -> Any:
         fail(f"the store failed: {exc}", 1)
 
 
-def _open_engine(settings: Settings) -> Any:
+def _load_model(settings: Settings) -> Any:
+    from qa.engine import load_embedder
+
+    return load_embedder(settings)
+
+
+def _open_engine(settings: Settings, embedder: Any = None) -> Any:
     from qa.engine import QAEngine
 
-    return QAEngine.open(settings, rebuild=True)
+    return QAEngine.open(settings, embedder, rebuild=True)
 
 
 def _say(message: str) -> None:
@@ -274,8 +280,9 @@ def add(
             skipped += read.skipped
         if not articles:
             fail("no articles to add")
+        embedder = _load_model(settings)  # before the lock: a server's writes wait less
         with _writing(settings):
-            engine = _open_engine(settings)
+            engine = _open_engine(settings, embedder)
             try:
                 result = engine.add(articles, replace=True, progress=True)
             finally:
@@ -297,8 +304,9 @@ def delete(
     settings = make_settings(None, index_dir)
 
     def run() -> None:
+        embedder = _load_model(settings)  # before the lock: a server's writes wait less
         with _writing(settings):
-            engine = _open_engine(settings)
+            engine = _open_engine(settings, embedder)
             try:
                 result = engine.delete(doc_ids)
             finally:

@@ -491,3 +491,26 @@ def test_eval_answers_indexes_its_archive_under_index_dir(tmp_path: Path) -> Non
     report = json.loads(result.output[result.output.index("{") :])
     assert report["questions"] == 16
     assert (index / "seeds").is_dir() and list((index / "seeds").glob("*.sqlite*"))
+
+
+@pytest.mark.parametrize("command", ["add", "delete"])
+def test_add_and_delete_load_the_model_before_taking_the_writer_lock(
+    command: str, tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model took its second of loading inside the lock, on top of every HTTP write that
+    queued behind `qa add` or `qa delete` (found by a concurrent-writers hunt)."""
+    from qa.store.writer_lock import WriterLock
+
+    index = tmp_path / "i"
+    assert runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index-dir", str(index)])
+    held_while_loading: list[bool] = []
+
+    def load(settings):  # type: ignore[no-untyped-def]
+        held_while_loading.append(WriterLock(index)._lock.is_locked)
+        return HashingEmbedder()
+
+    monkeypatch.setattr("qa.engine.load_embedder", load)
+    args = [str(tiny_corpus / "volcano.txt")] if command == "add" else ["volcano"]
+    result = runner.invoke(app, [command, *args, "--index-dir", str(index)])
+    assert result.exit_code == 0, result.output
+    assert held_while_loading == [False]
