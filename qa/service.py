@@ -81,6 +81,7 @@ class Service:
             if self._watch:
                 self.watcher = FolderWatcher(self.corpus, self.sync).start()
                 self.watcher.poke()
+                log.info("syncing %s in the background (changed files only)", self.corpus)
         self.engine.live.start_lexical()  # BM25 in memory, built in the background
         self.engine.sentences.start_warming()  # the articles' sentences, prepared likewise
         self._snapshots.start()
