@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
         app.state.settings = settings
         app.state.engine = engine or QAEngine.open(settings, rebuild=True)
         service = Service(app.state.engine, settings.corpus, watch=settings.watch)
-        app.state.service = service.start()
+        app.state.service = service  # before the first sync: SIGTERM interrupts it (api/cli.py)
+        service.start()
         n_documents, n_passages = app.state.engine.counts()
         log.info("serving %d documents, %d passages", n_documents, n_passages)
         try:

@@ -477,6 +477,14 @@ def _serve_on(sockets: list[Any], config: Any) -> None:
             if self.started:
                 self._log_started_message(sockets or [])
 
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # uvicorn looks at should_exit only once the app has started, and the app's start
+            # may be a long first sync of the corpus folder: it stops at its next batch
+            service = getattr(getattr(self.config.app, "state", None), "service", None)
+            if service is not None:
+                service.interrupt()
+            super().handle_exit(sig, frame)
+
     Server(config).run(sockets=sockets)
 
 

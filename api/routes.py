@@ -215,19 +215,24 @@ def bad_field(loc: tuple[str, ...], message: str) -> RequestValidationError:
 
 
 # The server's own writes, queued in arrival order (asyncio.Lock wakes its waiters first come,
-# first served), one per event loop and engine: only the write at the head of the queue takes a
+# first served), one queue per engine (and its event loop): only the write at the head takes a
 # worker thread. Each waited in a thread of its own for the file lock: 40 queued writes held
 # every thread of the pool that /ask, /health and GET /documents run in (reads took 13-22 s), and
 # the file lock, polled by each waiter, went to whichever polled first, so an early write could
 # wait out QA_WRITE_WAIT_SECONDS behind later ones of the same server (a 503).
-_queues: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[QAEngine, asyncio.Lock]
-] = weakref.WeakKeyDictionary()
+# Keyed by the engine alone: a lock that has had a waiter holds its loop, so a loop as a weak
+# key would be held by its own value and never let go.
+_queues: weakref.WeakKeyDictionary[QAEngine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _queue(engine: QAEngine) -> asyncio.Lock:
     loop = asyncio.get_running_loop()
-    return _queues.setdefault(loop, weakref.WeakKeyDictionary()).setdefault(engine, asyncio.Lock())
+    held = _queues.get(engine)
+    if held is None or held[0] is not loop:  # a new server on this engine: a new queue
+        held = _queues[engine] = (loop, asyncio.Lock())
+    return held[1]
 
 
 async def _write(engine: QAEngine, settings: Settings, write: Callable[[], T]) -> T:

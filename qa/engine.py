@@ -178,7 +178,6 @@ class QAEngine:
         self.settings = settings
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
-        self._stop_folder_writes = threading.Event()
         self._meta = store_meta(settings, embedder)
         self._meta_seq = -1  # the change log's position when the store's meta was last checked
         self._reembedding = False  # this engine's own _reembed_all is writing
@@ -247,11 +246,6 @@ class QAEngine:
             engine._reembed_all(wanted, progress=rebuild)
         return engine
 
-    def stop_folder_writes(self) -> None:
-        """Stop a folder sync's write at its next batch (``SyncStopped``), and any later one:
-        the service is stopping. Writes through the API and ``qa add`` are never cut short."""
-        self._stop_folder_writes.set()
-
     def close(self) -> None:
         """Save and release; the engine stays usable (connections and threads come back on use)."""
         self._lexical_pool.shutdown(wait=True)
@@ -292,11 +286,14 @@ class QAEngine:
         progress: bool = False,
         from_files: bool = False,
         atomic: bool = False,
+        stop: threading.Event | None = None,
     ) -> WriteResult:
         """Store ``articles`` and make them searchable before returning: all or none per batch
         of ``WRITE_BATCH`` articles, or with ``atomic`` all or none (every batch is embedded
         first, then all are written in one transaction: an HTTP write, whose size the body
         limit bounds; a folder of thousands would hold all its vectors in memory at once).
+        Once ``stop`` is set (the service is stopping: a folder sync passes it) the write stops
+        at its next batch with ``SyncStopped``; what was written stays.
 
         Without ``replace`` an existing id is a ConflictError and nothing is written. With it, an
         article whose content is unchanged is left alone (no model call). Unless the folder sync
@@ -332,12 +329,12 @@ class QAEngine:
             batches = [todo[i : i + WRITE_BATCH] for i in range(0, len(todo), WRITE_BATCH)]
             # The next batch is cut (sentences, passages, stemmed terms: Python) while this one
             # is embedded (ONNX Runtime or torch, which release the GIL) and written.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-cut") as cutter:
+            with bar, ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-cut") as cutter:
                 chunking = self.settings.chunking()
                 ahead = None
                 held: list[Prepared] = []  # atomic: written once all are embedded
                 for i, batch in enumerate(batches):
-                    if from_files and self._stop_folder_writes.is_set():
+                    if stop is not None and stop.is_set():
                         written = len(result.added) + len(result.replaced)
                         raise SyncStopped(
                             f"stopped after {written} of {len(todo)} articles: "
@@ -358,7 +355,6 @@ class QAEngine:
                     bar.update(sum(len(a.text) for a in batch))
                 if held:
                     self._write_prepared(held, replace=replace, release=release)
-            bar.close()
             # Unchanged content read from elsewhere (a file moved, a JSON Lines line that moved,
             # a file's article written again through the API): only its origin changes.
             unchanged = set(result.unchanged)

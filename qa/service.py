@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from qa.engine import QAEngine
+from qa.errors import SyncStopped
 from qa.store.live import snapshot_failed
 from qa.store.sync import SyncReport, sync_folder
 from qa.store.watcher import FolderWatcher
@@ -41,7 +42,7 @@ class Service:
         if self.corpus is None:
             return None
         with self._sync_lock:
-            report = sync_folder(self.engine, self.corpus, progress=progress)
+            report = sync_folder(self.engine, self.corpus, progress=progress, stop=self._stop)
         if report.changed:
             log.info("synced %s: %s", self.corpus, report.summary())
         return report
@@ -59,9 +60,33 @@ class Service:
             self.watcher.poke()
         self._freed = freed
 
+    def interrupt(self) -> None:
+        """Stop a folder sync in progress at its next batch (``SyncStopped``), the first one
+        included: the service is stopping. Safe in a signal handler (an Event's set)."""
+        self._stop.set()
+
     def start(self) -> Service:
         """First run: index the folder before answering. Later runs: answer at once from the
-        store and sync the folder in the background (only changed files are read)."""
+        store and sync the folder in the background (only changed files are read).
+
+        Interrupted during the first sync (``interrupt``: SIGTERM), it returns without starting
+        anything else; ``stop`` then closes it."""
+        try:
+            self._first_sync()
+        except SyncStopped as exc:
+            log.info("the sync of %s %s", self.corpus, exc)
+            return self
+        if self.corpus is not None and self._watch:
+            self.watcher = FolderWatcher(self.corpus, self.sync).start()
+            self.watcher.poke()
+            log.info("syncing %s in the background (changed files only)", self.corpus)
+        self.engine.live.start_lexical()  # BM25 in memory, built in the background
+        self.engine.sentences.start_warming()  # the articles' sentences, prepared likewise
+        self._snapshots.start()
+        return self
+
+    def _first_sync(self) -> None:
+        """Before answering: an empty store, or one synced from another folder, is synced."""
         if self.corpus is not None:
             if not self.corpus.exists():
                 log.warning("corpus %s does not exist: watching for it to appear", self.corpus)
@@ -78,14 +103,6 @@ class Service:
                     self.corpus,
                 )
                 self.sync(progress=True)
-            if self._watch:
-                self.watcher = FolderWatcher(self.corpus, self.sync).start()
-                self.watcher.poke()
-                log.info("syncing %s in the background (changed files only)", self.corpus)
-        self.engine.live.start_lexical()  # BM25 in memory, built in the background
-        self.engine.sentences.start_warming()  # the articles' sentences, prepared likewise
-        self._snapshots.start()
-        return self
 
     def _snapshot_loop(self) -> None:
         """Every ``CATCH_UP_SECONDS``, catch up with what other processes wrote (`qa add`,
@@ -115,8 +132,7 @@ class Service:
                     log.exception("catching up or writing the dense snapshot failed")
 
     def stop(self) -> None:
-        self._stop.set()
-        self.engine.stop_folder_writes()  # a sync in progress stops at its next batch
+        self._stop.set()  # a folder sync in progress stops at its next batch
         if self.watcher is not None:
             self.watcher.stop()
         if self._snapshots.is_alive():

@@ -7,6 +7,11 @@ const $ = (id) => document.getElementById(id);
 // (localStorage) once the server has taken it; emptying the box forgets it, and so does a 401.
 const KEY = "qa-api-key";
 
+// localStorage, where the browser allows it (a blocked one throws on every use)
+function remembered(change) {
+  try { return change(localStorage); } catch { return null; }
+}
+
 // A header value is a string of bytes (one per character up to U+00FF; fetch refuses any
 // other): the key's UTF-8 bytes, as curl sends them and the server compares them.
 function headerBytes(text) {
@@ -18,11 +23,13 @@ async function call(path, options = {}) {
   const headers = { "content-type": "application/json" };
   if (key) headers.authorization = "Bearer " + headerBytes(key);
   const response = await fetch(path, { ...options, headers });
-  if (response.status === 401) {
-    localStorage.removeItem(KEY);
-    $("key-box").open = true;
-  } else if (response.ok) {
-    if (key) localStorage.setItem(KEY, key); else localStorage.removeItem(KEY);
+  if (key === $("api-key").value) {  // a late reply to a key since changed leaves it be
+    if (response.status === 401) {
+      remembered((s) => s.removeItem(KEY));
+      $("key-box").open = true;
+    } else if (response.ok) {
+      remembered((s) => (key ? s.setItem(KEY, key) : s.removeItem(KEY)));
+    }
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
@@ -158,7 +165,7 @@ async function showDocument(params) {
   $("doc-view").hidden = false;
   const back = new URLSearchParams();
   for (const name of ["q", "mode"]) if (params.get(name)) back.set(name, params.get(name));
-  $("back").href = back.size ? "?" + back.toString() : "./";
+  $("back").href = back.toString() ? "?" + back.toString() : "./";
   $("back").textContent = back.has("q") ? "← back to the question" : "← ask a question";
   const range = citedRange(params);
   try {
@@ -181,7 +188,7 @@ async function showDocument(params) {
 }
 
 const params = new URLSearchParams(location.search);
-$("api-key").value = localStorage.getItem(KEY) || "";
+$("api-key").value = remembered((s) => s.getItem(KEY)) || "";
 $("ask-form").addEventListener("submit", ask);
 $("key-form").addEventListener("submit", (event) => {  // try the key on what is shown
   event.preventDefault();

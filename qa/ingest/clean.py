@@ -202,8 +202,9 @@ def _byline_names(line: str) -> str | None:
     if _reads_as_sentence(names, m.group("role")):
         return None
     last = names.split()[-1]
-    # the line's full stop ends the line, not the name ("By Jane Smith."); an initial's stays
-    return names[:-1] if last.endswith(".") and len(last.rstrip(".")) > 2 else names
+    # the line's full stop ends the line, not the name ("By Jane Smith.", "By Jenny Li..."); an
+    # initial's stays ("By John A.")
+    return names.rstrip(".") if last.endswith(".") and len(last.rstrip(".")) > 1 else names
 
 
 def extract_byline(text: str) -> str | None:

@@ -719,18 +719,25 @@ class Store:
         return [d for d in waited if d not in held]
 
     def synced_elsewhere(self, root: Path) -> str | None:
-        """A file recorded by folder syncs, if none of them is ``root`` or under it: the store
-        was synced from another folder. Two indexed lookups, whatever the archive's size."""
+        """The folder of a file recorded by folder syncs that is not ``root`` nor under it, if
+        any: the store holds articles synced from another folder (all of them, or some, after a
+        switch to ``root`` that was cut short: its files are recorded as pending before any
+        article is written). Three indexed range lookups, whatever the archive's size."""
         root = root.resolve()
         if root == Path(root.anchor):
             return None  # every file is under /
-        under = (str(root), f"{root}{os.sep}", f"{root}{chr(ord(os.sep) + 1)}")
+        below, after = f"{root}{os.sep}", f"{root}{chr(ord(os.sep) + 1)}"
         with self.read() as conn:
-            mine = conn.execute(
-                "SELECT 1 FROM files WHERE path = ? OR (path > ? AND path < ?) LIMIT 1", under
+            row = conn.execute(
+                "SELECT path FROM ("
+                " SELECT path FROM (SELECT path FROM files WHERE path < ? LIMIT 1)"
+                " UNION ALL SELECT path FROM (SELECT path FROM files"
+                "  WHERE path > ? AND path < ? LIMIT 1)"
+                " UNION ALL SELECT path FROM (SELECT path FROM files WHERE path >= ? LIMIT 1)"
+                ") LIMIT 1",
+                (str(root), str(root), below, after),
             ).fetchone()
-            other = None if mine else conn.execute("SELECT path FROM files LIMIT 1").fetchone()
-        return None if other is None else str(Path(other[0]).parent)
+        return None if row is None else str(Path(row[0]).parent)
 
     def files(self) -> dict[str, tuple[str, list[str]]]:
         with self.read() as conn:

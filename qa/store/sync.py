@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,20 +83,29 @@ def sync_folder(
     force: bool = False,
     progress: bool = False,
     other_disk_ok: bool = False,
+    stop: threading.Event | None = None,
 ) -> SyncReport:
     """Bring the store in line with the files under ``root``; returns what changed. One sync at
     a time per index folder, across processes (a second one waits: qa/store/writer_lock.py).
 
     ``other_disk_ok`` takes a folder now on another disk, holding none of the files synced
-    before, at its word (``qa index --force``); otherwise it is left alone (``other_disk``)."""
+    before, at its word (``qa index --force``); otherwise it is left alone (``other_disk``).
+    ``stop``, once set, ends the writing at its next batch (``SyncStopped``): the files read stay
+    pending, and the next sync reads them again."""
     with WriterLock(engine.store.folder).hold(on_wait=log.warning):
         return _sync_folder(
-            engine, root, force=force, progress=progress, other_disk_ok=other_disk_ok
+            engine, root, force=force, progress=progress, other_disk_ok=other_disk_ok, stop=stop
         )
 
 
 def _sync_folder(
-    engine: QAEngine, root: Path, *, force: bool, progress: bool, other_disk_ok: bool
+    engine: QAEngine,
+    root: Path,
+    *,
+    force: bool,
+    progress: bool,
+    other_disk_ok: bool,
+    stop: threading.Event | None = None,
 ) -> SyncReport:
     root = root.resolve()
     report = SyncReport()
@@ -210,7 +220,7 @@ def _sync_folder(
                 had = known[key][1] if key in known else []
                 mark = waiting_stamp(stamps[key], clashing.get(key, []))
                 w.set_file(key, mark, sorted({*had, *current[key][1]}))
-        written = engine.add(to_write, replace=True, progress=progress, from_files=True)
+        written = engine.add(to_write, replace=True, progress=progress, from_files=True, stop=stop)
         report.added, report.replaced = written.added, written.replaced
         report.unchanged = len(written.unchanged)
     if gone:

@@ -195,7 +195,7 @@ class FolderWatcher:
         self._observer.join(timeout=5)
         # A sync in progress is waited for: the store is closed after this, and closing it under
         # a thread that writes to it can crash the process. It stops at its next batch of
-        # articles (QAEngine.stop_folder_writes, which the service calls first), a few seconds.
+        # articles (the service sets the sync's stop event first), a few seconds.
         self._worker.join(timeout=STOP_NOTICE_SECONDS)
         if self._worker.is_alive():
             log.info("waiting for the folder sync in progress to finish before stopping")

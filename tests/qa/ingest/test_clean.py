@@ -68,6 +68,8 @@ def test_title_is_first_kept_line_cut_at_a_word() -> None:
         ("By Jane Smith.", "Jane Smith"),
         ("By Jane Smith and John Doe.", "Jane Smith and John Doe"),
         ("By Jane Smith and John A.", "Jane Smith and John A."),
+        ("By Jenny Li.", "Jenny Li"),
+        ("By Jane Smith...", "Jane Smith"),
     ],
 )
 def test_byline_names_without_the_role(line: str, names: str) -> None:

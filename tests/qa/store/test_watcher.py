@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
+from qa.errors import SyncStopped
 from qa.service import Service
 from qa.store.sync import sync_folder
 from qa.store.watcher import FolderWatcher
@@ -178,3 +180,62 @@ def test_stopping_cuts_a_long_folder_sync_short_and_the_next_start_finishes_it(
             service.stop()
     finally:
         engine.close()
+
+
+def test_synced_elsewhere_is_any_recorded_file_outside_the_folder(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    root = tmp_path / "data"
+    inside = [root / "a.txt", root / "sub" / "b.txt"]
+    with engine.store.write() as w:
+        for p in inside:
+            w.set_file(str(p), "stamp", [])
+    assert engine.store.synced_elsewhere(root) is None
+    outside = ["data2/x.txt", "dat/x.txt", "data-x.txt", "a.txt", "dataé/x.txt", "data0/x.txt"]
+    for name in outside:  # names that sort before, between and after the folder's own
+        path = tmp_path / name
+        with engine.store.write() as w:
+            w.set_file(str(path), "stamp", [])
+        assert engine.store.synced_elsewhere(root) == str(path.parent), name
+        with engine.store.write() as w:
+            w.forget_file(str(path))
+    # a one-file corpus (a .jsonl feed): the folder's other files are elsewhere
+    assert engine.store.synced_elsewhere(root / "a.txt") == str(root / "sub")
+
+
+def test_a_switch_to_another_folder_cut_short_is_finished_before_answering(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    """Was: a first sync of the new folder stopped half-way (SIGTERM, kill -9) had recorded
+    its files, so the next start took the store for the new folder's and answered from the
+    old folder's articles again while syncing in the background."""
+    seeds = write_corpus(tmp_path / "seeds", FIRST)
+    sync_folder(engine, seeds)
+    data = write_corpus(tmp_path / "data", SECOND)
+    stop = threading.Event()
+    stop.set()  # the sync has recorded its files as pending, and stops before writing
+    with pytest.raises(SyncStopped):
+        sync_folder(engine, data, stop=stop)
+    assert stored(engine) == {"quake", "harvest"}
+    assert engine.store.synced_elsewhere(data) == str(seeds.resolve())
+    service = Service(engine, data, watch=False).start()
+    try:
+        assert stored(engine) == {"quake", "ferry"}
+    finally:
+        service.stop()
+
+
+def test_an_engine_serves_a_second_service_after_the_first_stopped(
+    engine: QAEngine, tmp_path: Path
+) -> None:
+    """Was: stopping set a flag on the engine that nothing cleared, so every later folder sync
+    on it stopped at once (SyncStopped) and a second app on it could not start."""
+    corpus = write_corpus(tmp_path / "corpus", FIRST)
+    Service(engine, corpus, watch=True).start().stop()
+    (corpus / "ferry.txt").write_text(SECOND["ferry.txt"])
+    service = Service(engine, corpus, watch=True).start()
+    try:
+        assert eventually(lambda: "ferry" in stored(engine)), stored(engine)
+        assert sync_folder(engine, corpus).added == []
+    finally:
+        service.stop()
