@@ -4,6 +4,7 @@ hunt)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -35,9 +36,8 @@ class _Slow(HashingEmbedder):
 @pytest.fixture
 def slow_engine(tmp_path: Path) -> Iterator[QAEngine]:
     settings = Settings(corpus=tmp_path / "c", index_dir=tmp_path / "i", watch=False)
-    engine = QAEngine.open(settings, _Slow())
-    yield engine
-    engine.close()
+    with contextlib.closing(QAEngine.open(settings, _Slow())) as engine:
+        yield engine
 
 
 def _article(i: int, extra: str = "") -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -95,6 +96,22 @@ def test_off_topic_question_shows_abstention(page, page_url: str) -> None:  # ty
     assert page.locator("#answers li").count() == 0
 
 
+@contextlib.contextmanager
+def _synced_engine(tmp_path: Path, files: dict[str, str]) -> Iterator[QAEngine]:
+    """An engine (hashing embedder, no abstention) on ``files``, synced."""
+    settings = Settings(
+        corpus=write_corpus(tmp_path / "corpus", files),
+        index_dir=tmp_path / "index",
+        min_confidence=0.0,
+        watch=False,
+    )
+    engine = open_synced(settings, HashingEmbedder())
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 ASTRAL = {
     "festival.txt": (
         "Wigan festival 🎉 draws record crowds\n\n"
@@ -108,31 +125,24 @@ ASTRAL = {
 def test_offsets_count_characters_beyond_u_ffff_as_one(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The API counts characters as Python does; the page sliced JavaScript strings, where an
     emoji is two units, so each emoji before a highlight moved the mark one unit left."""
-    settings = Settings(
-        corpus=write_corpus(tmp_path / "corpus", ASTRAL),
-        index_dir=tmp_path / "index",
-        min_confidence=0.0,
-        watch=False,
-    )
-    engine = open_synced(settings, HashingEmbedder())
     question = "How many visitors did the organisers count?"
-    try:
-        with running_server(create_app(engine=engine)) as url:
-            api = httpx.post(f"{url}/ask", json={"question": question}, timeout=60).json()
-            highlight = api["answers"][0]["highlight"]["text"]
-            assert highlight == "Organisers counted 10,000 visitors 🙌."
-            page.goto(url + "/")
-            page.fill("#question", question)
-            page.click("#ask-form button[type=submit]")
-            page.wait_for_selector("#answers li", timeout=60_000)
-            assert page.locator("#answers mark").first.text_content() == highlight
-            passages = page.locator("#answers .passage").all_text_contents()
-            assert passages == [a["passage"]["text"] for a in api["answers"]]
-            page.locator("#answers .cite a").first.click()
-            page.wait_for_selector("#cited", timeout=30_000)
-            assert page.locator("#cited").text_content() == highlight
-    finally:
-        engine.close()
+    with (
+        _synced_engine(tmp_path, ASTRAL) as engine,
+        running_server(create_app(engine=engine)) as url,
+    ):
+        api = httpx.post(f"{url}/ask", json={"question": question}, timeout=60).json()
+        highlight = api["answers"][0]["highlight"]["text"]
+        assert highlight == "Organisers counted 10,000 visitors 🙌."
+        page.goto(url + "/")
+        page.fill("#question", question)
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#answers li", timeout=60_000)
+        assert page.locator("#answers mark").first.text_content() == highlight
+        passages = page.locator("#answers .passage").all_text_contents()
+        assert passages == [a["passage"]["text"] for a in api["answers"]]
+        page.locator("#answers .cite a").first.click()
+        page.wait_for_selector("#cited", timeout=30_000)
+        assert page.locator("#cited").text_content() == highlight
 
 
 HARBOUR = {
@@ -155,17 +165,8 @@ HARBOUR = {
 
 @pytest.fixture
 def harbour_engine(tmp_path: Path) -> Iterator[QAEngine]:
-    settings = Settings(
-        corpus=write_corpus(tmp_path / "corpus", HARBOUR),
-        index_dir=tmp_path / "index",
-        min_confidence=0.0,
-        watch=False,
-    )
-    engine = open_synced(settings, HashingEmbedder())
-    try:
+    with _synced_engine(tmp_path, HARBOUR) as engine:
         yield engine
-    finally:
-        engine.close()
 
 
 def test_a_key_beyond_latin_1_is_sent_as_utf_8_and_forgotten_when_emptied(  # type: ignore[no-untyped-def]
