@@ -277,3 +277,37 @@ def test_errors_are_not_shown_as_abstentions_and_long_links_wrap(  # type: ignor
         page.click("#ask-form button[type=submit]")
         page.wait_for_selector("#status.error", timeout=30_000)
         assert page.locator("#status").text_content() == "Error 503: busy"
+
+
+def test_a_late_401_for_a_key_since_changed_keeps_the_new_key(  # type: ignore[no-untyped-def]
+    page, harbour_engine: QAEngine
+) -> None:
+    """A reply is about the key it was sent with: a 401 for an old key, arriving after the new
+    key worked, forgot the new one (found by a review)."""
+    from pydantic import SecretStr
+
+    settings = harbour_engine.settings.model_copy(update={"api_key": SecretStr("right")})
+    held = []
+
+    def hold_the_first(route):  # type: ignore[no-untyped-def]
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    with running_server(create_app(settings, harbour_engine)) as url:
+        page.goto(url + "/")
+        page.route("**/ask", hold_the_first)
+        page.click("#key-box summary")
+        page.fill("#api-key", "wrong")
+        page.fill("#question", "Who founded the studio?")
+        page.click("#ask-form button[type=submit]")  # held: no reply yet
+        page.wait_for_timeout(300)
+        page.fill("#api-key", "right")
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#answers li", timeout=30_000)
+        assert page.evaluate("localStorage.getItem('qa-api-key')") == "right"
+        held[0].fulfill(status=401, content_type="application/json", body='{"detail": "wrong key"}')
+        page.wait_for_timeout(500)
+        assert page.evaluate("localStorage.getItem('qa-api-key')") == "right"
+        assert page.locator("#answers li").count() > 0  # and the answers stay
