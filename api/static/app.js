@@ -192,6 +192,7 @@ $("api-key").value = remembered((s) => s.getItem(KEY)) || "";
 $("ask-form").addEventListener("submit", ask);
 $("key-form").addEventListener("submit", (event) => {  // try the key on what is shown
   event.preventDefault();
+  if (!$("api-key").value) remembered((s) => s.removeItem(KEY));  // an empty box forgets it
   if (params.has("doc")) showDocument(params);
   else if ($("question").value.trim()) $("ask-form").requestSubmit();
 });

@@ -197,6 +197,16 @@ def test_a_key_beyond_latin_1_is_sent_as_utf_8_and_forgotten_when_emptied(  # ty
         page.wait_for_selector("#status:has-text('401')", timeout=30_000)
         assert page.evaluate("localStorage.getItem('qa-api-key')") is None
         assert page.locator("#status").get_attribute("class") == "error"
+        # kept again, then forgotten by emptying the box and pressing Use, with nothing asked
+        page.fill("#api-key", key)
+        page.click("#ask-form button[type=submit]")
+        page.wait_for_selector("#answers li", timeout=30_000)
+        page.goto(url + "/")
+        page.click("#key-box summary")
+        assert page.locator("#api-key").input_value() == key
+        page.fill("#api-key", "")
+        page.click("#key-form button[type=submit]")
+        assert page.evaluate("localStorage.getItem('qa-api-key')") is None
 
 
 def test_only_the_latest_questions_answers_are_shown(  # type: ignore[no-untyped-def]
