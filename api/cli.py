@@ -403,6 +403,12 @@ def ask(
             if not settings.corpus.exists():
                 fail(f"corpus {settings.corpus} does not exist")
             sync_folder(engine, settings.corpus, progress=True)  # skipped files are logged
+        elif corpus is not None and (other := engine.store.synced_elsewhere(corpus)):
+            # the answers come from the store as it is: say that it is another folder's
+            _say(
+                f"the store in {settings.index_dir} was synced from {other}, not {corpus}: "
+                f"`qa index --corpus {corpus}` syncs it"
+            )
         m: Mode | None = mode  # type: ignore[assignment]
         result = engine.ask(
             question,

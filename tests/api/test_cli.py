@@ -514,3 +514,22 @@ def test_add_and_delete_load_the_model_before_taking_the_writer_lock(
     result = runner.invoke(app, [command, *args, "--index-dir", str(index)])
     assert result.exit_code == 0, result.output
     assert held_while_loading == [False]
+
+
+def test_ask_on_a_store_of_another_folder_says_so(tiny_corpus: Path, tmp_path: Path) -> None:
+    """`qa ask --corpus B` on a store synced from A answered from A without a word (a server
+    syncs B before answering; `qa ask` answers from the store as it is, and now says whose)."""
+    index = str(tmp_path / "i")
+    assert runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index-dir", index])
+    other = tmp_path / "other"
+    other.mkdir()
+    question = ["ask", "How many residents were evacuated?", "--index-dir", index]
+    same = runner.invoke(app, [*question, "--corpus", str(tiny_corpus)])
+    assert same.exit_code == 0 and "was synced from" not in same.output
+    asked = runner.invoke(app, [*question, "--corpus", str(other)])
+    assert asked.exit_code == 0
+    assert (
+        f"qa: the store in {index} was synced from {tiny_corpus.resolve()}, not {other}: "
+        f"`qa index --corpus {other}` syncs it"
+    ) in asked.output
+    assert "300 residents were evacuated" in asked.output
