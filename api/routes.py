@@ -26,10 +26,10 @@ from api.schemas import (
     Health,
     ValidationErrorOut,
     WriteOut,
+    reachable_id,
 )
 from qa.config import Settings
 from qa.engine import QAEngine
-from qa.ingest.corpus import check_doc_id
 from qa.store.writer_lock import IndexBusyError, WriterLock
 
 T = TypeVar("T")
@@ -178,9 +178,9 @@ async def put_document(
 ) -> WriteOut:
     """Create or replace one article; 201 when created, 200 when replaced or unchanged."""
     try:  # the rule POST's ids follow (and the corpus reader's)
-        check_doc_id(doc_id)
+        reachable_id(doc_id)
     except ValueError as exc:
-        raise bad_field(("path", "doc_id"), f"the id {exc}") from None
+        raise bad_field(("path", "doc_id"), str(exc)) from None
     result = await _write(
         engine, settings, lambda: engine.add([body.to_article(doc_id)], replace=True)
     )

@@ -101,20 +101,21 @@ class AskRequest(BaseModel):
     )
 
 
+def reachable_id(doc_id: str) -> str:
+    """``doc_id`` if ``/documents/{id}`` can reach it (``check_doc_id``); else ValueError."""
+    try:
+        return check_doc_id(doc_id)
+    except ValueError as exc:
+        raise ValueError(f"the id {exc}") from None
+
+
 # The corpus reader refuses the same ids (qa/ingest/corpus.py): every article can be reached.
 # The pattern is JSON Schema's part of the rule; ``check_doc_id`` adds the dot segments.
 DocId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=DOC_ID_MAX_CHARS, pattern=DOC_ID_PATTERN),
-    AfterValidator(lambda doc_id: _reachable(doc_id)),
+    AfterValidator(reachable_id),
 ]
-
-
-def _reachable(doc_id: str) -> str:
-    try:
-        return check_doc_id(doc_id)
-    except ValueError as exc:
-        raise ValueError(f"the id {exc}") from None
 
 
 class DocumentFields(BaseModel):

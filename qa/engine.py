@@ -343,9 +343,7 @@ class QAEngine:
                     done = (ahead or cutter.submit(cut, batch, chunking)).result()
                     if i + 1 < len(batches):
                         ahead = cutter.submit(cut, batches[i + 1], chunking)
-                    prepared = prepare(
-                        done, self.embedder, passage_vectors=self.settings.passage_vectors
-                    )
+                    prepared = self._embed(done)
                     if atomic:
                         held.extend(prepared)
                     else:
@@ -376,8 +374,10 @@ class QAEngine:
         self, batch: Cut, *, replace: bool, release: set[str] | frozenset[str] = frozenset()
     ) -> None:
         """Embed outside the transaction, then write the whole batch in one."""
-        prepared = prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
-        self._write_prepared(prepared, replace=replace, release=release)
+        self._write_prepared(self._embed(batch), replace=replace, release=release)
+
+    def _embed(self, batch: Cut) -> list[Prepared]:
+        return prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
 
     def _write_prepared(
         self,

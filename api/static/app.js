@@ -200,6 +200,7 @@ if (params.has("doc")) {
   showDocument(params);
 } else if (params.has("q")) {
   $("question").value = params.get("q");
-  if (["hybrid", "dense", "bm25"].includes(params.get("mode"))) $("mode").value = params.get("mode");
+  const mode = [...$("mode").options].find((o) => o.value === params.get("mode"));
+  if (mode) $("mode").value = mode.value;
   $("ask-form").requestSubmit();
 }
