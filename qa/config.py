@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         "embed",
         description="passage vector: mean of its sentence vectors, or the passage text embedded",
     )
+    sentence_vectors: Literal["alone", "in_passage"] = Field(
+        "in_passage",
+        description="sentence vector (highlight, ranking): the sentence's tokens pooled from its "
+        "passage's run of the model (one model call per passage), or the sentence embedded "
+        "alone; with passage_vectors=mean sentences are always embedded alone",
+    )
     sentence_cache: int = Field(
         8192,
         ge=0,

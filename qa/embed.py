@@ -36,32 +36,32 @@ import socket
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
 from qa.errors import ModelError
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_MODEL_ID",
     "DEFAULT_MODEL_SHA256",
     "Backend",
+    "ContextEmbedder",
     "Embedder",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "config_sha256",
     "default_model_path",
     "default_onnx_cache",
+    "embeds_in_context",
     "export_folder",
     "file_sha256",
     "int8_target",
+    "pool_spans",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,10 +105,15 @@ TOKENIZER_FILE = "tokenizer.json"
 # vectors of the two graphs differ (cosine >= 0.990) less than one graph's do between batches
 # (>= 0.983).
 # 3: padded keys masked with MASK_BIAS instead of float32's minimum (below).
-EXPORT_FORMAT = 3
+# 4: the graph also outputs the tokens' states (TOKEN_OUTPUT), for vectors of sentences read
+# inside their passage (``embed_in_context``); its sentence_embedding output is unchanged.
+EXPORT_FORMAT = 4
 # Exports of these older formats give the vectors this one gives: used, with a warning, from a
 # cache where the current one cannot be written (a read-only cache made before an upgrade).
-COMPATIBLE_FORMATS = frozenset({2})
+# They have no TOKEN_OUTPUT, so an embedder on one cannot embed sentences in context.
+COMPATIBLE_FORMATS = frozenset({2, 3})
+SENTENCE_OUTPUT = "sentence_embedding"
+TOKEN_OUTPUT = "token_embeddings"
 # What the traced graph adds to the attention scores of padded keys. transformers adds float32's
 # minimum, and ONNX Runtime's softmax takes ~7x as long per element for scores that far below the
 # row's largest (its exp() leaves the range of normal floats) as for ordinary ones. -50 leaves a
@@ -142,6 +147,48 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray: ...
+
+
+Spans = Sequence[Sequence[tuple[int, int]]]
+"""Character ranges inside each of a list of texts: ``spans[i]`` are ranges of ``texts[i]``."""
+
+
+@runtime_checkable
+class ContextEmbedder(Protocol):
+    """An embedder that can also pool parts of a text from the text's own run of the model."""
+
+    @property
+    def in_context(self) -> bool:
+        """Whether ``embed_in_context`` is available (an old export has no token states)."""
+        ...
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Spans, *, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each text's vector, as ``embed`` gives it, and for every span (in order, all texts'
+        spans one after another) the mean of the states of the tokens that overlap it, read in
+        the whole text's run, not normalised, with how many tokens that was (0 for a span the
+        model never read: past ``max_seq_length``)."""
+        ...
+
+
+def embeds_in_context(embedder: Embedder) -> bool:
+    return isinstance(embedder, ContextEmbedder) and embedder.in_context
+
+
+def pool_spans(
+    states: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the ``states`` rows (one per token) whose character ``offsets`` overlap each span,
+    and how many rows that was. Special tokens (an empty range) belong to no span."""
+    if not spans:
+        return np.zeros((0, states.shape[1]), np.float32), np.zeros(0, np.int64)
+    ranges = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    inside = (ends[None, :] > ranges[:, :1]) & (starts[None, :] < ranges[:, 1:]) & (ends > starts)
+    counts = inside.sum(axis=1)
+    sums = inside.astype(np.float32) @ states.astype(np.float32, copy=False)
+    return sums / np.maximum(counts, 1)[:, None], counts
 
 
 def default_model_path() -> Path:
@@ -325,6 +372,28 @@ class SentenceTransformerEmbedder:
         vectors = self._runner.encode(list(texts), progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    @property
+    def in_context(self) -> bool:
+        return self._runner.in_context
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Spans, *, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if len(spans) != len(texts):
+            raise ValueError(f"{len(spans)} span lists for {len(texts)} texts")
+        if not self.in_context:
+            raise ModelError(
+                "this ONNX export has no token states (an older export in a read-only cache): "
+                f"{_CACHE_ADVICE}"
+            )
+        total = sum(len(s) for s in spans)
+        if not texts:
+            empty = np.zeros((0, self._dimension), dtype=np.float32)
+            return empty, empty.copy(), np.zeros(0, np.int64)
+        vectors, means, counts = self._runner.encode_in_context(list(texts), spans, progress)
+        assert means.shape == (total, self._dimension)
+        return np.ascontiguousarray(vectors, dtype=np.float32), means, counts
+
 
 @contextlib.contextmanager
 def _quiet_hf_progress() -> Iterator[None]:
@@ -366,6 +435,45 @@ class _TorchRunner:
         if dim is None:
             raise ModelError(f"model in {path} does not report an embedding dimension")
         self.dimension = int(dim)
+
+    in_context = True
+
+    def encode_in_context(
+        self, texts: list[str], spans: Spans, progress: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+        from tqdm import tqdm
+
+        model = self._model
+        first_span = np.concatenate([[0], np.cumsum([len(s) for s in spans])]).astype(int)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        means = np.zeros((int(first_span[-1]), self.dimension), dtype=np.float32)
+        counts = np.zeros(int(first_span[-1]), dtype=np.int64)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
+            for b in range(0, len(order), self._batch_size):
+                rows = order[b : b + self._batch_size]
+                features = model.tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=int(model.max_seq_length),
+                    return_tensors="pt",
+                    return_offsets_mapping=True,
+                )
+                offsets = features.pop("offset_mapping").numpy()
+                with torch.no_grad():
+                    out = model(dict(features))
+                vectors[rows] = out["sentence_embedding"].numpy()
+                states = out["token_embeddings"].numpy()
+                mask = features["attention_mask"].numpy().astype(bool)
+                for j, i in enumerate(rows):
+                    lo, hi = first_span[i], first_span[i + 1]
+                    means[lo:hi], counts[lo:hi] = pool_spans(
+                        states[j][mask[j]], offsets[j][mask[j]], spans[i]
+                    )
+                bar.update(len(rows))
+        return vectors, means, counts
 
     def encode(self, texts: list[str], progress: bool) -> np.ndarray:
         # sentence-transformers sorts by length (longest first) before batching, so padding is small
@@ -430,8 +538,10 @@ class _OnnxRunner:
         unknown = set(self._inputs) - {"input_ids", "attention_mask", "token_type_ids"}
         if unknown:
             raise ModelError(f"{folder}: unexpected ONNX inputs {sorted(unknown)}")
-        output = self._session.get_outputs()[0]
+        outputs = {o.name: o for o in self._session.get_outputs()}
+        output = outputs.get(SENTENCE_OUTPUT) or self._session.get_outputs()[0]
         self._output = output.name
+        self.in_context = TOKEN_OUTPUT in outputs
         self.dimension = int(manifest["dimension"])
         if isinstance(output.shape[-1], int) and output.shape[-1] != self.dimension:
             raise ModelError(
@@ -441,9 +551,41 @@ class _OnnxRunner:
         self._batch_size = batch_size
 
     def encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for rows, _, results in self._batches(texts, [self._output], progress):
+            out[rows] = results[0]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+    def encode_in_context(
+        self, texts: list[str], spans: Spans, progress: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``encode``'s vectors (the same batches, so the same int8 scales) and the spans'
+        token states pooled from the same runs (``pool_spans``)."""
+        first_span = np.concatenate([[0], np.cumsum([len(s) for s in spans])]).astype(int)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        means = np.zeros((int(first_span[-1]), self.dimension), dtype=np.float32)
+        counts = np.zeros(int(first_span[-1]), dtype=np.int64)
+        names = [self._output, TOKEN_OUTPUT]
+        for rows, encodings, (vectors, states) in self._batches(texts, names, progress):
+            out[rows] = vectors
+            for j, (i, encoding) in enumerate(zip(rows, encodings, strict=True)):
+                lo, hi = first_span[i], first_span[i + 1]
+                n = len(encoding.ids)
+                means[lo:hi], counts[lo:hi] = pool_spans(
+                    states[j, :n], np.asarray(encoding.offsets, dtype=np.int64), spans[i]
+                )
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out, means, counts
+
+    def _batches(
+        self, texts: list[str], names: list[str], progress: bool
+    ) -> Iterator[tuple[list[int], list[Any], list[np.ndarray]]]:
+        """Each batch's rows of ``texts``, their encodings and the graph's ``names`` outputs."""
         from tqdm import tqdm
 
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
         # longest first, as sentence-transformers does; then by exact token count inside a chunk
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         chunk = self._batch_size * self._CHUNK_BATCHES
@@ -461,22 +603,23 @@ class _OnnxRunner:
                     self._feeds([encodings[m] for m in members], int(lengths[members].max()))
                     for members in jobs
                 ]
-                done = (
-                    self._pool.map(self._run, feeds)
-                    if self._pool is not None and len(jobs) > 1
-                    else map(self._run, feeds)
-                )
-                for members, vectors in zip(jobs, done, strict=True):
-                    out[[rows[m] for m in members]] = vectors
-                    bar.update(len(members))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+                def run(feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+                    return self._run(feed, names)
+
+                done = (
+                    self._pool.map(run, feeds)
+                    if self._pool is not None and len(jobs) > 1
+                    else map(run, feeds)
+                )
+                for members, results in zip(jobs, done, strict=True):
+                    yield [rows[m] for m in members], [encodings[m] for m in members], results
+                    bar.update(len(members))
+
+    def _run(self, feeds: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         session = self._idle.get()  # each batch on a free session
         try:
-            return session.run([self._output], feeds)[0]  # type: ignore[no-any-return]
+            return session.run(names, feeds)  # type: ignore[no-any-return]
         finally:
             self._idle.put(session)
 
@@ -799,7 +942,8 @@ def _export_fp32(
                 "attention_mask": attention_mask,
                 "token_type_ids": token_type_ids,
             }
-            return self.model(features)["sentence_embedding"]
+            out = self.model(features)
+            return out[SENTENCE_OUTPUT], out[TOKEN_OUTPUT]
 
     # the example batch has padding, so the traced graph is one that masks padding
     example = tokenizer(["a", "an example sentence"], padding=True, return_tensors="pt")
@@ -815,8 +959,12 @@ def _export_fp32(
             str(tmp / ONNX_FILE),
             dynamo=False,
             input_names=names,
-            output_names=["sentence_embedding"],
-            dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
+            output_names=[SENTENCE_OUTPUT, TOKEN_OUTPUT],
+            dynamic_axes={
+                **axes,
+                SENTENCE_OUTPUT: {0: "batch"},
+                TOKEN_OUTPUT: {0: "batch", 1: "sequence"},
+            },
             opset_version=_ONNX_OPSET,
         )
     if mask_bias is not None:
@@ -983,3 +1131,15 @@ class HashingEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
+
+    in_context = True
+
+    def embed_in_context(
+        self, texts: Sequence[str], spans: Spans, *, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The spans' texts embedded on their own: a bag of words has no context to read."""
+        if len(spans) != len(texts):
+            raise ValueError(f"{len(spans)} span lists for {len(texts)} texts")
+        parts = [text[a:b] for text, ranges in zip(texts, spans, strict=True) for a, b in ranges]
+        means = self.embed(parts)
+        return self.embed(texts), means, np.ones(len(parts), dtype=np.int64)

@@ -20,7 +20,7 @@ from qa.answer.score import Scored, answers_from, score_candidates, with_byline
 from qa.answer.select import Evidence
 from qa.answer.sentences import SentenceCache
 from qa.config import Mode, Settings
-from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.embed import Embedder, SentenceTransformerEmbedder, embeds_in_context
 from qa.errors import (
     ConflictError,
     IndexStateError,
@@ -31,7 +31,7 @@ from qa.errors import (
 )
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
-from qa.ingest.prepare import Cut, cut, prepare
+from qa.ingest.prepare import Cut, SentenceVectors, cut, prepare
 from qa.records import Answer, Article, Hit
 from qa.search.filters import Filters
 from qa.search.retrieve import (
@@ -154,7 +154,20 @@ def store_meta(settings: Settings, embedder: Embedder) -> dict[str, object]:
         "chunking": asdict(settings.chunking()),
         "chunker_version": CHUNKER_VERSION,
         "passage_vectors": settings.passage_vectors,
+        "sentence_vectors": sentence_vectors(settings, embedder),
     }
+
+
+def sentence_vectors(settings: Settings, embedder: Embedder) -> SentenceVectors:
+    """How sentences are embedded with these settings and this embedder: in their passage's run
+    only when passages are embedded and the embedder can pool tokens (``embeds_in_context``)."""
+    if (
+        settings.sentence_vectors == "in_passage"
+        and settings.passage_vectors == "embed"
+        and embeds_in_context(embedder)
+    ):
+        return "in_passage"
+    return "alone"
 
 
 def built_as(meta: dict[str, object], wanted: dict[str, object]) -> dict[str, object]:
@@ -179,6 +192,7 @@ class QAEngine:
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
         self._meta = store_meta(settings, embedder)
+        self._sentence_vectors = sentence_vectors(settings, embedder)
         self._meta_seq = -1  # the change log's position when the store's meta was last checked
         self._reembedding = False  # this engine's own _reembed_all is writing
         self._bm25 = BM25Retriever(live)
@@ -377,7 +391,12 @@ class QAEngine:
         self._write_prepared(self._embed(batch), replace=replace, release=release)
 
     def _embed(self, batch: Cut) -> list[Prepared]:
-        return prepare(batch, self.embedder, passage_vectors=self.settings.passage_vectors)
+        return prepare(
+            batch,
+            self.embedder,
+            passage_vectors=self.settings.passage_vectors,
+            sentence_vectors=self._sentence_vectors,
+        )
 
     def _write_prepared(
         self,
