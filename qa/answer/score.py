@@ -26,8 +26,11 @@ from qa.records import Answer, Article, Hit, Passage, Span
 
 __all__ = ["BYLINE_PASSAGE_ID", "Scored", "answers_from", "score_candidates", "with_byline"]
 
-CAPTION_MARGIN = 0.15
-"""a body passage whose best sentence is this close (cosine) to a caption's says the same"""
+CAPTION_MARGIN = 0.2
+"""a body passage whose best sentence is this close (cosine) to a caption's says the same.
+0.15 with sentences embedded alone; read in their passages, a body sentence's cosine is lower
+beside a caption's, which is a passage of its own (the seeds' Sinwar caption: 0.187 apart,
+against 0.145 alone; eval/RESULTS.md)"""
 BYLINE_PASSAGE_ID = -1
 """the passage id of a byline answer: a line of the article that no stored passage holds"""
 
@@ -96,9 +99,9 @@ def score_candidates(
     )
     best = features[:, PASSAGE_FEATURES.index("best_sentence")]
     captions = features[:, PASSAGE_FEATURES.index("caption_share")]
-    passage_scores = _captions_after_body(
-        ranker.passage_scores(features), hits, captions, best, pool
-    )
+    raw = ranker.passage_scores(features)
+    answering = ranker.confidence(raw) >= ranker.min_confidence
+    passage_scores = _captions_after_body(raw, hits, captions, best, pool, answering)
     confidence = ranker.confidence(passage_scores)
     scores, similarity, confident = (
         passage_scores.tolist(),
@@ -131,18 +134,23 @@ def _captions_after_body(
     captions: np.ndarray,
     best: np.ndarray,
     pool: int,
+    answering: np.ndarray,
 ) -> np.ndarray:
     """A photo caption restates its article's body in fewer words: a passage that is mostly
     captions ranks just below the body passage of its article that says about the same (best
-    sentence cosine ``best`` within ``CAPTION_MARGIN``). A caption nothing in the body matches
-    keeps its score. A caption in the first ``pool`` hits is compared with those only.
-    The training data holds too few captions for the model to learn this, so it is a rule."""
+    sentence cosine ``best`` within ``CAPTION_MARGIN``) and would be answered on its own
+    (``answering``: its confidence reaches the ranker's default threshold). A caption no such
+    body passage matches keeps its score: put below a passage that is no answer, it would
+    turn an answer into an abstention. A caption in the first ``pool`` hits is compared with
+    those only. The training data holds too few captions for the model to learn this, so it is
+    a rule."""
     out = scores.astype(np.float64).copy()
     for i in (int(k) for k in np.flatnonzero(captions >= 0.5)):
         body = [
             j
             for j, h in enumerate(hits[: pool if i < pool else len(hits)])
             if captions[j] < 0.5
+            and answering[j]
             and h.passage.doc_id == hits[i].passage.doc_id
             and best[j] >= best[i] - CAPTION_MARGIN
         ]

@@ -453,3 +453,95 @@ def test_a_cache_that_cannot_be_written_serves_a_compatible_older_export(
     (folder / ONNX_FILE).write_bytes(b"damaged")  # an unsound older export is not used
     with pytest.raises(ModelError, match="cannot export"):
         SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=cache)
+
+
+# ---- sentences read inside their passage (EXPORT_FORMAT 4) ---------------------------------------
+
+PASSAGES = [
+    "Officials said 300 residents were evacuated by bus. The river rose two metres overnight.",
+    SENTENCES[1] + " " + SENTENCES[4],
+    SENTENCES[5],  # > 256 tokens: its end is never read
+]
+
+
+def _spans() -> list[list[tuple[int, int]]]:
+    first = PASSAGES[0].index(" The") + 1
+    second = len(SENTENCES[1]) + 1
+    long = PASSAGES[2]
+    return [
+        [(0, first - 1), (first, len(PASSAGES[0]))],
+        [(0, second - 1), (second, len(PASSAGES[1]))],
+        [(0, 67), (len(long) - 67, len(long))],
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference_means(embedders: dict[str, SentenceTransformerEmbedder]) -> np.ndarray:
+    """The spans' token states averaged by hand from sentence-transformers' own token outputs."""
+    model = embedders["torch"]._runner._model  # type: ignore[union-attr]
+    rows = []
+    for text, spans in zip(PASSAGES, _spans(), strict=True):
+        states = model.encode([text], output_value="token_embeddings")[0].numpy()
+        offsets = model.tokenizer(
+            text, truncation=True, max_length=model.max_seq_length, return_offsets_mapping=True
+        )["offset_mapping"]
+        assert len(offsets) == len(states)
+        for a, b in spans:
+            picked = [i for i, (s, e) in enumerate(offsets) if e > s and e > a and s < b]
+            rows.append(states[picked].mean(axis=0) if picked else np.zeros(384, np.float32))
+    return np.array(rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("backend", "least"), [("torch", 0.99999), ("onnx", 0.9999), ("onnx-int8", 0.97)]
+)
+def test_spans_pool_the_token_states_of_the_whole_texts_run(
+    backend: str,
+    least: float,
+    embedders: dict[str, SentenceTransformerEmbedder],
+    reference_means: np.ndarray,
+) -> None:
+    embedder = embedders[backend]
+    assert embedder.in_context
+    vectors, means, counts = embedder.embed_in_context(PASSAGES, _spans())
+    # the texts' own vectors are embed()'s: for ONNX the very same batches, so the same bits
+    same = embedder.embed(PASSAGES)
+    if backend == "torch":
+        np.testing.assert_allclose(vectors, same, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(vectors, same)
+    assert counts[-1] == 0 and (counts[:-1] > 0).all()  # the model stopped at 256 tokens
+    read = counts > 0
+    cosines = (means[read] * reference_means[read]).sum(axis=1) / (
+        np.linalg.norm(means[read], axis=1) * np.linalg.norm(reference_means[read], axis=1)
+    )
+    assert cosines.min() > least, cosines
+    # read in context, a sentence is not what it is alone, but still close to it
+    alone = embedder.embed([PASSAGES[0][a:b] for a, b in _spans()[0]])
+    in_context = means[:2] / np.linalg.norm(means[:2], axis=1, keepdims=True)
+    assert 0.6 < (alone * in_context).sum(axis=1).min() < 0.999
+
+
+@pytest.mark.slow
+def test_an_older_export_without_token_states_cannot_read_in_context(
+    onnx_cache: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    cache = tmp_path / "cache"
+    shutil.copytree(onnx_cache, cache)
+    folder = export_folder(cache, DEFAULT_MODEL_SHA256, "onnx")
+    graph = onnx.load(str(folder / ONNX_FILE))
+    kept = [o for o in graph.graph.output if o.name != "token_embeddings"]
+    del graph.graph.output[:]
+    graph.graph.output.extend(kept)
+    onnx.save(graph, str(folder / ONNX_FILE))
+    manifest = json.loads((folder / EXPORT_MANIFEST).read_text(encoding="utf-8"))
+    manifest["onnx_sha256"] = file_sha256(folder / ONNX_FILE)
+    (folder / EXPORT_MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    older = SentenceTransformerEmbedder(backend="onnx", cache_dir=cache)
+    assert not older.in_context
+    assert older.embed(["still embeds"]).shape == (1, 384)
+    with pytest.raises(ModelError, match="no token states"):
+        older.embed_in_context(["a text"], [[(0, 1)]])

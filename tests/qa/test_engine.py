@@ -218,3 +218,30 @@ def test_a_store_built_before_the_model_configuration_was_recorded_is_not_re_emb
     monkeypatch.setattr(type(fake_embedder), "config_sha256", "d" * 64, raising=False)
     with pytest.raises(IndexStateError, match="other model_config_sha256"):
         QAEngine.open(settings, fake_embedder)  # a recorded configuration that differs
+
+
+def test_a_store_is_rebuilt_when_its_sentences_were_embedded_another_way(
+    tmp_path: Path, fake_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sentences read in their passages and sentences embedded alone are different vectors: a
+    store of one kind never takes articles of the other. An export without token states (an
+    older one in a read-only cache) cannot read in context, and is told apart the same way."""
+    corpus = write_corpus(tmp_path / "corpus")
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index", watch=False)
+    built = open_synced(settings, fake_embedder)
+    assert built.store.meta()["sentence_vectors"] == "in_passage"  # the default
+    built.close()
+    alone = settings.model_copy(update={"sentence_vectors": "alone"})
+    with pytest.raises(IndexStateError, match=r"other sentence_vectors\): run `qa index`"):
+        QAEngine.open(alone, fake_embedder)
+    monkeypatch.setattr(type(fake_embedder), "in_context", False)
+    with pytest.raises(IndexStateError, match="other sentence_vectors"):
+        QAEngine.open(settings, fake_embedder)
+    rebuilt = QAEngine.open(settings, fake_embedder, rebuild=True)
+    assert rebuilt.store.meta()["sentence_vectors"] == "alone"
+    assert rebuilt.ask("How many residents were evacuated?").answers
+    rebuilt.close()
+    mean = settings.model_copy(update={"passage_vectors": "mean"})
+    monkeypatch.setattr(type(fake_embedder), "in_context", True)
+    with pytest.raises(IndexStateError, match="other passage_vectors"):
+        QAEngine.open(mean, fake_embedder)  # mean passages: sentences alone, as this store's
