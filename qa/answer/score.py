@@ -100,9 +100,12 @@ def score_candidates(
     best = features[:, PASSAGE_FEATURES.index("best_sentence")]
     captions = features[:, PASSAGE_FEATURES.index("caption_share")]
     raw = ranker.passage_scores(features)
-    answering = ranker.confidence(raw) >= ranker.min_confidence
-    passage_scores = _captions_after_body(raw, hits, captions, best, pool, answering)
-    confidence = ranker.confidence(passage_scores)
+    confidence = ranker.confidence(raw)
+    passage_scores = _captions_after_body(
+        raw, hits, captions, best, pool, confidence >= ranker.min_confidence
+    )
+    moved = passage_scores != raw  # captions put below their body: calibrated again
+    confidence[moved] = ranker.confidence(passage_scores[moved])
     scores, similarity, confident = (
         passage_scores.tolist(),
         dense.astype(np.float64).tolist(),
