@@ -318,7 +318,7 @@ def delete(
 
 def _print_human(result: Any) -> None:
     if result.abstained:
-        if result.candidates == 0:
+        if result.abstention == "no_match":
             typer.echo("No answer in these articles (no passage matches the question and filters).")
             return
         typer.echo(

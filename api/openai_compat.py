@@ -306,7 +306,7 @@ async def chat_completions(request: ChatRequest, engine: EngineDep, http: Reques
             annotations,
             sources=[AnswerOut.of(a).model_dump() for a in result.answers],
             events=[source_event(a, str(http.base_url)) for a in quoted],
-            extensions={"abstained": result.abstained},
+            extensions={"abstained": result.abstained, "abstention": result.abstention},
         )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

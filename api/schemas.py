@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from qa.answer.rank import CONFIDENCE_DIGITS
-from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult, WriteResult
+from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, Abstention, AskResult, WriteResult
 from qa.ingest.corpus import (
     DOC_ID_MAX_CHARS,
     DOC_ID_PATTERN,
@@ -285,6 +285,12 @@ class AskResponse(BaseModel):
     question: str
     mode: str
     abstained: bool
+    abstention: Abstention | None = Field(
+        None,
+        description="why there are no answers: no_match (no passage matches the question and "
+        "filters: nothing was weighed) or low_confidence (the best passage found is below "
+        "min_confidence); null when answered",
+    )
     message: str | None = Field(None, description="why there are no answers, when abstained")
     confidence: float = Field(
         description="answered: probability that the first answer answers the question; "
@@ -315,9 +321,8 @@ def ask_fields(result: AskResult) -> dict[str, Any]:
         "question": result.question,
         "mode": result.mode,
         "abstained": bool(result.abstained),
-        "message": (NO_MATCH if result.candidates == 0 else NO_ANSWER)
-        if result.abstained
-        else None,
+        "abstention": result.abstention,
+        "message": MESSAGES[result.abstention] if result.abstention else None,
         "confidence": round(
             float(1 - result.confidence if result.abstained else result.confidence),
             CONFIDENCE_DIGITS,
@@ -332,6 +337,7 @@ NO_ANSWER = "No answer in these articles."
 NO_MATCH = "No answer in these articles: no passage matches the question and filters."
 """the message when nothing was found to weigh (filters that match nothing, an empty archive):
 ``confidence`` is then 1, with no passage it is about"""
+MESSAGES: dict[Abstention, str] = {"no_match": NO_MATCH, "low_confidence": NO_ANSWER}
 
 
 class DocumentSummary(BaseModel):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -50,6 +51,7 @@ from qa.store.writer_lock import WriterLock
 __all__ = [
     "MAX_QUESTION_CHARS",
     "MAX_TOP_K",
+    "Abstention",
     "AskResult",
     "QAEngine",
     "WriteResult",
@@ -76,6 +78,10 @@ REEMBEDDING = "reembedding"
 """the store's meta key that marks a re-embedding under way (its value: the target meta)"""
 
 
+Abstention = Literal["no_match", "low_confidence"]
+"""why ``ask`` returned no answers (``AskResult.abstention``)"""
+
+
 @dataclass(frozen=True, slots=True)
 class AskResult:
     question: str
@@ -91,6 +97,15 @@ class AskResult:
     """the threshold it abstained below"""
     candidates: int = 0
     """passages retrieved and scored (0: none matched the question's terms or the filters)"""
+
+    @property
+    def abstention(self) -> Abstention | None:
+        """Why it abstained: ``"no_match"`` when no passage matched the question and filters
+        (nothing was weighed), ``"low_confidence"`` when the best one found was below the
+        threshold; None when it answered."""
+        if not self.abstained:
+            return None
+        return "no_match" if self.candidates == 0 else "low_confidence"
 
 
 @dataclass

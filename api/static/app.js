@@ -81,18 +81,16 @@ function docLink(answer, span, label, asked) {
   return a;
 }
 
-const NO_ANSWER = "No answer in these articles.";  // a passage was weighed, and refused
-
 function renderAnswers(result, asked) {
   const list = $("answers");
   list.replaceChildren();
   const status = $("status");
   status.className = "";
   if (result.abstained) {
-    const message = result.message || NO_ANSWER;
-    status.textContent = message === NO_ANSWER ? message +
+    // low_confidence: a passage was weighed and refused; no_match: none was found to weigh
+    status.textContent = result.abstention === "low_confidence" ? result.message +
       ` (confidence ${result.confidence.toFixed(2)} that the best passage found does not answer)`
-      : message;
+      : result.message;
     status.className = "abstained";
     return;
   }

@@ -20,6 +20,7 @@ def test_ask_contract(client: TestClient, tiny_engine: QAEngine) -> None:
     body = r.json()
     assert body["question"] == "How many residents were evacuated?"
     assert body["abstained"] is False and body["took_ms"] >= 0
+    assert body["abstention"] is None and body["message"] is None
     assert 1 <= len(body["answers"]) <= 2
     for answer in body["answers"]:
         assert set(answer) >= {
@@ -68,6 +69,7 @@ def test_ask_defaults_are_the_servers_settings(
 def test_abstention_has_no_answers(client: TestClient) -> None:
     body = client.post("/ask", json={"question": "Which quarterback threw for 5000 yards?"}).json()
     assert body["abstained"] is True and body["answers"] == []
+    assert body["abstention"] == "low_confidence"
     assert body["message"] == "No answer in these articles."
 
 
@@ -77,6 +79,7 @@ def test_an_abstention_with_nothing_to_weigh_says_so(client: TestClient) -> None
     question = {"question": "volcano", "filters": {"doc_ids": ["no-such-article"]}}
     body = client.post("/ask", json=question).json()
     assert body["abstained"] is True and body["answers"] == []
+    assert body["abstention"] == "no_match"
     assert body["message"] == (
         "No answer in these articles: no passage matches the question and filters."
     )

@@ -152,7 +152,9 @@ def test_abstention_is_a_fixed_sentence_without_sources(client: openai.OpenAI) -
         messages=[{"role": "user", "content": "Which quarterback threw for 5000 yards?"}],
     )
     assert completion.choices[0].message.content == NO_ANSWER_SENTENCE
-    assert completion.model_extra["sources"] == []  # type: ignore[index]
+    extra = completion.model_extra
+    assert extra is not None and extra["sources"] == []
+    assert (extra["abstained"], extra["abstention"]) == (True, "low_confidence")
 
 
 def test_content_parts_and_url_annotations(tmp_path, fake_embedder) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from api.schemas import (
     NO_ANSWER,
+    NO_MATCH,
     AnswerOut,
     AskResponse,
     DocumentFields,
@@ -66,11 +67,15 @@ def reference(result: AskResult) -> AskResponse:
                 ),
             )
         )
+    abstention = None
+    if result.abstained:
+        abstention = "no_match" if result.candidates == 0 else "low_confidence"
     return AskResponse(
         question=result.question,
         mode=result.mode,
         abstained=result.abstained,
-        message=NO_ANSWER if result.abstained else None,
+        abstention=abstention,
+        message={"no_match": NO_MATCH, "low_confidence": NO_ANSWER, None: None}[abstention],
         confidence=round(1 - result.confidence if result.abstained else result.confidence, 4),
         min_confidence=result.min_confidence,
         took_ms=round(result.took_ms, 1),
@@ -120,6 +125,19 @@ def test_json_of_writes_missing_fields_nan_and_whole_numbers_as_the_model_does()
     assert (
         third["score"] is None and third["scores"]["dense"] is None and third["confidence"] is None
     )
+
+
+def test_json_of_says_why_it_abstained() -> None:
+    weighed = AskResult("lava?", "hybrid", True, [], EVIDENCE, 1.0, 0.01, 0.05, candidates=12)
+    nothing = AskResult("lava?", "hybrid", True, [], EVIDENCE, 1.0, 0.0, 0.05, candidates=0)
+    for result, reason, message in (
+        (weighed, "low_confidence", NO_ANSWER),
+        (nothing, "no_match", NO_MATCH),
+    ):
+        assert_same(result)
+        body = json.loads(AskResponse.json_of(result))
+        assert (body["abstention"], body["message"]) == (reason, message)
+        assert list(body)[:5] == ["question", "mode", "abstained", "abstention", "message"]
 
 
 def test_json_of_takes_numpy_numbers() -> None:
