@@ -71,3 +71,24 @@ def test_a_source_filter_ignores_case_spaces_and_accent_encoding(tmp_path, mode:
     assert found("bbc news", "CAF\u00c9 TIMES") == {"b", "c"}
     assert found("BB") == found("Reuters") == set()
     engine.close()
+
+
+def test_the_stored_outlets_are_each_listed_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``distinct_sources`` seeks from one name to the next in the index: every name, once,
+    in order, none for articles without an outlet, and a deleted article's outlet goes."""
+    from qa.config import Settings
+    from qa.embed import HashingEmbedder
+    from qa.engine import QAEngine
+    from qa.records import Article
+
+    engine = QAEngine.open(
+        Settings(corpus=tmp_path / "c", index_dir=tmp_path / "i", watch=False), HashingEmbedder()
+    )
+    assert engine.store.distinct_sources() == []
+    text = "Harbour\nThe harbour reopened after the storm."
+    outlets = ["Reuters", None, "BBC", "bbc", "Reuters", "AP", None, "BBC", "Écho"]
+    engine.add([Article(f"d{i}", "Harbour", text, source=o) for i, o in enumerate(outlets)])
+    assert engine.store.distinct_sources() == ["AP", "BBC", "Reuters", "bbc", "Écho"]
+    engine.delete(["d5", "d8"])
+    assert engine.store.distinct_sources() == ["BBC", "Reuters", "bbc"]
+    engine.close()
