@@ -6,7 +6,7 @@ import logging
 import re
 import reprlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -99,13 +99,18 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_field_error(e) for e in exc.errors()[:MAX_ERRORS]]
+        body = _unreadable_body(request, exc.errors())
+        if body is not None:
+            return _body_error(request.url.path, body)
+        errors = [_field_error(e, request.method) for e in exc.errors()[:MAX_ERRORS]]
         if _is_openai(request.url.path):
             return _openai_validation_error(errors)
         return _validation_response(errors)
 
     @app.exception_handler(HTTPException)  # Starlette's: its 404 and 405 too, not only FastAPI's
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
+            return _body_error(request.url.path, _undecodable(await request.body()))
         response = error_response(request.url.path, exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
@@ -165,15 +170,18 @@ def _short(text: str, limit: int = MESSAGE_CHARS) -> str:
     return openai_compat.excerpt(text, limit)
 
 
-def _field_error(error: Any) -> FieldError:
+def _field_error(error: Any, method: str = "POST") -> FieldError:
     value = error.get("input")
+    msg = str(error["msg"]).removeprefix("Value error, ")  # a validator's words alone
+    if method == "PUT" and error["type"] == "extra_forbidden" and error["loc"] == ("body", "id"):
+        msg = "the id goes in the URL (PUT /documents/{id}), not in the body"
     text = value if isinstance(value, str) else _excerpt_repr.repr(value)
     loc = list(error["loc"])
     if loc[:1] == ["body"] and len(loc) > 1 and loc[1] in BODY_TAGS:
         del loc[1]  # which shape of the body it is: the next step says it
     return FieldError(
         loc=[p if isinstance(p, int) else _short(str(p), EXCERPT_CHARS) for p in loc],
-        msg=_short(str(error["msg"])),
+        msg=_short(msg),
         type=str(error["type"]),
         input=None if "input" not in error else _short(text, EXCERPT_CHARS),
     )
@@ -187,14 +195,10 @@ _UNION_MEMBER = re.compile(r"^(?:str|int|float|bool|none|(?:list|dict)\[.*\])$")
 def _openai_validation_error(errors: list[FieldError]) -> JSONResponse:
     """OpenAI's 400 for the request's first bad field, ``param`` naming it. Of the errors one
     union gives (content as a string, or as an array of parts), the deepest is the one about the
-    form the client sent. A body that is not JSON names no field (``param`` null)."""
+    form the client sent."""
     if not errors:
         return openai_compat.error_response(400, "invalid request", None)
     first = errors[0]
-    if first.type == "json_invalid":
-        at = next((p for p in first.loc if isinstance(p, int)), None)
-        where = "" if at is None else f" (at character {at})"
-        return openai_compat.error_response(400, f"the body is not JSON: {first.msg}{where}", None)
     path = _fields(first)
     if path and _is_member(path[-1]):  # the union's first member: take its deepest error
         union = path[:-1]
@@ -212,6 +216,51 @@ def _fields(error: FieldError) -> list[str | int]:
 
 def _is_member(part: str | int) -> bool:
     return isinstance(part, str) and _UNION_MEMBER.match(part) is not None
+
+
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body it could not decode other than as bad JSON (not UTF-8 text)"""
+
+
+def _unreadable_body(request: Request, errors: Sequence[Any]) -> str | None:
+    """What is wrong with a body that is no JSON at all, in words; None if it is JSON.
+
+    FastAPI says "JSON decode error" at some character for bad JSON (the reason is in the
+    error's ``ctx``), and "Input should be a valid dictionary" for a body it never parsed
+    because its content-type is not JSON (curl's ``-d`` sends a form's), showing the bytes."""
+    if not errors:
+        return None
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error") or first.get("msg")
+        at = next((p for p in first.get("loc", ()) if isinstance(p, int)), None)
+        return f"the body is not JSON: {reason}" + ("" if at is None else f" (at character {at})")
+    if tuple(first.get("loc", ()))[:1] == ("body",) and isinstance(first.get("input"), bytes):
+        sent = request.headers.get("content-type")
+        return (
+            "the body is read as JSON only when sent with content-type: application/json "
+            f"(this request's is {_short(sent or '', EXCERPT_CHARS)!r})"
+        )
+    return None
+
+
+def _undecodable(body: bytes) -> str:
+    """Why FastAPI could not read a JSON body that was no bad JSON: it is not UTF-8 text."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (
+            f"the body is not UTF-8 text (byte 0x{body[exc.start]:02x} at position {exc.start}): "
+            "JSON must be sent as UTF-8"
+        )
+    return "the body could not be read as JSON"
+
+
+def _body_error(path: str, message: str) -> JSONResponse:
+    """A body that is not JSON: a 422 at ``body`` (OpenAI's 400 under /v1, no ``param``)."""
+    if _is_openai(path):
+        return openai_compat.error_response(400, message, None)
+    return _validation_response([FieldError(loc=["body"], msg=_short(message), type="body")])
 
 
 def _validation_response(errors: list[FieldError]) -> JSONResponse:

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -96,6 +97,7 @@ class AskRequest(BaseModel):
         ge=0,
         le=1,
         strict=True,
+        allow_inf_nan=False,  # NaN: "should be a finite number", not "less than or equal to 1"
         description="abstain when the first answer's confidence is below this "
         "[default: the server's, see /health]",
     )
@@ -110,11 +112,20 @@ def reachable_id(doc_id: str) -> str:
 
 
 # The corpus reader refuses the same ids (qa/ingest/corpus.py): every article can be reached.
-# The pattern is JSON Schema's part of the rule; ``check_doc_id`` adds the dot segments.
+# The pattern is JSON Schema's part of the rule; ``check_doc_id`` checks all of it, dot segments
+# included, and says what is wrong in words ("the id holds a line break"), where the pattern
+# as a constraint said "String should match pattern '^\S(?:[^\n\r...'".
 DocId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=DOC_ID_MAX_CHARS, pattern=DOC_ID_PATTERN),
     AfterValidator(reachable_id),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": DOC_ID_MAX_CHARS,
+            "pattern": DOC_ID_PATTERN,
+        }
+    ),
 ]
 
 

@@ -120,9 +120,79 @@ def test_bad_input_is_a_422_with_a_message(
     assert fragment in r.text
 
 
-def test_malformed_json_is_a_4xx(client: TestClient) -> None:
-    r = client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"})
-    assert r.status_code == 422 and "JSON decode error" in r.text
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "message"),
+    [
+        # Was: "JSON decode error", and an "input" of "{}" that was not what was sent
+        (
+            b'{"question": "x?",}',
+            JSON,
+            "the body is not JSON: Expecting property name enclosed in double quotes "
+            "(at character 18)",
+        ),
+        # Was: "Input should be a valid dictionary or object to extract fields from", with the
+        # bytes as "input": curl's -d without -H sends a form's content-type
+        (
+            b'{"question": "x?"}',
+            {"content-type": "application/x-www-form-urlencoded"},
+            "the body is read as JSON only when sent with content-type: application/json "
+            "(this request's is 'application/x-www-form-urlencoded')",
+        ),
+        # Was: a 400 "There was an error parsing the body"
+        (
+            b'{"question": "caf\xe9?"}',
+            JSON,
+            "the body is not UTF-8 text (byte 0xe9 at position 17): JSON must be sent as UTF-8",
+        ),
+    ],
+)
+@pytest.mark.parametrize("path", ["/ask", "/documents", "/v1/chat/completions"])
+def test_a_body_that_is_not_json_says_why(
+    client: TestClient, path: str, body: bytes, headers: dict[str, str], message: str
+) -> None:
+    r = client.post(path, content=body, headers=headers)
+    if path.startswith("/v1"):
+        assert r.status_code == 400
+        assert r.json()["error"] == {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    else:
+        assert r.status_code == 422
+        assert r.json()["detail"] == [
+            {"loc": ["body"], "msg": message, "type": "body", "input": None}
+        ]
+    assert client.get("/health").json()["documents"] == 2  # nothing written
+
+
+def test_document_field_errors_say_what_is_wrong_in_words(client: TestClient) -> None:
+    """Was: a POST id with a space at its end got "String should match pattern '^\\S(?:[^..."
+    (a PUT path's id got words); an id in a PUT body "Extra inputs are not permitted"; NaN as
+    min_confidence "less than or equal to 1"."""
+    for doc_id, words in (
+        ("x ", "the id starts or ends with white space"),
+        ("a\nb", "the id holds a line break"),
+        ("", "the id is empty"),
+    ):
+        r = client.post("/documents", json={"id": doc_id, "text": "Trams run."})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["body", "id"]
+        assert r.json()["detail"][0]["msg"] == words
+    r = client.put("/documents/t1", json={"id": "t1", "text": "Trams run."})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["msg"] == (
+        "the id goes in the URL (PUT /documents/{id}), not in the body"
+    )
+    r = client.post("/ask", content=b'{"question": "x?", "min_confidence": NaN}', headers=JSON)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "min_confidence"]
+    assert r.json()["detail"][0]["msg"] == "Input should be a finite number"
+    assert client.get("/health").json()["documents"] == 2
 
 
 def test_documents_and_health(client: TestClient) -> None:

@@ -380,4 +380,5 @@ def test_a_body_that_is_not_json_names_no_param(tiny_engine: QAEngine, body: byt
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["param"] is None
-    assert error["message"].startswith("the body is not JSON: JSON decode error (at character ")
+    assert error["message"].startswith("the body is not JSON: ")
+    assert error["message"].endswith(")") and "(at character " in error["message"]
