@@ -63,6 +63,15 @@ IndexDirOpt = Annotated[
 ]
 
 
+FILTER_OPTIONS = {
+    "source": "--source",
+    "doc_ids": "--doc-id",
+    "published_after": "--published-after",
+    "published_before": "--published-before",
+}
+"""``qa ask``'s option for each field of ``Filters`` (whose messages name the API's field)"""
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"qa: error: {message}", err=True)
     raise typer.Exit(code)
@@ -82,8 +91,14 @@ def make_settings(corpus: Path | None, index_dir: Path | None, **overrides: Any)
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        fail(f"bad setting {where}: {first['msg']}")
+        message = str(first["msg"]).removeprefix("Value error, ")  # a validator's words alone
+        field = ".".join(str(p) for p in first["loc"])
+        # a value given on the command line is named as its option; any other came from the
+        # environment (or .env), where the user wrote QA_<FIELD>
+        where = f"--{field.replace('_', '-')}" if field in values else f"QA_{field.upper()}"
+        if not field:
+            fail(f"bad settings: {message}")
+        fail(message if message.startswith(f"{where} ") else f"bad setting {where}: {message}")
 
 
 def _run(fn: Any) -> Any:
@@ -392,12 +407,17 @@ def ask(
     settings = make_settings(corpus, index_dir)
 
     def run() -> None:
-        filters = Filters(
-            sources=tuple(source) if source else None,
-            published_after=published_after,
-            published_before=published_before,
-            doc_ids=tuple(doc_id) if doc_id else None,
-        )
+        try:
+            filters = Filters(
+                sources=tuple(source) if source else None,
+                published_after=published_after,
+                published_before=published_before,
+                doc_ids=tuple(doc_id) if doc_id else None,
+            )
+        except InvalidInputError as exc:  # named as the option the user typed, not the API field
+            name = exc.field[-1] if exc.field else ""
+            flag = FILTER_OPTIONS.get(name)
+            fail(f"{flag}{str(exc).removeprefix(name)}" if flag else str(exc))
         engine = _open_engine(settings)
         if engine.counts()[0] == 0:  # first use: index the corpus folder
             if not settings.corpus.exists():

@@ -104,8 +104,8 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             name = f"QA_{(info.field_name or '').upper()}"
             raise ValueError(
-                f"{name} is set but empty, which would mean the current directory: unset it "
-                "for the default, or name the folder (`.` for the current one)"
+                f"{name} is set but {_blank(value)}, which would mean the current directory: "
+                "unset it for the default, or name the folder (`.` for the current one)"
             )
         return value
 
@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     def _host_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError(
-                "QA_HOST is set but empty, which would listen on every interface: unset it "
-                "for 127.0.0.1, or set 0.0.0.0 to listen on every interface"
+                f"QA_HOST is set but {_blank(value)}, which would listen on every interface: "
+                "unset it for 127.0.0.1, or set 0.0.0.0 to listen on every interface"
             )
         return value
 
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         key = value.get_secret_value()
         if not key.strip():
             raise ValueError(
-                "QA_API_KEY is set but empty, which would lock every client out: "
+                f"QA_API_KEY is set but {_blank(key)}, which would lock every client out: "
                 "unset it to serve without a key, or set it to the key clients send"
             )
         if key != key.strip():
@@ -163,3 +163,8 @@ class Settings(BaseSettings):
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def _blank(value: str) -> str:
+    """How a setting with nothing in it was written: empty, or white space alone."""
+    return "empty" if not value else "blank (white space only)"

@@ -68,8 +68,8 @@ def test_ask_checks_a_filter_date_whole(tiny_corpus: Path, tmp_path: Path, date:
     common = ["--corpus", str(tiny_corpus), "--index-dir", str(tmp_path / "i")]
     out = runner.invoke(app, ["ask", "What was evacuated?", "--published-after", date, *common])
     assert out.exit_code == 2
-    assert out.output.strip() == (
-        f"qa: error: published_after must be an ISO date (YYYY-MM-DD) or date-time, not {date!r}"
+    assert out.output.strip() == (  # the option as typed (was the API's published_after)
+        f"qa: error: --published-after must be an ISO date (YYYY-MM-DD) or date-time, not {date!r}"
     )
 
 
@@ -89,15 +89,15 @@ def test_env_vars_choose_corpus_and_index(tiny_corpus: Path, tmp_path: Path) -> 
         # bytes of no UTF-8 in a shell argument (caf\xe9): were a UnicodeEncodeError traceback
         (
             ["ask", "ok", "--source", "caf\udce9"],
-            "source is not valid text (surrogates not allowed)",
+            "--source is not valid text (surrogates not allowed)",
         ),
         (
             ["ask", "ok", "--doc-id", "caf\udce9"],
-            "doc_ids is not valid text (surrogates not allowed)",
+            "--doc-id is not valid text (surrogates not allowed)",
         ),
         (["delete", "caf\udce9"], "doc_ids is not valid text (surrogates not allowed)"),
-        (["ask", "ok", "--doc-id", ""], "doc_ids must not be empty or blank, not ''"),
-        (["ask", "ok", "--source", " "], "source must not be empty or blank, not ' '"),
+        (["ask", "ok", "--doc-id", ""], "--doc-id must not be empty or blank, not ''"),
+        (["ask", "ok", "--source", " "], "--source must not be empty or blank, not ' '"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(args: list[str], message: str, tmp_path: Path) -> None:
@@ -372,24 +372,26 @@ def test_an_empty_corpus_or_index_variable_is_refused_before_any_work(
     assert built.exit_code == 0, built.output
     emptied = runner.invoke(app, ["index", "--index-dir", str(index)], env={"QA_CORPUS": ""})
     assert emptied.exit_code == 2
-    assert emptied.output.startswith("qa: error: bad setting corpus: ")
-    assert "QA_CORPUS is set but empty" in emptied.output
+    assert emptied.output.startswith("qa: error: QA_CORPUS is set but empty, ")
     assert len(emptied.output.strip().splitlines()) == 1
     again = runner.invoke(app, ["index", "--corpus", str(tiny_corpus), "--index-dir", str(index)])
     assert again.stdout.startswith("up to date: ") and "holds 2 documents" in again.stdout
     no_index = runner.invoke(app, ["delete", "volcano"], env={"QA_INDEX_DIR": ""})
-    assert no_index.exit_code == 2 and "bad setting index_dir: " in no_index.output
+    assert no_index.exit_code == 2 and "QA_INDEX_DIR is set but empty" in no_index.output
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"QA_HOST": ""}, "bad setting host: Value error, QA_HOST is set but empty"),
-        ({"QA_API_KEY": "k1 "}, "bad setting api_key: Value error, QA_API_KEY starts or ends"),
-        ({"QA_SNAPSHOT_SECONDS": "inf"}, "bad setting snapshot_seconds: Input should be less"),
+        ({"QA_HOST": ""}, "QA_HOST is set but empty, which would listen on every interface"),
+        ({"QA_HOST": " "}, "QA_HOST is set but blank (white space only), which would listen"),
+        ({"QA_API_KEY": "k1 "}, "QA_API_KEY starts or ends with white space"),
+        # Was "bad setting snapshot_seconds: ...": the field, where the user wrote the variable
+        ({"QA_SNAPSHOT_SECONDS": "inf"}, "bad setting QA_SNAPSHOT_SECONDS: Input should be less"),
+        ({"QA_TOP_K": "abc"}, "bad setting QA_TOP_K: Input should be a valid integer"),
         (
             {"QA_PASSAGE_OVERLAP": "3"},
-            "bad setting passage_overlap: Value error, passage overlap (3) must be smaller than "
+            "bad setting QA_PASSAGE_OVERLAP: passage overlap (3) must be smaller than "
             "passage size (3 sentences)",
         ),
     ],

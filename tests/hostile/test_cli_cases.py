@@ -16,9 +16,9 @@ from tests.hostile.conftest import BAD_INPUTS, qa_env, run_qa
 
 
 def test_empty_api_key_is_refused_at_start_naming_the_variable(tmp_path: Path) -> None:
-    for key in ("", "   "):
+    for key, said in (("", "empty"), ("   ", "blank (white space only)")):
         r = run_qa("serve", "--port", "1", "--index-dir", str(tmp_path), QA_API_KEY=key)
-        assert r.returncode == 2 and "QA_API_KEY is set but empty" in r.stderr, r.stderr
+        assert r.returncode == 2 and f"QA_API_KEY is set but {said}" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
 
 

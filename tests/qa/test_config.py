@@ -34,7 +34,8 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_directory(
     """QA_CORPUS='' was Path('.'): `qa index` indexed the working directory and deleted every
     article of the real corpus from the store."""
     variable = f"QA_{field.upper()}"
-    with pytest.raises(ValidationError, match=f"{variable} is set but empty") as raised:
+    said = "empty" if not value else r"blank \(white space only\)"
+    with pytest.raises(ValidationError, match=f"{variable} is set but {said}") as raised:
         read(monkeypatch, **{variable: value})
     assert raised.value.errors()[0]["loc"] == (field,)
 
@@ -55,7 +56,7 @@ def test_an_empty_host_is_refused_not_every_interface(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     """QA_HOST='' made `qa serve` listen on 0.0.0.0 and ::, without a word."""
-    with pytest.raises(ValidationError, match="QA_HOST is set but empty.*every interface"):
+    with pytest.raises(ValidationError, match="QA_HOST is set but (empty|blank).*every interface"):
         read(monkeypatch, QA_HOST=value)
     assert read(monkeypatch, QA_HOST="0.0.0.0").host == "0.0.0.0"
 
