@@ -415,7 +415,7 @@ def ask(
                 doc_ids=tuple(doc_id) if doc_id else None,
             )
         except InvalidInputError as exc:  # named as the option the user typed, not the API field
-            name = exc.field[-1] if exc.field else ""
+            name = str(exc.field[-1]) if exc.field else ""
             flag = FILTER_OPTIONS.get(name)
             fail(f"{flag}{str(exc).removeprefix(name)}" if flag else str(exc))
         engine = _open_engine(settings)
