@@ -39,8 +39,11 @@ _CREDIT = re.compile(
 # Markup left over from the site's HTML export, e.g. WordPress shortcodes: ``[/caption]``.
 _MARKUP = re.compile(r"\[/?[a-zA-Z_]+(?:\s[^\]\n]{0,200})?\]")
 _SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ":", ")")
-# A line this short without sentence punctuation is a site name, section label or tag.
+# A line this short without sentence punctuation is a site name, section label or tag; but an
+# article's first line is its headline (BBC News: 420 of 2,225 headlines have at most 4 words).
 _BARE_LINE_MAX_WORDS = 4
+# A web site's name as written in a masthead: "Voz.us", "bbc.co.uk"
+_WEB_ADDRESS = re.compile(r"\w\.[^\W\d_]{2,}\b")
 
 # Bylines: "By Ellie Doughty, Foreign News Reporter", "By Jane Smith and John Doe".
 _BYLINE = re.compile(r"by\s+(?P<names>[^,]+?)\s*(?:,\s*(?P<role>.{0,59}[^.!?\s]))?", re.IGNORECASE)
@@ -80,7 +83,11 @@ _TIME_NAMES = frozenset({"march", "april", "may", "june", "august", "dawn", "day
 _CLAUSE_WORDS = 3
 
 
-def is_chrome_line(line: str) -> bool:
+def is_chrome_line(line: str, *, opens: bool = False) -> bool:
+    """Whether ``line`` is site furniture, not article prose. ``opens``: no line before it was
+    kept, so a short line without sentence punctuation is the headline ("Zoo welcomes baby
+    panda"), unless it is one word (a section label) or names a web site ("Voz media US
+    Voz.us")."""
     stripped = line.strip()
     if not stripped:
         return False
@@ -89,7 +96,10 @@ def is_chrome_line(line: str) -> bool:
     credit = _CREDIT.fullmatch(unicodedata.normalize("NFC", stripped))
     if credit is not None and not _reads_as_sentence(credit["names"], credit["role"]):
         return True
-    return len(stripped.split()) <= _BARE_LINE_MAX_WORDS and not stripped.endswith(_SENTENCE_END)
+    words = stripped.split()
+    if len(words) > _BARE_LINE_MAX_WORDS or stripped.endswith(_SENTENCE_END):
+        return False
+    return not opens or len(words) < 2 or _WEB_ADDRESS.search(stripped) is not None
 
 
 def _reads_as_sentence(names: str, role: str | None) -> bool:
@@ -127,9 +137,12 @@ def kept_segments(text: str) -> list[tuple[Span, bool]]:
     segments: list[tuple[Span, bool]] = []
     dropped_since_last = False
     pos = 0
+    opens = True  # until the first line kept: the headline, under a masthead if any
     for line in text.splitlines(keepends=True):
         line_start, pos = pos, pos + len(line)
-        if is_chrome_line(line):
+        chrome = is_chrome_line(line, opens=opens)
+        opens = opens and (chrome or not line.strip())
+        if chrome:
             dropped_since_last = True
             continue
         cursor = line_start
