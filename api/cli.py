@@ -601,7 +601,8 @@ def eval_command(
         typer.Option(
             parser=_path,
             callback=_not_empty,
-            help="write a recall@k PNG here (and PATH-abstention.png for the seeds)",
+            help="write a recall@k PNG here (with --answers: the reliability diagram), and "
+            "PATH-abstention.png beside it where abstention is scored",
         ),
     ] = None,
     beir: Annotated[

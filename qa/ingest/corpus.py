@@ -213,6 +213,10 @@ def check_doc_id(doc_id: str) -> str:
     ValueError saying why."""
     if doc_id in DOT_SEGMENTS:
         raise ValueError("is a dot segment, which a URL path cannot name (/documents/.. is /)")
+    try:  # a lone surrogate (JSON's "\ud800"): no store or answer can carry it
+        doc_id.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"is not valid text ({exc.reason})") from None
     if len(doc_id) > DOC_ID_MAX_CHARS:
         raise ValueError(f"is {len(doc_id)} characters long (at most {DOC_ID_MAX_CHARS})")
     if _DOC_ID.fullmatch(doc_id) is None:  # fullmatch: "$" alone would allow a final "\n"
@@ -478,7 +482,7 @@ def _read_jsonl(path: Path, root: Path | None, origin: str) -> CorpusRead:
         try:
             article = _jsonl_article(raw, lineno, origin, folder)
         except _Bad as exc:
-            skipped.append(skip(f"{origin}:{lineno}", f"line {lineno}: {exc}"))
+            skipped.append(skip(f"{origin}:{lineno}", str(exc)))  # the line is in the name
             continue
         if article is not None:
             articles.append(article)

@@ -88,16 +88,16 @@ def test_bad_jsonl_lines_are_skipped_and_good_lines_read(tmp_path: Path) -> None
     assert [(s.path.rsplit("/", 1)[-1], s.reason) for s in read.skipped] == [
         (
             "mixed.jsonl:2",
-            "line 2: not valid JSON (Expecting property name enclosed in double quotes)",
+            "not valid JSON (Expecting property name enclosed in double quotes)",
         ),
-        ("mixed.jsonl:3", "line 3: needs a non-empty 'id'"),
-        ("mixed.jsonl:4", "line 4: needs a string 'text'"),
-        ("mixed.jsonl:5", "line 5: expected a JSON object"),
-        ("mixed.jsonl:6", "line 6: 'title' must be a string"),
-        ("mixed.jsonl:7", "line 7: 'published' is not an ISO date or date-time: '12/10/2024'"),
-        ("mixed.jsonl:9", "line 9: 'text' is empty"),
-        ("mixed.jsonl:10", "line 10: 'id' must be a non-empty string or integer"),
-        ("mixed.jsonl:12", "line 12: not UTF-8 text (byte 0xa3 at position 0)"),
+        ("mixed.jsonl:3", "needs a non-empty 'id'"),
+        ("mixed.jsonl:4", "needs a string 'text'"),
+        ("mixed.jsonl:5", "expected a JSON object"),
+        ("mixed.jsonl:6", "'title' must be a string"),
+        ("mixed.jsonl:7", "'published' is not an ISO date or date-time: '12/10/2024'"),
+        ("mixed.jsonl:9", "'text' is empty"),
+        ("mixed.jsonl:10", "'id' must be a non-empty string or integer"),
+        ("mixed.jsonl:12", "not UTF-8 text (byte 0xa3 at position 0)"),
     ]
 
 
@@ -250,7 +250,7 @@ def test_jsonl_lines_python_cannot_load_are_skipped(
         read = read_corpus(path)
     assert [a.doc_id for a in read.articles] == ["good"]
     ((where, why),) = [(s.path, s.reason) for s in read.skipped]
-    assert where.endswith("feed.jsonl:2") and why.startswith("line 2: ") and reason in why
+    assert where.endswith("feed.jsonl:2") and not why.startswith("line 2") and reason in why
     assert len(caplog.records) == 1 and "feed.jsonl:2" in caplog.text and reason in caplog.text
 
 
@@ -381,10 +381,10 @@ def test_ids_the_http_api_cannot_reach_are_skipped(tmp_path: Path) -> None:
     assert read.articles[-1].title != "T"  # the bad sidecar is ignored
     reach = "the HTTP API could not reach it"
     assert sorted((Path(s.path).name, s.reason) for s in read.skipped) == [
-        ("feed.jsonl:2", f"line 2: id 'line\\nbreak' holds a line break: {reach}"),
+        ("feed.jsonl:2", f"id 'line\\nbreak' holds a line break: {reach}"),
         (
             "feed.jsonl:3",
-            f"line 3: id {'x' * 60!r}... is 257 characters long (at most 256): {reach}",
+            f"id {'x' * 60!r}... is 257 characters long (at most 256): {reach}",
         ),
         ("fm.md", f"front matter: id 'front\\nmatter' holds a line break: {reach}"),
         (
