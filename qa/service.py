@@ -43,7 +43,7 @@ class Service:
             return None
         with self._sync_lock:
             report = sync_folder(self.engine, self.corpus, progress=progress, stop=self._stop)
-        if report.changed:
+        if report.changed or report.skipped:  # a sync that only skipped files says so too
             log.info("synced %s: %s", self.corpus, report.summary())
         return report
 

@@ -3,7 +3,10 @@ tells when that article is gone, and the server asks for one sync per freed id."
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from qa.engine import QAEngine
 from qa.records import Article
@@ -47,3 +50,24 @@ def test_a_freed_id_is_synced_for_once(engine: QAEngine, tmp_path: Path) -> None
     sync_folder(engine, corpus)
     assert "pebblequartz" in engine.document("ferry").text
     assert not engine.store.files_waiting() and engine.store.freed_waits() == []
+
+
+def test_a_sync_that_only_skips_files_logs_its_summary(
+    engine: QAEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Was: a watched folder whose only change was a bad file logged the warning alone, with no
+    "synced ... 1 skipped" line as every other sync has."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "pier.txt").write_text("Pier reopens\n\nThe pier reopened on Monday.", "utf-8")
+    service = Service(engine, corpus, watch=False)
+    with caplog.at_level(logging.INFO, logger="qa.service"):
+        service.sync()
+        (corpus / "bad.txt").write_bytes(b"caf\xe9 closed\n")
+        report = service.sync()
+    assert report is not None and not report.changed and len(report.skipped) == 1
+    summaries = [r.getMessage() for r in caplog.records if r.name == "qa.service"]
+    assert summaries == [
+        f"synced {corpus}: 1 added, 0 replaced, 0 deleted, 0 unchanged, 0 skipped",
+        f"synced {corpus}: 0 added, 0 replaced, 0 deleted, 0 unchanged, 1 skipped",
+    ]
