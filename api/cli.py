@@ -98,7 +98,11 @@ def make_settings(corpus: Path | None, index_dir: Path | None, **overrides: Any)
         where = f"--{field.replace('_', '-')}" if field in values else f"QA_{field.upper()}"
         if not field:
             fail(f"bad settings: {message}")
-        fail(message if message.startswith(f"{where} ") else f"bad setting {where}: {message}")
+        # a validator's message that names its variable itself ("QA_HOST is set but empty")
+        # stands alone, whether the value came from the environment or through an option's
+        # envvar (--index-dir reads QA_INDEX_DIR)
+        named = message.startswith((f"{where} ", f"QA_{field.upper()} "))
+        fail(message if named else f"bad setting {where}: {message}")
 
 
 def _run(fn: Any) -> Any:
