@@ -44,6 +44,15 @@ _SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ":", ")")
 _BARE_LINE_MAX_WORDS = 4
 # A web site's name as written in a masthead: "Voz.us", "bbc.co.uk"
 _WEB_ADDRESS = re.compile(r"\w\.[^\W\d_]{2,}\b")
+# A dateline above the headline: "12 March 2024", "Monday, March 12", "2024-03-12"
+_DATE_WORD = re.compile(
+    r"(?:\d[\d/.:-]*(?:st|nd|rd|th)?"
+    r"|(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\.?),?",
+    re.IGNORECASE,
+)
 
 # Bylines: "By Ellie Doughty, Foreign News Reporter", "By Jane Smith and John Doe".
 _BYLINE = re.compile(r"by\s+(?P<names>[^,]+?)\s*(?:,\s*(?P<role>.{0,59}[^.!?\s]))?", re.IGNORECASE)
@@ -86,8 +95,8 @@ _CLAUSE_WORDS = 3
 def is_chrome_line(line: str, *, opens: bool = False) -> bool:
     """Whether ``line`` is site furniture, not article prose. ``opens``: no line before it was
     kept, so a short line without sentence punctuation is the headline ("Zoo welcomes baby
-    panda"), unless it is one word (a section label) or names a web site ("Voz media US
-    Voz.us")."""
+    panda"), unless it is one word (a section label), names a web site ("Voz media US
+    Voz.us") or is a date alone ("Monday, 12 March 2024")."""
     stripped = line.strip()
     if not stripped:
         return False
@@ -99,7 +108,9 @@ def is_chrome_line(line: str, *, opens: bool = False) -> bool:
     words = stripped.split()
     if len(words) > _BARE_LINE_MAX_WORDS or stripped.endswith(_SENTENCE_END):
         return False
-    return not opens or len(words) < 2 or _WEB_ADDRESS.search(stripped) is not None
+    if not opens or len(words) < 2 or _WEB_ADDRESS.search(stripped) is not None:
+        return True
+    return all(_DATE_WORD.fullmatch(w) for w in words)  # a date alone is no headline
 
 
 def _reads_as_sentence(names: str, role: str | None) -> bool:

@@ -65,6 +65,12 @@ def test_a_short_first_line_is_the_headline_not_chrome() -> None:
     assert is_chrome_line("Sport", opens=True)
     assert is_chrome_line("Voz media US Voz.us", opens=True)
     assert is_chrome_line("bbc.co.uk news", opens=True)
+    for dateline in ("12 March 2024", "Monday, 12 March 2024", "2024-03-12 08:30"):
+        assert is_chrome_line(dateline, opens=True), dateline  # a dateline is no headline
+    for headline in ("March madness begins", "Market Monday", "Sunday Times sold"):
+        assert not is_chrome_line(headline, opens=True), headline
+    text = "Tuesday, 5 March 2024\n\nMarket Monday\n\nShares fell."
+    assert derive_title(text) == "Market Monday"
     assert not is_chrome_line("Zoo welcomes baby panda", opens=True)
     assert is_chrome_line("Zoo welcomes baby panda")
     text = "Panda born at zoo\n\nA panda was born.\n\nStrong growth\n\nIt grew."
