@@ -32,8 +32,19 @@ from qa.ingest.corpus import (
 from qa.records import Answer, Article
 from qa.search.filters import Filters
 
+
+def _not_blank(value: str) -> str:
+    """A question of white space alone is refused here, where the error can show what was sent
+    (the engine's own check, for the library and the CLI, knows no request field's input)."""
+    if not value.strip():
+        raise ValueError("question must not be empty or white space alone")
+    return value
+
+
 Question = Annotated[
-    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_QUESTION_CHARS)
+    str,
+    StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_QUESTION_CHARS),
+    AfterValidator(_not_blank),
 ]
 
 

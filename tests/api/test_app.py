@@ -96,7 +96,8 @@ def test_the_page_is_revalidated_on_every_load(client: TestClient) -> None:
     ("payload", "fragment"),
     [
         ({"question": ""}, "at least 1 character"),
-        ({"question": "   "}, "must not be empty"),
+        ({"question": "   "}, '"msg":"question must not be empty or white space alone"'),
+        ({"question": " \t "}, '"input":" \\t "'),  # what was sent (was null)
         ({"question": "x" * 2001}, "at most 2000 characters"),
         ({"question": "ok", "top_k": 0}, "greater than or equal to 1"),
         ({"question": "ok", "top_k": 51}, "less than or equal to 50"),
