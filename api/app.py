@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from api import openai_compat
 from api.limits import BodyLimit
@@ -110,7 +111,11 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
     @app.exception_handler(HTTPException)  # Starlette's: its 404 and 405 too, not only FastAPI's
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
-            return _body_error(request.url.path, _undecodable(await request.body()))
+            try:
+                body = await request.body()
+            except ClientDisconnect:  # the client left mid-body (FastAPI's 400 too): no reply
+                return error_response(request.url.path, 400, "the client disconnected")
+            return _body_error(request.url.path, _undecodable(body))
         response = error_response(request.url.path, exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response

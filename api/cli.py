@@ -101,7 +101,11 @@ def make_settings(corpus: Path | None, index_dir: Path | None, **overrides: Any)
         # a validator's message that names its variable itself ("QA_HOST is set but empty")
         # stands alone, whether the value came from the environment or through an option's
         # envvar (--index-dir reads QA_INDEX_DIR)
-        named = message.startswith((f"{where} ", f"QA_{field.upper()} "))
+        variable = f"QA_{field.upper()} "
+        if field in values and message.startswith(f"{variable}is set but "):
+            # typed on the command line (`qa serve --host ""`): the option, not the variable
+            message = f"{where} is {message.removeprefix(f'{variable}is set but ')}"
+        named = message.startswith((f"{where} ", variable))
         fail(message if named else f"bad setting {where}: {message}")
 
 

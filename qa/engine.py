@@ -30,6 +30,7 @@ from qa.errors import (
     SyncStopped,
     check_text,
 )
+from qa.ingest.clean import derive_title, earlier_titles
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import Cut, SentenceVectors, cut, prepare
@@ -489,7 +490,9 @@ class QAEngine:
             self._reembedding = True
             try:
                 for start in range(0, len(doc_ids), WRITE_BATCH):
-                    batch = [self.document(d) for d in doc_ids[start : start + WRITE_BATCH]]
+                    batch = [
+                        _retitled(self.document(d)) for d in doc_ids[start : start + WRITE_BATCH]
+                    ]
                     self._store_batch(cut(batch, self.settings.chunking()), replace=True)
             finally:
                 self._reembedding = False
@@ -690,6 +693,15 @@ _BEST_SENTENCE = PASSAGE_FEATURES.index("best_sentence")
 
 def _lexical_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=8, thread_name_prefix="qa-bm25")
+
+
+def _retitled(article: Article) -> Article:
+    """``article`` with the title today's cleaning derives, if its title is one that an earlier
+    version's derived (``earlier_titles``: no title was given): a re-cut store then cites the
+    headline a store built afresh does."""
+    if article.title in earlier_titles(article.text):
+        return dataclasses.replace(article, title=derive_title(article.text))
+    return article
 
 
 def _fetch(depth: int) -> int:

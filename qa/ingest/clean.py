@@ -15,6 +15,7 @@ from qa.records import Span
 __all__ = [
     "byline_span",
     "derive_title",
+    "earlier_titles",
     "extract_byline",
     "is_chrome_line",
     "kept_blocks",
@@ -92,11 +93,12 @@ _TIME_NAMES = frozenset({"march", "april", "may", "june", "august", "dawn", "day
 _CLAUSE_WORDS = 3
 
 
-def is_chrome_line(line: str, *, opens: bool = False) -> bool:
+def is_chrome_line(line: str, *, opens: bool = False, datelines: bool = True) -> bool:
     """Whether ``line`` is site furniture, not article prose. ``opens``: no line before it was
     kept, so a short line without sentence punctuation is the headline ("Zoo welcomes baby
     panda"), unless it is one word (a section label), names a web site ("Voz media US
-    Voz.us") or is a date alone ("Monday, 12 March 2024")."""
+    Voz.us") or is a date alone ("Monday, 12 March 2024"; ``datelines=False``: the rule of
+    CHUNKER_VERSION 3, which took it for the headline)."""
     stripped = line.strip()
     if not stripped:
         return False
@@ -110,7 +112,7 @@ def is_chrome_line(line: str, *, opens: bool = False) -> bool:
         return False
     if not opens or len(words) < 2 or _WEB_ADDRESS.search(stripped) is not None:
         return True
-    return all(_DATE_WORD.fullmatch(w) for w in words)  # a date alone is no headline
+    return datelines and all(_DATE_WORD.fullmatch(w) for w in words)  # a date is no headline
 
 
 def _reads_as_sentence(names: str, role: str | None) -> bool:
@@ -140,10 +142,13 @@ def _strip(text: str, start: int, end: int) -> Span | None:
     return Span(start, end) if end > start else None
 
 
-def kept_segments(text: str) -> list[tuple[Span, bool]]:
+def kept_segments(
+    text: str, *, headline: bool = True, datelines: bool = True
+) -> list[tuple[Span, bool]]:
     """Every non-blank segment of ``text`` with whether a dropped part precedes it.
 
     A segment is a line, or a part of a line between markup tags, trimmed of white space.
+    ``headline`` and ``datelines`` off give the cuts of earlier versions (``earlier_titles``).
     """
     segments: list[tuple[Span, bool]] = []
     dropped_since_last = False
@@ -151,7 +156,7 @@ def kept_segments(text: str) -> list[tuple[Span, bool]]:
     opens = True  # until the first line kept: the headline, under a masthead if any
     for line in text.splitlines(keepends=True):
         line_start, pos = pos, pos + len(line)
-        chrome = is_chrome_line(line, opens=opens)
+        chrome = is_chrome_line(line, opens=opens and headline, datelines=datelines)
         opens = opens and (chrome or not line.strip())
         if chrome:
             dropped_since_last = True
@@ -182,15 +187,26 @@ def kept_blocks(text: str) -> list[Span]:
     return blocks
 
 
-def derive_title(text: str, max_chars: int = 160) -> str:
+def derive_title(
+    text: str, max_chars: int = 160, *, headline: bool = True, datelines: bool = True
+) -> str:
     """The first kept line of the article (news files open with their headline), cut at a word."""
-    for span, _ in kept_segments(text):
+    for span, _ in kept_segments(text, headline=headline, datelines=datelines):
         line = span.of(text)
         if len(line) <= max_chars:
             return line
         cut = line[:max_chars].rsplit(" ", 1)[0]
         return cut.rstrip(" ,;:") + "…"
     return ""
+
+
+def earlier_titles(text: str) -> set[str]:
+    """The titles that the cleaning of earlier versions derived from ``text`` and today's does
+    not: before CHUNKER_VERSION 3 a short first line was never the headline, in 3 a dateline
+    was. A store cut by those rules holds them where no title was given (``qa.engine`` derives
+    them again when it re-cuts the store, so that it matches a store built afresh)."""
+    now = derive_title(text)
+    return {derive_title(text, headline=False), derive_title(text, datelines=False)} - {now}
 
 
 def _is_person(name: str) -> bool:

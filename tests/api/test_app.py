@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -244,3 +245,39 @@ def test_api_writes_are_trimmed_and_not_nested_past_what_can_be_sent_back(
     body = {"id": "t3", "text": "Shallow.", "metadata": {"k": shallow}}
     assert client.post("/documents", json=body).status_code == 201
     assert client.get("/documents/t3").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/ask", "/documents", "/v1/chat/completions"])
+def test_a_client_that_leaves_mid_body_is_no_server_error(tiny_engine: QAEngine, path: str) -> None:
+    """Was a 500 and a logged traceback: FastAPI's 400 for the body it could not read, whose
+    handler then read the body again and met the disconnect a second time."""
+    app = create_app(engine=tiny_engine)
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": b'{"question": "wh', "more_body": True}
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400
+    assert b"the client disconnected" in sent[1]["body"]  # type: ignore[operator]

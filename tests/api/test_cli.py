@@ -536,3 +536,13 @@ def test_ask_on_a_store_of_another_folder_says_so(tiny_corpus: Path, tmp_path: P
         f"`qa index --corpus {other}` syncs it"
     ) in asked.output
     assert "300 residents were evacuated" in asked.output
+
+
+def test_an_empty_option_is_named_as_the_option_not_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa serve --host ""` said "QA_HOST is set but empty" with no QA_HOST set."""
+    monkeypatch.delenv("QA_HOST", raising=False)
+    result = runner.invoke(app, ["serve", "--index-dir", str(tmp_path / "i"), "--host", ""])
+    assert result.exit_code == 2
+    assert result.output.startswith("qa: error: --host is empty, which would listen on every")
