@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from qa.records import Span
 
@@ -17,6 +18,7 @@ __all__ = [
     "derive_title",
     "earlier_titles",
     "extract_byline",
+    "headline_line",
     "is_chrome_line",
     "kept_blocks",
     "kept_segments",
@@ -45,6 +47,13 @@ _SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ":", ")")
 _BARE_LINE_MAX_WORDS = 4
 # A web site's name as written in a masthead: "Voz.us", "bbc.co.uk"
 _WEB_ADDRESS = re.compile(r"\w\.[^\W\d_]{2,}\b")
+# Words of a credit or a time stamp, never of a short headline: "Image copyright Reuters"
+_NOT_HEADLINE_WORDS = frozenset(
+    {
+        *("copyright", "photo", "photograph", "image", "picture", "pictures", "credit"),
+        *("updated", "ago", "advertisement", "sponsored"),
+    }
+)
 # A dateline above the headline: "12 March 2024", "Monday, March 12", "2024-03-12"
 _DATE_WORD = re.compile(
     r"(?:\d[\d/.:-]*(?:st|nd|rd|th)?"
@@ -93,26 +102,62 @@ _TIME_NAMES = frozenset({"march", "april", "may", "june", "august", "dawn", "day
 _CLAUSE_WORDS = 3
 
 
-def is_chrome_line(line: str, *, opens: bool = False, datelines: bool = True) -> bool:
-    """Whether ``line`` is site furniture, not article prose. ``opens``: no line before it was
-    kept, so a short line without sentence punctuation is the headline ("Zoo welcomes baby
-    panda"), unless it is one word (a section label), names a web site ("Voz media US
-    Voz.us") or is a date alone ("Monday, 12 March 2024"; ``datelines=False``: the rule of
-    CHUNKER_VERSION 3, which took it for the headline)."""
+def is_chrome_line(line: str) -> bool:
+    """Whether ``line`` is site furniture, not article prose. A short line that is the
+    article's headline is told apart by ``kept_segments``, which sees the lines around it
+    (``headline_line``)."""
+    return _chrome_kind(line) is not None
+
+
+def _chrome_kind(line: str) -> str | None:
+    """``"furniture"`` (a known pattern, a byline, a credit), ``"short"`` (at most four words
+    without sentence punctuation: a masthead, a section label, or a short headline), or None
+    (prose)."""
     stripped = line.strip()
     if not stripped:
-        return False
+        return None
     if any(p.match(stripped) for p in _CHROME_PATTERNS) or _byline_names(stripped) is not None:
-        return True
+        return "furniture"
     credit = _CREDIT.fullmatch(unicodedata.normalize("NFC", stripped))
     if credit is not None and not _reads_as_sentence(credit["names"], credit["role"]):
-        return True
-    words = stripped.split()
-    if len(words) > _BARE_LINE_MAX_WORDS or stripped.endswith(_SENTENCE_END):
+        return "furniture"
+    if len(stripped.split()) <= _BARE_LINE_MAX_WORDS and not stripped.endswith(_SENTENCE_END):
+        return "short"
+    return None
+
+
+def _could_be_headline(visible: str) -> bool:
+    """A short line that may be a headline: two words or more, with letters, not a web
+    address ("Voz media US Voz.us"), a date alone ("Monday, 12 March 2024") or a credit or
+    time stamp ("Image copyright Reuters", "Updated 12 March", "2 hours ago")."""
+    words = visible.split()
+    if len(words) < 2 or _WEB_ADDRESS.search(visible) or not any(c.isalpha() for c in visible):
         return False
-    if not opens or len(words) < 2 or _WEB_ADDRESS.search(stripped) is not None:
-        return True
-    return datelines and all(_DATE_WORD.fullmatch(w) for w in words)  # a date is no headline
+    if all(_DATE_WORD.fullmatch(w) for w in words):
+        return False
+    return not {w.strip(".,:;!?()[]'\"").lower() for w in words} & _NOT_HEADLINE_WORDS
+
+
+def headline_line(lines: Sequence[str]) -> int | None:
+    """Which of ``lines`` is the article's headline when it is short (at most four words
+    without sentence punctuation, which elsewhere is furniture): the first line that could be
+    one (``_could_be_headline``) before any prose, furniture, blank lines and markup aside.
+    News files open with their headline, under a masthead at most. A masthead of words alone
+    ("BBC News") is taken for it; the last plausible short line above the prose would miss
+    more (BBC sport/179, a fixture list, gave "2000 GMT"). None if no short line is it."""
+    for i, line in enumerate(lines):
+        visible = _MARKUP.sub(" ", line).strip()
+        if not visible:
+            continue
+        kind = _chrome_kind(visible)
+        if kind == "furniture":
+            continue
+        if kind == "short":
+            if _could_be_headline(visible):
+                return i
+            continue
+        return None
+    return None
 
 
 def _reads_as_sentence(names: str, role: str | None) -> bool:
@@ -142,23 +187,21 @@ def _strip(text: str, start: int, end: int) -> Span | None:
     return Span(start, end) if end > start else None
 
 
-def kept_segments(
-    text: str, *, headline: bool = True, datelines: bool = True
-) -> list[tuple[Span, bool]]:
+def kept_segments(text: str, *, headline: bool = True) -> list[tuple[Span, bool]]:
     """Every non-blank segment of ``text`` with whether a dropped part precedes it.
 
-    A segment is a line, or a part of a line between markup tags, trimmed of white space.
-    ``headline`` and ``datelines`` off give the cuts of earlier versions (``earlier_titles``).
+    A segment is a line, or a part of a line between markup tags, trimmed of white space. A
+    short headline is kept (``headline_line``); ``headline=False`` drops it as furniture, as
+    cleaning did before CHUNKER_VERSION 3 (``earlier_titles``).
     """
     segments: list[tuple[Span, bool]] = []
     dropped_since_last = False
     pos = 0
-    opens = True  # until the first line kept: the headline, under a masthead if any
-    for line in text.splitlines(keepends=True):
+    lines = text.splitlines(keepends=True)
+    kept_short = headline_line(lines) if headline else None
+    for i, line in enumerate(lines):
         line_start, pos = pos, pos + len(line)
-        chrome = is_chrome_line(line, opens=opens and headline, datelines=datelines)
-        opens = opens and (chrome or not line.strip())
-        if chrome:
+        if i != kept_short and is_chrome_line(line):
             dropped_since_last = True
             continue
         cursor = line_start
@@ -187,11 +230,9 @@ def kept_blocks(text: str) -> list[Span]:
     return blocks
 
 
-def derive_title(
-    text: str, max_chars: int = 160, *, headline: bool = True, datelines: bool = True
-) -> str:
+def derive_title(text: str, max_chars: int = 160, *, headline: bool = True) -> str:
     """The first kept line of the article (news files open with their headline), cut at a word."""
-    for span, _ in kept_segments(text, headline=headline, datelines=datelines):
+    for span, _ in kept_segments(text, headline=headline):
         line = span.of(text)
         if len(line) <= max_chars:
             return line
@@ -201,12 +242,13 @@ def derive_title(
 
 
 def earlier_titles(text: str) -> set[str]:
-    """The titles that the cleaning of earlier versions derived from ``text`` and today's does
-    not: before CHUNKER_VERSION 3 a short first line was never the headline, in 3 a dateline
-    was. A store cut by those rules holds them where no title was given (``qa.engine`` derives
-    them again when it re-cuts the store, so that it matches a store built afresh)."""
-    now = derive_title(text)
-    return {derive_title(text, headline=False), derive_title(text, datelines=False)} - {now}
+    """The title that the cleaning of earlier versions derived from ``text`` where today's
+    derives another: before CHUNKER_VERSION 3 a short headline was dropped, and the first
+    sentence was the title. A store cut by those rules holds it where no title was given
+    (``qa.engine`` derives it again when it re-cuts the store, to match a store built afresh).
+    Versions 3 and 4 (a few hours of 2026-12-08) took the first short line for the headline;
+    their titles are not recognised."""
+    return {derive_title(text, headline=False)} - {derive_title(text)}
 
 
 def _is_person(name: str) -> bool:

@@ -13,10 +13,12 @@ __all__ = ["CHUNKER_VERSION", "Chunking", "Segmented", "build_passages", "segmen
 
 # Bump when cleaning, sentence splitting or windowing changes: it is part of the index key, so
 # existing indexes are rebuilt instead of serving passages cut by the old rules.
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 """2: a line that reads as a sentence ("By Christmas Day, ...") is no longer dropped as a byline;
 3: an article's first line of two to four words is its headline, no longer dropped as chrome;
-4: but not when it is a date alone ("Monday, 12 March 2024"), a dateline above the headline"""
+4: but not when it is a date alone ("Monday, 12 March 2024"), a dateline above the headline;
+5: nor a credit or time stamp ("Image copyright Reuters", "2 hours ago") or a line without
+letters ("* * *"); markup alone on a line is passed over"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,11 +254,9 @@ def test_a_store_recut_by_newer_cleaning_derives_its_titles_again(tmp_path: Path
     settings = Settings(corpus=tmp_path / "corpus", index_dir=tmp_path / "index", watch=False)
     engine = QAEngine.open(settings, HashingEmbedder())
     text = "Zoo welcomes baby panda\n\nThe zoo said on Monday that a panda was born."
-    dated = "Monday, 12 March 2024\n\nPier reopens\n\nThe pier reopened after the storm."
     engine.add(
         [
             Article("panda", "The zoo said on Monday that a panda was born.", text),  # as 2 did
-            Article("pier", "Monday, 12 March 2024", dated),  # as 3 did
             Article("given", "Our panda story", text),
         ]
     )
@@ -268,12 +266,8 @@ def test_a_store_recut_by_newer_cleaning_derives_its_titles_again(tmp_path: Path
     with pytest.raises(IndexStateError):
         QAEngine.open(settings, HashingEmbedder())
     rebuilt = QAEngine.open(settings, HashingEmbedder(), rebuild=True)
-    titles = {d: rebuilt.document(d).title for d in ("panda", "pier", "given")}
-    assert titles == {
-        "panda": "Zoo welcomes baby panda",
-        "pier": "Pier reopens",
-        "given": "Our panda story",
-    }
+    titles = {d: rebuilt.document(d).title for d in ("panda", "given")}
+    assert titles == {"panda": "Zoo welcomes baby panda", "given": "Our panda story"}
     hit = rebuilt.ask("Which zoo welcomes a baby panda?", 1, abstain=False).answers[0]
     assert hit.article.title in ("Zoo welcomes baby panda", "Our panda story")
     rebuilt.close()
