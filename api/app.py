@@ -115,6 +115,13 @@ def create_app(settings: Settings | None = None, engine: QAEngine | None = None)
                 body = await request.body()
             except ClientDisconnect:  # the client left mid-body (FastAPI's 400 too): no reply
                 return error_response(request.url.path, 400, "the client disconnected")
+            encoding = request.headers.get("content-encoding", "identity").strip().lower()
+            if encoding != "identity":  # compressed bytes are no UTF-8 text either
+                return _body_error(
+                    request.url.path,
+                    f"the body is sent with content-encoding: {_short(encoding, EXCERPT_CHARS)}, "
+                    "which this server does not decode: send it uncompressed",
+                )
             return _body_error(request.url.path, _undecodable(body))
         response = error_response(request.url.path, exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})

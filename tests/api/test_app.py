@@ -172,6 +172,19 @@ def test_a_body_that_is_not_json_says_why(
     assert client.get("/health").json()["documents"] == 2  # nothing written
 
 
+def test_a_compressed_body_is_said_to_be_compressed(client: TestClient) -> None:
+    """Was: "the body is not UTF-8 text (byte 0x8b at position 1)" for a gzip body."""
+    import gzip
+
+    body = gzip.compress(b'{"question": "x?"}')
+    r = client.post("/ask", content=body, headers={**JSON, "content-encoding": "gzip"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["msg"] == (
+        "the body is sent with content-encoding: gzip, which this server does not decode: "
+        "send it uncompressed"
+    )
+
+
 def test_document_field_errors_say_what_is_wrong_in_words(client: TestClient) -> None:
     """Was: a POST id with a space at its end got "String should match pattern '^\\S(?:[^..."
     (a PUT path's id got words); an id in a PUT body "Extra inputs are not permitted"; NaN as
