@@ -182,7 +182,7 @@ def _short(text: str, limit: int = MESSAGE_CHARS) -> str:
     return openai_compat.excerpt(text, limit)
 
 
-def _field_error(error: Any, method: str = "POST") -> FieldError:
+def _field_error(error: Any, method: str) -> FieldError:
     value = error.get("input")
     msg = str(error["msg"]).removeprefix("Value error, ")  # a validator's words alone
     if method == "PUT" and error["type"] == "extra_forbidden" and error["loc"] == ("body", "id"):

@@ -191,6 +191,12 @@ def pool_spans(
     return sums / np.maximum(counts, 1)[:, None], counts
 
 
+def _check_span_lists(texts: Sequence[str], spans: Spans) -> None:
+    """``embed_in_context``'s contract, for every embedder: one list of spans per text."""
+    if len(spans) != len(texts):
+        raise ValueError(f"{len(spans)} span lists for {len(texts)} texts")
+
+
 def _span_slots(spans: Spans, dimension: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each text's spans start in the flat list, and the empty means and counts that
     ``encode_in_context`` fills (``pool_spans``, text by text)."""
@@ -387,8 +393,7 @@ class SentenceTransformerEmbedder:
     def embed_in_context(
         self, texts: Sequence[str], spans: Spans, *, progress: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if len(spans) != len(texts):
-            raise ValueError(f"{len(spans)} span lists for {len(texts)} texts")
+        _check_span_lists(texts, spans)
         if not self.in_context:
             raise ModelError(
                 "this ONNX export has no token states (an older export in a read-only cache): "
@@ -1142,8 +1147,7 @@ class HashingEmbedder:
         self, texts: Sequence[str], spans: Spans, *, progress: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The spans' texts embedded on their own: a bag of words has no context to read."""
-        if len(spans) != len(texts):
-            raise ValueError(f"{len(spans)} span lists for {len(texts)} texts")
+        _check_span_lists(texts, spans)
         parts = [text[a:b] for text, ranges in zip(texts, spans, strict=True) for a, b in ranges]
         means = self.embed(parts)
         return self.embed(texts), means, np.ones(len(parts), dtype=np.int64)

@@ -30,7 +30,7 @@ from qa.errors import (
     SyncStopped,
     check_text,
 )
-from qa.ingest.clean import derive_title, earlier_titles
+from qa.ingest.clean import derive_title
 from qa.ingest.corpus import article_hash
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import Cut, SentenceVectors, cut, prepare
@@ -696,11 +696,14 @@ def _lexical_pool() -> ThreadPoolExecutor:
 
 
 def _retitled(article: Article) -> Article:
-    """``article`` with the title today's cleaning derives, if its title is one that an earlier
-    version's derived (``earlier_titles``: no title was given): a re-cut store then cites the
-    headline a store built afresh does."""
-    if article.title in earlier_titles(article.text):
-        return dataclasses.replace(article, title=derive_title(article.text))
+    """``article`` with the title today's cleaning derives, if its title is the one cleaning
+    derived before CHUNKER_VERSION 3, which dropped a short headline (so no title was given):
+    a re-cut store then cites the headline a store built afresh does. Versions 3 and 4 (a few
+    hours of 2026-12-08) took the first short line for the headline; their titles are not
+    recognised."""
+    now = derive_title(article.text)
+    if article.title != now and article.title == derive_title(article.text, headline=False):
+        return dataclasses.replace(article, title=now)
     return article
 
 

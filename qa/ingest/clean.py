@@ -16,7 +16,6 @@ from qa.records import Span
 __all__ = [
     "byline_span",
     "derive_title",
-    "earlier_titles",
     "extract_byline",
     "headline_line",
     "is_chrome_line",
@@ -192,7 +191,7 @@ def kept_segments(text: str, *, headline: bool = True) -> list[tuple[Span, bool]
 
     A segment is a line, or a part of a line between markup tags, trimmed of white space. A
     short headline is kept (``headline_line``); ``headline=False`` drops it as furniture, as
-    cleaning did before CHUNKER_VERSION 3 (``earlier_titles``).
+    cleaning did before CHUNKER_VERSION 3 (a re-cut store's titles, ``qa.engine._retitled``).
     """
     segments: list[tuple[Span, bool]] = []
     dropped_since_last = False
@@ -239,16 +238,6 @@ def derive_title(text: str, max_chars: int = 160, *, headline: bool = True) -> s
         cut = line[:max_chars].rsplit(" ", 1)[0]
         return cut.rstrip(" ,;:") + "…"
     return ""
-
-
-def earlier_titles(text: str) -> set[str]:
-    """The title that the cleaning of earlier versions derived from ``text`` where today's
-    derives another: before CHUNKER_VERSION 3 a short headline was dropped, and the first
-    sentence was the title. A store cut by those rules holds it where no title was given
-    (``qa.engine`` derives it again when it re-cuts the store, to match a store built afresh).
-    Versions 3 and 4 (a few hours of 2026-12-08) took the first short line for the headline;
-    their titles are not recognised."""
-    return {derive_title(text, headline=False)} - {derive_title(text)}
 
 
 def _is_person(name: str) -> bool:
