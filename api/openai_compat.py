@@ -29,6 +29,7 @@ from api.openwebui import Task, background_task, question_in, source_event
 from api.schemas import AnswerOut, FiltersIn
 from qa.engine import MAX_QUESTION_CHARS, MAX_TOP_K, AskResult
 from qa.errors import InvalidInputError, check_text
+from qa.ingest.corpus import is_web_address
 
 MODEL_ID = "extractive-qa"
 NO_ANSWER_SENTENCE = "The articles do not contain an answer to this question."
@@ -217,7 +218,9 @@ def render(result: AskResult) -> tuple[str, list[dict[str, Any]]]:
         start = offset + len(marker)
         blocks.append(marker + answer.hit.passage.text)
         offset += len(blocks[-1]) + 2  # the blank line between blocks
-        if answer.article.url:
+        # a link only to a web address (a store written before urls were checked may hold
+        # another kind, which a client would render as a link all the same)
+        if is_web_address(answer.article.url):
             annotations.append(
                 {
                     "type": "url_citation",

@@ -25,6 +25,7 @@ from qa.ingest.corpus import (
     DOC_ID_PATTERN,
     MAX_NESTING,
     check_doc_id,
+    check_url,
     iso_date,
     nesting,
     new_article,
@@ -168,6 +169,11 @@ class DocumentFields(BaseModel):
         """As a corpus file's fields are: white space at the ends dropped, empty is none (a
         source filter names "BBC", not "  BBC  "; a blank title is the text's first line)."""
         return (value.strip() or None) if value is not None else None
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
 
     @field_validator("metadata")
     @classmethod

@@ -18,9 +18,11 @@ import logging
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from qa.errors import CorpusError
 from qa.ingest.clean import derive_title, extract_byline
@@ -200,6 +202,32 @@ def iso_date(value: str) -> str:
     return value if _EXTENDED_DATE_TIME.fullmatch(value) else moment.isoformat()
 
 
+def check_url(value: str) -> str:
+    """``value`` if it is an absolute http or https address; else ValueError saying why.
+
+    Citations carry an article's ``url`` to chat front ends as a link (``url_citation``) and
+    readers follow it: a ``javascript:`` or ``data:`` address, a relative one or one with white
+    space or control characters inside is not a link to the article."""
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"holds white space or a control character: {value!r}")
+    try:
+        parts = urlsplit(value)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise ValueError(f"is not a web address ({exc}): {value!r}") from None
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"must be an http:// or https:// address, not {value!r}")
+    return value
+
+
+def is_web_address(value: str | None) -> bool:
+    """Whether ``value`` passes ``check_url``."""
+    try:
+        return value is not None and check_url(value) == value
+    except ValueError:
+        return False
+
+
 def _iso_date(value: str, key: str) -> str:
     value = value.strip()
     try:
@@ -281,6 +309,11 @@ def _fields(
         if value is not None and not isinstance(value, str):
             raise _Bad(f"{key!r} must be a string")
         setattr(meta, key, (value.strip() or None) if value is not None else None)
+    if meta.url is not None:
+        try:
+            check_url(meta.url)
+        except ValueError as exc:
+            raise _Bad(f"'url' {exc}") from None
     use_date = date_alias and record.get("published") is None and record.get("date") is not None
     date_key = "date" if use_date else "published"
     published = record.get(date_key)

@@ -294,3 +294,31 @@ def test_a_client_that_leaves_mid_body_is_no_server_error(tiny_engine: QAEngine,
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 400
     assert b"the client disconnected" in sent[1]["body"]  # type: ignore[operator]
+
+
+def test_an_article_url_must_be_a_web_address(client: TestClient) -> None:
+    """Chat front ends show an article's url as the citation's link: a ``javascript:`` one was
+    stored as sent and went out as a ``url_citation``."""
+    for url, words in (
+        (
+            "javascript:alert(1)",
+            "must be an http:// or https:// address, not 'javascript:alert(1)'",
+        ),
+        (
+            "www.bbc.co.uk/news/1",
+            "must be an http:// or https:// address, not 'www.bbc.co.uk/news/1'",
+        ),
+        ("https://", "must be an http:// or https:// address, not 'https://'"),
+        ("https://x.test/a b", "holds white space or a control character: 'https://x.test/a b'"),
+    ):
+        r = client.post("/documents", json={"id": "u1", "text": "Trams run.", "url": url})
+        assert r.status_code == 422, url
+        assert r.json()["detail"][0]["loc"] == ["body", "url"]
+        assert r.json()["detail"][0]["msg"] == words
+        r = client.put("/documents/volcano", json={"text": "Trams run.", "url": url})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "url"]
+    assert client.get("/documents/u1").status_code == 404
+    assert client.get("/documents/volcano").json()["text"].startswith("Volcano erupts")
+    body = {"id": "u1", "text": "Trams run.", "url": " HTTPS://x.test/trams?id=1 "}
+    assert client.post("/documents", json=body).status_code == 201
+    assert client.get("/documents/u1").json()["url"] == "HTTPS://x.test/trams?id=1"

@@ -382,3 +382,22 @@ def test_a_body_that_is_not_json_names_no_param(tiny_engine: QAEngine, body: byt
     assert error["param"] is None
     assert error["message"].startswith("the body is not JSON: ")
     assert error["message"].endswith(")") and "(at character " in error["message"]
+
+
+def test_a_stored_url_that_is_not_a_web_address_is_no_link(tmp_path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    """A store written before urls were checked may hold a ``javascript:`` one: the answer is
+    given, with its source, and no ``url_citation`` a client would render as a link."""
+    from qa.config import Settings
+    from qa.ingest.corpus import new_article
+
+    settings = Settings(corpus=tmp_path / "none", index_dir=tmp_path / "i")
+    engine = QAEngine.open(settings, fake_embedder)
+    text = "A volcano erupted near Lavaton. Officials evacuated 300 residents by bus."
+    engine.add([new_article("v1", text, url="javascript:alert(1)")])
+    with TestClient(create_app(engine=engine)) as http:
+        body = http.post(
+            "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "evacuated residents"}]},
+        ).json()
+    assert body["sources"][0]["doc_id"] == "v1"
+    assert body["choices"][0]["message"]["annotations"] == []

@@ -303,14 +303,14 @@ def test_front_matter_with_any_line_ending(tmp_path: Path, newline: str) -> None
 def test_front_matter_text_fields_as_written(tmp_path: Path) -> None:
     """YAML reads 1984 as a number and Yes as true: the article was skipped ("must be a string")."""
     text = (
-        "---\nid: 007\ntitle: 1984\nauthor: Yes\nsource: 1.5e3\nurl: 0x1F\npublished: 20241012\n"
+        "---\nid: 007\ntitle: 1984\nauthor: Yes\nsource: 1.5e3\npublished: 20241012\n"
         "count: 12\nflag: yes\nratio: 0.5\n---\nBody.\n"
     )
     (tmp_path / "a.md").write_text(text, encoding="utf-8")
     read = read_corpus(tmp_path)
     assert read.skipped == []
     (a,) = read.articles
-    assert (a.doc_id, a.title, a.author, a.source, a.url) == ("007", "1984", "Yes", "1.5e3", "0x1F")
+    assert (a.doc_id, a.title, a.author, a.source) == ("007", "1984", "Yes", "1.5e3")
     assert a.published == "2024-10-12"  # written 20241012: stored in the extended form
     assert a.metadata == {"count": 12, "flag": True, "ratio": 0.5}  # metadata keeps its types
     # a date alias, quoted values and null are as before
@@ -415,3 +415,24 @@ def test_front_matter_keys_in_any_case_are_the_fields(tmp_path: Path) -> None:
         "BBC",
     )
     assert article.metadata == {"Region": "north"}
+
+
+def test_an_article_whose_url_is_not_a_web_address_is_skipped(tmp_path: Path) -> None:
+    """As an article with a bad date is: the url is what a citation links to."""
+    (tmp_path / "a.md").write_text("---\nurl: javascript:alert(1)\n---\nTrams run.\n")
+    (tmp_path / "b.md").write_text("---\nurl: https://x.test/b\n---\nBuses run.\n")
+    (tmp_path / "c.jsonl").write_text(
+        '{"id": "c1", "text": "Ferries run.", "url": "ftp://x.test/c1"}\n'
+        '{"id": "c2", "text": "Planes fly.", "url": "http://x.test/c2"}\n'
+    )
+    read = read_corpus(tmp_path)
+    assert sorted((a.doc_id, a.url) for a in read.articles) == [
+        ("b", "https://x.test/b"),
+        ("c2", "http://x.test/c2"),
+    ]
+    reasons = {Path(s.path).name: s.reason for s in read.skipped}
+    assert reasons == {
+        "a.md": "front matter: 'url' must be an http:// or https:// address, "
+        "not 'javascript:alert(1)'",
+        "c.jsonl:1": "'url' must be an http:// or https:// address, not 'ftp://x.test/c1'",
+    }
