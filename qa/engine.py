@@ -31,7 +31,7 @@ from qa.errors import (
     check_text,
 )
 from qa.ingest.clean import derive_title
-from qa.ingest.corpus import article_hash
+from qa.ingest.corpus import article_hash, check_doc_id
 from qa.ingest.passages import CHUNKER_VERSION
 from qa.ingest.prepare import Cut, SentenceVectors, cut, prepare
 from qa.records import Answer, Article, Hit
@@ -304,7 +304,7 @@ class QAEngine:
     def document(self, doc_id: str) -> Article:
         article = self.store.article(doc_id)
         if article is None:
-            raise NotFoundError(f"no document with id {doc_id!r}")
+            raise NotFoundError(_not_stored(doc_id))
         return article
 
     # -- writes --------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ class QAEngine:
                     if w.delete(doc_id):
                         result.deleted.append(doc_id)
                     elif not missing_ok:
-                        raise NotFoundError(f"no document with id {doc_id!r}")
+                        raise NotFoundError(_not_stored(doc_id))
                 if not from_files:
                     w.release_claims(result.deleted)
             self.live.ensure_synced()
@@ -705,6 +705,16 @@ def _retitled(article: Article) -> Article:
     if article.title != now and article.title == derive_title(article.text, headline=False):
         return dataclasses.replace(article, title=now)
     return article
+
+
+def _not_stored(doc_id: str) -> str:
+    """The 404's words: and why no article could have ``doc_id`` (``GET /documents/`` asked for
+    the empty id), if none could."""
+    try:
+        check_doc_id(doc_id)
+    except ValueError as exc:
+        return f"no document with id {doc_id!r}: the id {exc}"
+    return f"no document with id {doc_id!r}"
 
 
 def _fetch(depth: int) -> int:

@@ -322,3 +322,18 @@ def test_an_article_url_must_be_a_web_address(client: TestClient) -> None:
     body = {"id": "u1", "text": "Trams run.", "url": " HTTPS://x.test/trams?id=1 "}
     assert client.post("/documents", json=body).status_code == 201
     assert client.get("/documents/u1").json()["url"] == "HTTPS://x.test/trams?id=1"
+
+
+def test_a_404_for_an_id_no_article_can_have_says_why(client: TestClient) -> None:
+    """Was: ``DELETE /documents/`` answered "no document with id ''" and no more."""
+    for method in ("GET", "DELETE"):
+        r = client.request(method, "/documents/")
+        assert r.status_code == 404
+        assert r.json()["detail"] == "no document with id '': the id is empty"
+        r = client.request(method, "/documents/%20x")
+        assert (
+            r.json()["detail"] == "no document with id ' x': the id starts or ends with white space"
+        )
+        r = client.request(method, "/documents/nope")
+        assert r.json()["detail"] == "no document with id 'nope'"
+    assert client.get("/health").json()["documents"] == 2
