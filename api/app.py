@@ -34,6 +34,7 @@ from qa.errors import (
     QAError,
     StorageError,
 )
+from qa.ingest.corpus import parse_json
 from qa.service import Service
 from qa.store.db import disk_refused, storage_error
 
@@ -265,6 +266,10 @@ def _undecodable(body: bytes) -> str:
             f"the body is not UTF-8 text (byte 0x{body[exc.start]:02x} at position {exc.start}): "
             "JSON must be sent as UTF-8"
         )
+    try:  # JSON Python's reader refuses: nested too deeply, a number of 4,300 digits
+        parse_json(body)
+    except ValueError as exc:
+        return f"the body could not be read: {exc}"
     return "the body could not be read as JSON"
 
 

@@ -274,9 +274,9 @@ def parse_json(text: str | bytes) -> Any:
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg})") from None
     except RecursionError:
-        raise ValueError("cannot read this JSON (nested too deeply)") from None
+        raise ValueError("JSON nested too deeply to read") from None
     except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise ValueError(f"cannot read this JSON ({str(exc).split(':')[0]})") from None
+        raise ValueError(f"JSON this reader refuses ({str(exc).split(':')[0]})") from None
 
 
 def _json(text: str) -> Any:

@@ -337,3 +337,19 @@ def test_a_404_for_an_id_no_article_can_have_says_why(client: TestClient) -> Non
         r = client.request(method, "/documents/nope")
         assert r.json()["detail"] == "no document with id 'nope'"
     assert client.get("/health").json()["documents"] == 2
+
+
+def test_json_python_cannot_read_is_said_to_be_so(client: TestClient) -> None:
+    """Was: "the body could not be read as JSON" for valid JSON nested 5,000 deep or holding a
+    5,000-digit number, with no word of why."""
+    deep = b'{"question": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    long = b'{"question": "x?", "top_k": 1' + b"0" * 5000 + b"}"
+    for body, words in (
+        (deep, "the body could not be read: JSON nested too deeply to read"),
+        (long, "the body could not be read: JSON this reader refuses (Exceeds the limit"),
+    ):
+        for path in ("/ask", "/documents"):
+            r = client.post(path, content=body, headers=JSON)
+            assert r.status_code == 422
+            assert r.json()["detail"][0]["loc"] == ["body"]
+            assert r.json()["detail"][0]["msg"].startswith(words)

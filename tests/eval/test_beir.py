@@ -56,11 +56,11 @@ def _record(**fields: object) -> str:
         ({"corpus": CORPUS + "\n" + '["d3"]\n'}, r"corpus.jsonl:4: not a JSON object"),
         (
             {"corpus": CORPUS + "[" * 100_000 + "\n"},
-            r"corpus.jsonl:3: cannot read this JSON \(nested",
+            r"corpus.jsonl:3: JSON nested too deeply",
         ),
         (
             {"corpus": CORPUS + "9" * 5000 + "\n"},
-            r"corpus.jsonl:3: cannot read this JSON \(Exceeds",
+            r"corpus.jsonl:3: JSON this reader refuses \(Exceeds",
         ),
         ({"corpus": CORPUS + _record(title="x", text="y")}, r"corpus.jsonl:3: no '_id'"),
         ({"corpus": "\n"}, r"corpus.jsonl holds no document"),

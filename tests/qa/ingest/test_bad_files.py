@@ -264,8 +264,8 @@ def test_metadata_nested_200_levels_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("sidecar", "reason"),
     [
-        ('{"m": ' + _nested(100_000) + "}", "cannot read this JSON (nested too deeply)"),
-        ('{"n": 1' + "0" * 5000 + "}", "cannot read this JSON (Exceeds the limit (4300 digits)"),
+        ('{"m": ' + _nested(100_000) + "}", "JSON nested too deeply to read"),
+        ('{"n": 1' + "0" * 5000 + "}", "JSON this reader refuses (Exceeds the limit (4300 digits)"),
     ],
 )
 def test_sidecar_python_cannot_load_is_ignored(
