@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -208,7 +208,7 @@ class QAEngine:
         self.encoder = QueryEncoder(embedder)
         self._write_lock = threading.Lock()
         self._meta = store_meta(settings, embedder)
-        self._sentence_vectors = sentence_vectors(settings, embedder)
+        self._sentence_vectors = cast(SentenceVectors, self._meta["sentence_vectors"])
         self._meta_seq = -1  # the change log's position when the store's meta was last checked
         self._reembedding = False  # this engine's own _reembed_all is writing
         self._bm25 = BM25Retriever(live)
