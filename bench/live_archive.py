@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -195,13 +196,60 @@ def cold_questions() -> list[str]:
     return out
 
 
+class LeanClient:
+    """One keep-alive HTTP/1.1 connection, JSON in and the body's bytes out, parsing no more of
+    the reply than its status and length: what the server's answer costs, with as little of a
+    Python client's own work as can be (httpx runs the reply through h11, its models and
+    decoders: about 1.4 ms of a 44 KB reply at top_k 50 here)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def post(self, path: str, payload: dict) -> bytes:
+        body = json.dumps(payload).encode()
+        self.sock.sendall(
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self._recv()
+        head, rest = data.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in lines
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(rest) < length:
+            rest += self._recv()
+        if int(lines[0].split()[1]) != 200:
+            raise RuntimeError(f"{path}: {lines[0]!r} {rest[:200]!r}")
+        return rest
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise RuntimeError("the server closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def step_latency(base: str, args: argparse.Namespace) -> dict:
     """/ask over HTTP against the floor: the same model and vectors, embedding + FAISS only;
     and ``QAEngine.ask`` in this process, to show what HTTP adds.
 
     Two passes per top_k: "cold", each of 45 news questions asked once (half of them for each
     top_k, so no question and few candidates repeat), then "warm", the 20 benchmark questions
-    over ``--rounds`` rounds (their candidates come back, as a popular story's do)."""
+    over ``--rounds`` rounds (their candidates come back, as a popular story's do).
+
+    Each question goes over HTTP twice, as a different text (other trailing white space, so
+    embedded again): with httpx, and with ``LeanClient``, which shows what the server itself
+    adds (its answers' ``took_ms`` is the engine's share)."""
     from qa.config import Settings
     from qa.engine import QAEngine
 
@@ -211,6 +259,7 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
     cold = cold_questions()
     halves = {5: cold[::2], 50: cold[1::2]}
     out: dict = {}
+    raw = LeanClient(int(base.rsplit(":", 1)[1]))
     with httpx.Client(base_url=base, timeout=60) as client:
         client.get("/health").raise_for_status()
         # What any request costs over HTTP here, client included: GET /health (a count query)
@@ -229,7 +278,7 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
                 ],
             }
             for name, questions in passes.items():
-                floor, asked, inproc = [], [], []
+                floor, asked, inproc, lean, took = [], [], [], [], []
                 # In blocks of up to 20 questions: the floor, then /ask over HTTP, then the
                 # same in this process. Interleaving them question by question had the
                 # benchmark's own model and engine evict the server's caches between its
@@ -247,6 +296,11 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
                         r = client.post("/ask", json={"question": text + " ", "top_k": top_k})
                         asked.append((time.perf_counter() - t0) * 1000)
                         r.raise_for_status()
+                    for text in block:  # a client that does next to nothing
+                        t0 = time.perf_counter()
+                        body = raw.post("/ask", {"question": text + "\n", "top_k": top_k})
+                        lean.append((time.perf_counter() - t0) * 1000)
+                        took.append(json.loads(body)["took_ms"])
                     for text in block:  # the same work without HTTP, in this process
                         t0 = time.perf_counter()
                         engine.ask(text + "  ", top_k)
@@ -257,6 +311,9 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
                     "ask_p50_ms": round(pct(asked, 50), 2),
                     "ask_p95_ms": round(pct(asked, 95), 2),
                     "ratio_p50": round(pct(asked, 50) / pct(floor, 50), 2),
+                    "lean_client_p50_ms": round(pct(lean, 50), 2),
+                    "lean_client_ratio_p50": round(pct(lean, 50) / pct(floor, 50), 2),
+                    "server_took_p50_ms": round(pct(took, 50), 2),
                     "in_process_p50_ms": round(pct(inproc, 50), 2),
                     "in_process_ratio_p50": round(pct(inproc, 50) / pct(floor, 50), 2),
                     # the floor as served: the same work plus one HTTP round trip
@@ -266,6 +323,7 @@ def step_latency(base: str, args: argparse.Namespace) -> dict:
                 }
                 out[f"top_k_{top_k}" if name == "warm" else f"top_k_{top_k}_cold"] = row
                 print(f"[ask] top_k {top_k} {name}: {row}")
+    raw.close()
     engine.store.close()
     return out
 
