@@ -31,19 +31,22 @@ def main() -> None:
     bars = [
         ("floor: embed + FAISS", "floor_p50_ms", "grey"),
         ("QAEngine.ask", "in_process_p50_ms", "tab:blue"),
-        ("/ask over HTTP", "ask_p50_ms", "tab:orange"),
+        ("/ask over HTTP, lean client", "lean_client_p50_ms", "tab:red"),
+        ("/ask over HTTP, httpx", "ask_p50_ms", "tab:orange"),
     ]
+    bars = [b for b in bars if all(b[1] in row for _, row in passes)]  # older runs: no lean
+    width = 0.8 / len(bars)
     for j, (label, key, color) in enumerate(bars):
         left.bar(
-            [x + (j - 1) * 0.27 for x in xs],
+            [x + (j - (len(bars) - 1) / 2) * width for x in xs],
             [row[key] for _, row in passes],
-            0.27,
+            width,
             label=label,
             color=color,
         )
     for x, (_, row) in zip(xs, passes, strict=True):
-        left.plot([x - 0.13, x + 0.13], [2 * row["floor_p50_ms"]] * 2, "k:")
-        left.plot([x + 0.13, x + 0.42], [2 * (row["floor_p50_ms"] + rtt)] * 2, "k--")
+        left.plot([x - 0.4, x + 0.4], [2 * row["floor_p50_ms"]] * 2, "k:")
+        left.plot([x - 0.4, x + 0.4], [2 * (row["floor_p50_ms"] + rtt)] * 2, "k--")
     left.plot([], [], "k:", label="2x floor")
     left.plot([], [], "k--", label="2x (floor + HTTP round trip)")
     left.set_xticks(xs, [name for name, _ in passes])
