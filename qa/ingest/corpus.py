@@ -206,14 +206,16 @@ def check_url(value: str) -> str:
     """``value`` if it is an absolute http or https address; else ValueError saying why.
 
     Citations carry an article's ``url`` to chat front ends as a link (``url_citation``) and
-    readers follow it: a ``javascript:`` or ``data:`` address, a relative one or one with white
-    space or control characters inside is not a link to the article."""
-    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
-        raise ValueError(f"holds white space or a control character: {value!r}")
+    readers follow it: a ``javascript:`` or ``data:`` address, a relative one, one with white
+    space, control or format characters inside or a port that is no number is not a link to the
+    article."""
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        # Cf: a right-to-left override or a zero-width space makes a link read as another
+        raise ValueError(f"holds white space or a control or format character: {value!r}")
     try:
         parts = urlsplit(value)
-        scheme, host = parts.scheme.lower(), parts.hostname
-    except ValueError as exc:  # "Invalid IPv6 URL"
+        scheme, host, _ = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
         raise ValueError(f"is not a web address ({exc}): {value!r}") from None
     if scheme not in ("http", "https") or not host:
         raise ValueError(f"must be an http:// or https:// address, not {value!r}")
@@ -288,11 +290,18 @@ def _json(text: str) -> Any:
 
 
 def _fields(
-    record: dict[str, Any], *, skip: frozenset[str] = frozenset(), date_alias: bool = False
+    record: dict[str, Any],
+    where: str,
+    *,
+    skip: frozenset[str] = frozenset(),
+    date_alias: bool = False,
 ) -> _Meta:
     """Known keys validated into fields; every other key (except ``skip``) into metadata.
 
     ``date_alias``: ``date`` stands for ``published`` when that is absent (front matter habit).
+    A ``url`` that is no web address is dropped with a warning naming ``where``: the article is
+    kept (refused whole, an article stored with such a url before urls were checked would be
+    deleted by the next read of its file).
     """
     _check_storable(record)
     meta = _Meta()
@@ -313,7 +322,8 @@ def _fields(
         try:
             check_url(meta.url)
         except ValueError as exc:
-            raise _Bad(f"'url' {exc}") from None
+            log.warning("%s: its 'url' %s: read without it", _printable(where), exc)
+            meta.url = None
     use_date = date_alias and record.get("published") is None and record.get("date") is not None
     date_key = "date" if use_date else "published"
     published = record.get(date_key)
@@ -430,7 +440,8 @@ def _sidecar(path: Path) -> _Meta | None:
         record = _json(_decode(raw))
         if not isinstance(record, dict):
             raise _Bad("not a JSON object")
-        return _fields(record, date_alias=True)  # as in front matter: "date" is "published"
+        # as in front matter: "date" is "published"
+        return _fields(record, _origin(sidecar), date_alias=True)
     except _Bad as exc:
         where = _printable(_origin(sidecar))
         log.warning("ignored sidecar %s: %s (its article is read without it)", where, exc)
@@ -448,7 +459,7 @@ def _read_text_file(path: Path, root: Path | None, origin: str) -> Article:
         raise _Bad(str(exc)) from exc
     if front is not None:
         try:
-            meta = _fields(_as_written(front), date_alias=True)
+            meta = _fields(_as_written(front), origin, date_alias=True)
         except _Bad as exc:
             raise _Bad(f"front matter: {exc}") from exc
         body_start = front.body_start
@@ -495,7 +506,7 @@ def _jsonl_article(raw: bytes, lineno: int, origin: str, folder: str | None) -> 
         raise _Bad("'text' is empty")
     if record.get("id") is None:
         raise _Bad("needs a non-empty 'id'")
-    meta = _fields(record, skip=frozenset({"text"}))
+    meta = _fields(record, f"{origin}:{lineno}", skip=frozenset({"text"}))
     return _article(meta, text, "", f"{origin}#L{lineno}", folder)
 
 

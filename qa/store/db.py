@@ -50,10 +50,12 @@ __all__ = [
 ]
 
 DB_FILE = "store.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 """2 added ``sentences.terms`` and ``articles.topic`` (stemmed at ingest, so questions need not
 stem the candidates' sentences); a version 1 store gains the two columns when opened, and its
-rows without them are stemmed at question time"""
+rows without them are stemmed at question time. The covering indexes (``COVERING_INDEXES``) are
+no version: made when missing at every open, so that a release without them still opens (and
+keeps up) a store that has them."""
 WAL_SIZE_LIMIT = 32 * 1024 * 1024
 """bytes the WAL file is truncated to when a checkpoint empties it (SQLite's journal_size_limit)"""
 
@@ -162,14 +164,15 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 
-# Version 3's covering indexes, for the lookup every question makes (``passage_sources``): its
-# candidates' article rows and origins read from small index entries, not from passage rows
-# that hold a vector and article rows that hold the whole text (``origin`` comes after
-# ``text``, on its overflow pages). 60 candidates: 0.23 -> 0.07 ms on the BBC archive.
-_COVERING_INDEXES = """
-CREATE INDEX IF NOT EXISTS passages_owner ON passages(id, article);
-CREATE INDEX IF NOT EXISTS articles_origin ON articles(id, origin);
-"""
+# Covering indexes for the lookup every question makes (``passage_sources``): its candidates'
+# article rows and origins read from small index entries, not from passage rows that hold a
+# vector and article rows that hold the whole text (``origin`` comes after ``text``, on its
+# overflow pages). 60 candidates: 0.23 -> 0.07 ms on the BBC archive. Made at open when missing
+# (``Store.open``): 0.02 s for the BBC archive's 20,112 passages.
+COVERING_INDEXES = {
+    "passages_owner": "CREATE INDEX IF NOT EXISTS passages_owner ON passages(id, article)",
+    "articles_origin": "CREATE INDEX IF NOT EXISTS articles_origin ON articles(id, origin)",
+}
 PASSAGE_SOURCES = (
     "SELECT p.id, p.article, a.origin FROM passages p INDEXED BY passages_owner "
     "JOIN articles a INDEXED BY articles_origin ON a.id = p.article WHERE p.id IN ({marks})"
@@ -288,17 +291,18 @@ class Store:
         try:
             conn = store._conn()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, 2, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise IndexStateError(
                     f"{store.path} has schema version {version}, this version reads "
                     f"{SCHEMA_VERSION}: move it away and run `qa index` to rebuild"
                 )
             if version == 0:
                 with store.write() as w:
-                    w.executescript_in_tx(_SCHEMA + _COVERING_INDEXES)
+                    w.executescript_in_tx(_SCHEMA)
                     w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version < SCHEMA_VERSION:
-                store.upgrade()
+            elif version == 1:
+                store.upgrade_from_1()
+            store.add_missing_indexes()
         except sqlite3.DatabaseError as exc:
             store.close()
             if disk_refused(exc):  # a full disk cannot create the WAL index: not damage
@@ -306,19 +310,29 @@ class Store:
             raise IndexStateError(f"{store.path} is not a readable database ({exc})") from exc
         return store
 
-    def upgrade(self) -> None:
-        """Bring a version 1 or 2 store to this version in one transaction, unless another
-        process did since this one looked: version 2's columns, version 3's indexes (built
-        once: 0.02 s for the BBC archive's 20,112 passages)."""
+    def upgrade_from_1(self) -> None:
+        """Add version 2's columns, unless another process did since this one looked."""
         with self.write() as w:
-            version = w.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == SCHEMA_VERSION:
-                return
-            if version == 1:
+            if w.conn.execute("PRAGMA user_version").fetchone()[0] == 1:
                 w.conn.execute("ALTER TABLE sentences ADD COLUMN terms TEXT")
                 w.conn.execute("ALTER TABLE articles ADD COLUMN topic TEXT")
-            w.executescript_in_tx(_COVERING_INDEXES)
-            w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                w.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def add_missing_indexes(self) -> None:
+        """Make the covering indexes that ``passage_sources`` reads with ``INDEXED BY`` if this
+        store lacks them (made by an older release, or dropped); a write only then."""
+        with self.read() as conn:
+            present = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (?, ?)",
+                    tuple(COVERING_INDEXES),
+                )
+            }
+        if present != set(COVERING_INDEXES):
+            with self.write() as w:
+                for statement in COVERING_INDEXES.values():
+                    w.conn.execute(statement)  # IF NOT EXISTS: another process may have
 
     # -- connections ----------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

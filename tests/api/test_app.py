@@ -309,7 +309,18 @@ def test_an_article_url_must_be_a_web_address(client: TestClient) -> None:
             "must be an http:// or https:// address, not 'www.bbc.co.uk/news/1'",
         ),
         ("https://", "must be an http:// or https:// address, not 'https://'"),
-        ("https://x.test/a b", "holds white space or a control character: 'https://x.test/a b'"),
+        (
+            "https://x.test/\u202egnp.exe",
+            "holds white space or a control or format character: 'https://x.test/\\u202egnp.exe'",
+        ),
+        (
+            "https://x.test:99999/a",
+            "is not a web address (Port out of range 0-65535): 'https://x.test:99999/a'",
+        ),
+        (
+            "https://x.test/a b",
+            "holds white space or a control or format character: 'https://x.test/a b'",
+        ),
     ):
         r = client.post("/documents", json={"id": "u1", "text": "Trams run.", "url": url})
         assert r.status_code == 422, url

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -417,22 +418,37 @@ def test_front_matter_keys_in_any_case_are_the_fields(tmp_path: Path) -> None:
     assert article.metadata == {"Region": "north"}
 
 
-def test_an_article_whose_url_is_not_a_web_address_is_skipped(tmp_path: Path) -> None:
-    """As an article with a bad date is: the url is what a citation links to."""
-    (tmp_path / "a.md").write_text("---\nurl: javascript:alert(1)\n---\nTrams run.\n")
+def test_a_url_that_is_not_a_web_address_is_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The url is what a citation links to, so one that is no web address is not stored; the
+    article is (refused whole, one stored before urls were checked would be deleted by the next
+    read of its file). A sidecar's other fields are kept too."""
+    (tmp_path / "a.md").write_text("---\nurl: javascript:alert(1)\ntitle: Trams\n---\nTrams run.\n")
     (tmp_path / "b.md").write_text("---\nurl: https://x.test/b\n---\nBuses run.\n")
     (tmp_path / "c.jsonl").write_text(
         '{"id": "c1", "text": "Ferries run.", "url": "ftp://x.test/c1"}\n'
         '{"id": "c2", "text": "Planes fly.", "url": "http://x.test/c2"}\n'
     )
-    read = read_corpus(tmp_path)
-    assert sorted((a.doc_id, a.url) for a in read.articles) == [
-        ("b", "https://x.test/b"),
-        ("c2", "http://x.test/c2"),
-    ]
-    reasons = {Path(s.path).name: s.reason for s in read.skipped}
-    assert reasons == {
-        "a.md": "front matter: 'url' must be an http:// or https:// address, "
-        "not 'javascript:alert(1)'",
-        "c.jsonl:1": "'url' must be an http:// or https:// address, not 'ftp://x.test/c1'",
+    (tmp_path / "d.txt").write_text("Ships sail.\n")
+    (tmp_path / "d.meta.json").write_text('{"url": "/news/ships", "source": "BBC"}')
+    with caplog.at_level(logging.WARNING, logger="qa.ingest.corpus"):
+        read = read_corpus(tmp_path)
+    assert read.skipped == []
+    got = {a.doc_id: (a.url, a.title, a.source) for a in read.articles}
+    assert got == {
+        "a": (None, "Trams", None),
+        "b": ("https://x.test/b", "Buses run.", None),
+        "c1": (None, "Ferries run.", None),
+        "c2": ("http://x.test/c2", "Planes fly.", None),
+        "d": (None, "Ships sail.", "BBC"),
     }
+    warned = sorted(r.getMessage().replace(str(tmp_path) + "/", "") for r in caplog.records)
+    assert warned == [
+        "a.md: its 'url' must be an http:// or https:// address, not 'javascript:alert(1)': "
+        "read without it",
+        "c.jsonl:1: its 'url' must be an http:// or https:// address, not 'ftp://x.test/c1': "
+        "read without it",
+        "d.meta.json: its 'url' must be an http:// or https:// address, not '/news/ships': "
+        "read without it",
+    ]

@@ -1,6 +1,6 @@
-"""The store's schema versions: a version 1 store (no stored sentence or topic terms) and a
-version 2 store (no covering indexes for a question's lookups) are upgraded in place when opened
-and answer exactly as a fresh one."""
+"""The store's schema: a version 1 store (no stored sentence or topic terms) is upgraded in place
+when opened, and a store without the covering indexes of a question's lookup (an older release's)
+gains them; both answer exactly as a fresh one."""
 
 import sqlite3
 from pathlib import Path
@@ -10,7 +10,7 @@ import pytest
 from qa.config import Settings
 from qa.embed import HashingEmbedder
 from qa.engine import QAEngine
-from qa.store.db import DB_FILE, PASSAGE_SOURCES, SCHEMA_VERSION, Store
+from qa.store.db import COVERING_INDEXES, DB_FILE, PASSAGE_SOURCES, SCHEMA_VERSION, Store
 from tests.conftest import open_synced
 
 QUESTIONS = [
@@ -37,7 +37,7 @@ def test_stored_terms_are_written_at_ingest(tiny_engine: QAEngine) -> None:
     assert all(t[0] for t in topics)
 
 
-COVERING = {"passages_owner", "articles_origin"}
+COVERING = set(COVERING_INDEXES)
 
 
 def _indexes(conn: sqlite3.Connection) -> set[str]:
@@ -53,7 +53,7 @@ def test_an_older_store_is_upgraded_and_answers_the_same(
     engine.close()
     conn = sqlite3.connect(Path(tiny_settings.index_dir) / DB_FILE)
     assert _indexes(conn) >= COVERING
-    # make it a version 2 store: version 3's indexes are gone
+    # an older release's store: no covering indexes
     for name in COVERING:
         conn.execute(f"DROP INDEX {name}")
     if version == 1:  # and a version 1 store: the two columns version 2 added are gone too
@@ -66,7 +66,8 @@ def test_an_older_store_is_upgraded_and_answers_the_same(
     engine = QAEngine.open(tiny_settings, fake_embedder)
     try:
         with engine.store.read() as conn2:
-            assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            # the indexes are no version: a release without them still opens this store
+            assert conn2.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
             assert _indexes(conn2) >= COVERING
             nulls = conn2.execute("SELECT count(*) FROM sentences WHERE terms IS NULL")
             # version 1's rows keep no terms: stemmed when asked
@@ -74,7 +75,7 @@ def test_an_older_store_is_upgraded_and_answers_the_same(
         assert _answers(engine) == fresh
     finally:
         engine.close()
-    assert Store.open(Path(tiny_settings.index_dir)) is not None  # opens again, already v3
+    assert Store.open(Path(tiny_settings.index_dir)) is not None  # opens again, nothing to do
 
 
 def test_a_question_reads_its_candidates_from_the_covering_indexes(
@@ -99,10 +100,15 @@ def test_a_question_reads_its_candidates_from_the_covering_indexes(
 def test_an_upgrade_another_process_already_made_is_not_made_again(
     tiny_engine: QAEngine,
 ) -> None:
-    """Two processes can both read version 1; the second to take the write lock finds the
-    store upgraded and must not add the columns again (a duplicate-column error made the store
-    look damaged)."""
-    tiny_engine.store.upgrade()  # the store is already at this version
+    """Two processes can both read version 1; the second to take the write lock finds version 2
+    and must not add the columns again (a duplicate-column error made the store look damaged).
+    Likewise two processes that both found an index missing."""
+    tiny_engine.store.upgrade_from_1()  # the store is already version 2
+    with tiny_engine.store.write() as w:  # one index missing: the other one is made again
+        w.conn.execute("DROP INDEX articles_origin")
+    tiny_engine.store.add_missing_indexes()
+    with tiny_engine.store.read() as conn:
+        assert _indexes(conn) >= COVERING
     with tiny_engine.store.read() as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert tiny_engine.ask("How many residents were evacuated?", abstain=False).answers
