@@ -330,3 +330,27 @@ def test_an_article_deleted_directly_stays_deleted_when_its_file_moves_unchanged
     (corpus / to).write_text(feed("alpha", "bravo", "charlie"))  # changed: its word
     sync_folder(engine, corpus)
     assert {"alpha", "bravo", "charlie"} <= stored(engine)
+
+
+def test_an_article_stored_with_a_url_now_refused_is_kept_when_its_feed_is_read_again(
+    engine: QAEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: articles stored before urls were checked (``www.example.com/...``)
+    were deleted by the next read of their feed, which no longer claimed them."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    feed = corpus / "feed.jsonl"
+    lines = [
+        {"id": "a1", "text": "Trams run on time.", "url": "https://x.test/a1"},
+        {"id": "a2", "text": "Buses run late.", "url": "www.example.com/news/a2"},
+    ]
+    feed.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with monkeypatch.context() as m:  # an earlier release: urls not checked
+        m.setattr(corpus_module, "check_url", lambda value: value)
+        sync_folder(engine, corpus)
+    assert engine.document("a2").url == "www.example.com/news/a2"
+    with feed.open("a") as f:  # the feed grows, and is read again
+        f.write(json.dumps({"id": "a3", "text": "Ferries sail.", "url": "/news/a3"}) + "\n")
+    sync_folder(engine, corpus)
+    assert stored(engine) == {"a1", "a2", "a3"}
+    assert [engine.document(d).url for d in ("a1", "a2", "a3")] == ["https://x.test/a1", None, None]
