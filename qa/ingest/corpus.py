@@ -224,10 +224,13 @@ def check_url(value: str) -> str:
 
 def is_web_address(value: str | None) -> bool:
     """Whether ``value`` passes ``check_url``."""
+    if value is None:
+        return False
     try:
-        return value is not None and check_url(value) == value
+        check_url(value)
     except ValueError:
         return False
+    return True
 
 
 def _iso_date(value: str, key: str) -> str:

@@ -322,14 +322,8 @@ class Store:
         """Make the covering indexes that ``passage_sources`` reads with ``INDEXED BY`` if this
         store lacks them (made by an older release, or dropped); a write only then."""
         with self.read() as conn:
-            present = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (?, ?)",
-                    tuple(COVERING_INDEXES),
-                )
-            }
-        if present != set(COVERING_INDEXES):
+            present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if not present.issuperset(COVERING_INDEXES):
             with self.write() as w:
                 for statement in COVERING_INDEXES.values():
                     w.conn.execute(statement)  # IF NOT EXISTS: another process may have
